@@ -1,0 +1,43 @@
+//! Compiles `proto/` into Rust with tonic-prost-build, without a system `protoc`:
+//! protox parses the files into a descriptor set in pure Rust, the same set is
+//! written to `OUT_DIR` so the crate can export it for reflection and the gateway.
+
+use std::{env, fs, io, path::{Path, PathBuf}};
+
+use prost::Message as _;
+
+const PROTO_ROOT: &str = "proto";
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut files = Vec::new();
+    collect_protos(&Path::new(PROTO_ROOT).join("map"), &mut files)?;
+    files.sort();
+    println!("cargo:rerun-if-changed={PROTO_ROOT}");
+
+    let fds = protox::compile(&files, [PROTO_ROOT])?;
+    let out = PathBuf::from(env::var("OUT_DIR")?);
+    fs::write(out.join("map_descriptor.bin"), fds.encode_to_vec())?;
+
+    // Cargo features reach build scripts as environment variables, not cfg.
+    let client = env::var_os("CARGO_FEATURE_CLIENT").is_some();
+    let server = env::var_os("CARGO_FEATURE_SERVER").is_some();
+    tonic_prost_build::configure()
+        .build_client(client)
+        .build_server(server)
+        .build_transport(client)
+        .compile_fds(fds)?;
+    Ok(())
+}
+
+fn collect_protos(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_protos(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "proto") {
+            // protox resolves files relative to the include root.
+            out.push(path.strip_prefix(PROTO_ROOT).map(Path::to_path_buf).unwrap_or(path));
+        }
+    }
+    Ok(())
+}
