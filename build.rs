@@ -2,7 +2,10 @@
 //! protox parses the files into a descriptor set in pure Rust, the same set is
 //! written to `OUT_DIR` so the crate can export it for reflection and the gateway.
 
-use std::{env, fs, io, path::{Path, PathBuf}};
+use std::{
+    env, fs, io,
+    path::{Path, PathBuf},
+};
 
 use prost::Message as _;
 
@@ -21,11 +24,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Cargo features reach build scripts as environment variables, not cfg.
     let client = env::var_os("CARGO_FEATURE_CLIENT").is_some();
     let server = env::var_os("CARGO_FEATURE_SERVER").is_some();
+    // `prost::Name` on every message, so events travel as `google.protobuf.Any`
+    // with the usual `type.googleapis.com/<full name>` type URL.
+    let mut config = prost_build::Config::new();
+    config.enable_type_names();
+    config.type_name_domain(["."], "type.googleapis.com");
     tonic_prost_build::configure()
         .build_client(client)
         .build_server(server)
         .build_transport(client)
-        .compile_fds(fds)?;
+        .emit_rerun_if_changed(false)
+        .compile_fds_with_config(fds, config)?;
     Ok(())
 }
 
@@ -36,7 +45,11 @@ fn collect_protos(dir: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
             collect_protos(&path, out)?;
         } else if path.extension().is_some_and(|e| e == "proto") {
             // protox resolves files relative to the include root.
-            out.push(path.strip_prefix(PROTO_ROOT).map(Path::to_path_buf).unwrap_or(path));
+            out.push(
+                path.strip_prefix(PROTO_ROOT)
+                    .map(Path::to_path_buf)
+                    .unwrap_or(path),
+            );
         }
     }
     Ok(())

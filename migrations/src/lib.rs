@@ -1,0 +1,55 @@
+//! One sea-orm [`MigratorTrait`](sea_orm_migration::MigratorTrait) per MAP database.
+//!
+//! Rules that keep every migration portable between PostgreSQL and SQLite
+//! (ARCHITECTURE.md, "Embedded default"): migrations only create tables and
+//! indexes and add columns; case-insensitive uniqueness uses a stored
+//! normalised column; people-facing numbers come from a counter table.
+//! Every database starts with the event outbox and inbox.
+#![forbid(unsafe_code)]
+
+mod messaging;
+
+/// Declares a system's migrator: the shared outbox/inbox first, then its own.
+macro_rules! migrator {
+    ($(#[$doc:meta])* $module:ident $(, $migration:path)* $(,)?) => {
+        $(#[$doc])*
+        pub mod $module {
+            use sea_orm_migration::prelude::*;
+
+            /// Applies this database's migrations in order.
+            #[derive(Debug)]
+            pub struct Migrator;
+
+            #[async_trait::async_trait]
+            impl MigratorTrait for Migrator {
+                fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+                    vec![
+                        Box::new(crate::messaging::Migration),
+                        $(Box::new($migration),)*
+                    ]
+                }
+            }
+        }
+    };
+}
+
+migrator!(
+    /// The identity backbone's database.
+    auth
+);
+migrator!(
+    /// Asset management's database.
+    ams
+);
+migrator!(
+    /// Budget management's database.
+    bms
+);
+migrator!(
+    /// Ticket tracking's database.
+    tts
+);
+migrator!(
+    /// The help desk's database.
+    hdts
+);

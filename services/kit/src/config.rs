@@ -1,0 +1,502 @@
+//! Typed configuration from `MAP_*` environment variables and the matching
+//! flags, validated as a whole before any port is bound.
+//!
+//! Flags and variables arrive as raw strings ([`ServiceArgs`]) and are turned
+//! into a [`ServiceConfig`] by [`ServiceArgs::validate`], so every error names
+//! the variable and the flag. Secrets are [`SecretString`]s: their `Debug`
+//! prints `[REDACTED]` and no error message repeats a value that may hold one.
+
+use std::{
+    convert::Infallible,
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    time::Duration,
+};
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::System;
+
+/// A configuration error. It names the variable (and flag) at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {variable} (--{flag}): {reason}")]
+pub struct ConfigError {
+    /// The environment variable, e.g. `MAP_LISTEN`.
+    pub variable: &'static str,
+    /// The matching flag without dashes, e.g. `listen`.
+    pub flag: &'static str,
+    /// What is wrong, never quoting a secret.
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, flag: &'static str, reason: impl Into<String>) -> Self {
+        Self {
+            variable,
+            flag,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Parses a flag or variable into a [`SecretString`] (for clap).
+pub fn secret(value: &str) -> Result<SecretString, Infallible> {
+    Ok(SecretString::from(value))
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum LogFormat {
+    /// Human-readable, coloured when the output is a terminal.
+    #[default]
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Logging flags, shared by every role of the binary.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogArgs {
+    /// Log format.
+    #[arg(long, env = "MAP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty, global = true)]
+    pub log_format: LogFormat,
+    /// Log filter in `tracing` EnvFilter syntax, e.g. `info,map_kit=debug`.
+    #[arg(long, env = "MAP_LOG", default_value = "info", global = true)]
+    pub log: String,
+}
+
+/// The raw flags and variables of one system's process (`map serve`,
+/// `map worker`, `map migrate`). See [`ServiceArgs::validate`].
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceArgs {
+    /// This system's database: `postgres://…` or `sqlite://path?mode=rwc`.
+    #[arg(long, env = "MAP_DATABASE_URL", value_parser = secret, hide_env_values = true)]
+    pub database_url: Option<SecretString>,
+    /// RabbitMQ (`amqp://…` or `amqps://…`); unset → in-process bus.
+    #[arg(long, env = "MAP_AMQP_URL", value_parser = secret, hide_env_values = true)]
+    pub amqp_url: Option<SecretString>,
+    /// Prefix for exchanges and queues (tests, shared brokers).
+    #[arg(long, env = "MAP_AMQP_PREFIX", default_value = "")]
+    pub amqp_prefix: String,
+    /// gRPC listen address; defaults to the system's port on 0.0.0.0.
+    #[arg(long, env = "MAP_LISTEN")]
+    pub listen: Option<String>,
+    /// Where Auth is, e.g. `http://auth:8000`.
+    #[arg(long, env = "MAP_AUTH_URL")]
+    pub auth_url: Option<String>,
+    /// This service's API key for Auth.
+    #[arg(long, env = "MAP_AUTH_API_KEY", value_parser = secret, hide_env_values = true)]
+    pub auth_api_key: Option<SecretString>,
+    /// PEM certificate chain; with `--tls-key`, the port speaks TLS.
+    #[arg(long, env = "MAP_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `--tls-cert`.
+    #[arg(long, env = "MAP_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA bundle; when set, clients must present a certificate it signed (mTLS).
+    #[arg(long, env = "MAP_TLS_CLIENT_CA")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Longest wait for in-flight calls after SIGTERM, e.g. `25s`, `500ms`.
+    #[arg(long, env = "MAP_SHUTDOWN_GRACE", default_value = "25s")]
+    pub shutdown_grace: String,
+    /// Peers whose `x-forwarded-for` is believed (the gateway's addresses), comma-separated.
+    #[arg(long, env = "MAP_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+}
+
+/// TLS material read from disk at validation time.
+#[derive(Clone)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert_pem: Vec<u8>,
+    /// PEM private key.
+    pub key_pem: SecretString,
+    /// PEM CA for client certificates (mTLS), if required.
+    pub client_ca_pem: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for TlsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsConfig")
+            .field("cert_pem", &format_args!("{} bytes", self.cert_pem.len()))
+            .field("key_pem", &"[REDACTED]")
+            .field("mtls", &self.client_ca_pem.is_some())
+            .finish()
+    }
+}
+
+/// Validated configuration of one system's process.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Which system this process runs.
+    pub system: System,
+    /// Database URL (may carry a password).
+    pub database_url: SecretString,
+    /// RabbitMQ URL; `None` → in-process bus.
+    pub amqp_url: Option<SecretString>,
+    /// Prefix of every exchange and queue name.
+    pub amqp_prefix: String,
+    /// gRPC listen address.
+    pub listen: SocketAddr,
+    /// Auth's URL, for every system but Auth itself.
+    pub auth_url: Option<http::Uri>,
+    /// This service's API key for Auth.
+    pub auth_api_key: Option<SecretString>,
+    /// TLS, when configured.
+    pub tls: Option<TlsConfig>,
+    /// Bounded drain on shutdown.
+    pub shutdown_grace: Duration,
+    /// Peers trusted to set `x-forwarded-for`.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+impl ServiceArgs {
+    /// Checks everything and reads TLS files, before any port is bound.
+    /// `require_database`: `false` only for roles that need no database.
+    pub fn validate(
+        &self,
+        system: System,
+        require_database: bool,
+    ) -> Result<ServiceConfig, ConfigError> {
+        let database_url = match &self.database_url {
+            Some(url) => {
+                validate_database_url(url.expose_secret())?;
+                url.clone()
+            }
+            None if require_database => {
+                return Err(ConfigError::new(
+                    "MAP_DATABASE_URL",
+                    "database-url",
+                    "is required",
+                ));
+            }
+            None => SecretString::from(""),
+        };
+        let amqp_url = match &self.amqp_url {
+            Some(url) if url.expose_secret().is_empty() => None,
+            Some(url) => {
+                let u = url.expose_secret();
+                if !(u.starts_with("amqp://") || u.starts_with("amqps://")) {
+                    return Err(ConfigError::new(
+                        "MAP_AMQP_URL",
+                        "amqp-url",
+                        "must start with amqp:// or amqps://",
+                    ));
+                }
+                Some(url.clone())
+            }
+            None => None,
+        };
+        validate_prefix(&self.amqp_prefix)?;
+        let listen = match &self.listen {
+            Some(s) => s.parse().map_err(|_| {
+                ConfigError::new(
+                    "MAP_LISTEN",
+                    "listen",
+                    format!("'{s}' is not a socket address like 0.0.0.0:8003"),
+                )
+            })?,
+            None => SocketAddr::from(([0, 0, 0, 0], system.default_port())),
+        };
+        let auth_url = match &self.auth_url {
+            Some(s) => Some(
+                parse_http_url(s)
+                    .map_err(|reason| ConfigError::new("MAP_AUTH_URL", "auth-url", reason))?,
+            ),
+            None => None,
+        };
+        if system != System::Auth && auth_url.is_some() != self.auth_api_key.is_some() {
+            return Err(ConfigError::new(
+                "MAP_AUTH_API_KEY",
+                "auth-api-key",
+                "MAP_AUTH_URL and MAP_AUTH_API_KEY must be set together",
+            ));
+        }
+        let tls = read_tls(
+            self.tls_cert.as_ref(),
+            self.tls_key.as_ref(),
+            self.tls_client_ca.as_ref(),
+        )?;
+        let shutdown_grace = parse_duration(&self.shutdown_grace)
+            .map_err(|reason| ConfigError::new("MAP_SHUTDOWN_GRACE", "shutdown-grace", reason))?;
+        let trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| {
+                s.trim().parse().map_err(|_| {
+                    ConfigError::new(
+                        "MAP_TRUSTED_PROXIES",
+                        "trusted-proxies",
+                        format!("'{s}' is not an IP address"),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(ServiceConfig {
+            system,
+            database_url,
+            amqp_url,
+            amqp_prefix: self.amqp_prefix.clone(),
+            listen,
+            auth_url,
+            auth_api_key: self.auth_api_key.clone(),
+            tls,
+            shutdown_grace,
+            trusted_proxies,
+        })
+    }
+}
+
+fn validate_database_url(url: &str) -> Result<(), ConfigError> {
+    let ok = ["postgres://", "postgresql://", "sqlite:"]
+        .iter()
+        .any(|p| url.starts_with(p));
+    if ok {
+        Ok(())
+    } else {
+        // Never echo the URL: it may carry a password.
+        Err(ConfigError::new(
+            "MAP_DATABASE_URL",
+            "database-url",
+            "must start with postgres://, postgresql:// or sqlite:",
+        ))
+    }
+}
+
+/// Checks an AMQP name prefix: empty, or lower-case letters, digits, `.`, `-`, `_`.
+pub fn validate_prefix(prefix: &str) -> Result<(), ConfigError> {
+    let ok = prefix.len() <= 64
+        && prefix
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            "MAP_AMQP_PREFIX",
+            "amqp-prefix",
+            "at most 64 characters of a-z, 0-9, '.', '-', '_'",
+        ))
+    }
+}
+
+/// Parses an `http://` or `https://` URL with a host.
+pub fn parse_http_url(s: &str) -> Result<http::Uri, String> {
+    let uri: http::Uri = s.parse().map_err(|_| format!("'{s}' is not a URL"))?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "https"), Some(_)) => Ok(uri),
+        _ => Err(format!(
+            "'{s}' must be an http:// or https:// URL with a host"
+        )),
+    }
+}
+
+/// Parses `25s`, `500ms`, `2m` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration like 25s or 500ms"))?;
+    match unit {
+        "" | "s" => Ok(Duration::from_secs(n)),
+        "ms" => Ok(Duration::from_millis(n)),
+        "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
+        _ => Err(format!("'{s}' is not a duration like 25s or 500ms")),
+    }
+}
+
+fn read_tls(
+    cert: Option<&PathBuf>,
+    key: Option<&PathBuf>,
+    client_ca: Option<&PathBuf>,
+) -> Result<Option<TlsConfig>, ConfigError> {
+    let read = |path: &PathBuf, variable: &'static str, flag: &'static str| {
+        std::fs::read(path).map_err(|e| {
+            ConfigError::new(
+                variable,
+                flag,
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })
+    };
+    match (cert, key) {
+        (None, None) => {
+            if client_ca.is_some() {
+                return Err(ConfigError::new(
+                    "MAP_TLS_CLIENT_CA",
+                    "tls-client-ca",
+                    "needs MAP_TLS_CERT and MAP_TLS_KEY",
+                ));
+            }
+            Ok(None)
+        }
+        (Some(_), None) => Err(ConfigError::new(
+            "MAP_TLS_KEY",
+            "tls-key",
+            "is required with MAP_TLS_CERT",
+        )),
+        (None, Some(_)) => Err(ConfigError::new(
+            "MAP_TLS_CERT",
+            "tls-cert",
+            "is required with MAP_TLS_KEY",
+        )),
+        (Some(cert), Some(key)) => {
+            let cert_pem = read(cert, "MAP_TLS_CERT", "tls-cert")?;
+            if !String::from_utf8_lossy(&cert_pem).contains("-----BEGIN CERTIFICATE-----") {
+                return Err(ConfigError::new(
+                    "MAP_TLS_CERT",
+                    "tls-cert",
+                    "is not a PEM certificate",
+                ));
+            }
+            let key_pem = read(key, "MAP_TLS_KEY", "tls-key")?;
+            let key_pem = String::from_utf8(key_pem)
+                .ok()
+                .filter(|k| k.contains("PRIVATE KEY-----"))
+                .ok_or_else(|| {
+                    ConfigError::new("MAP_TLS_KEY", "tls-key", "is not a PEM private key")
+                })?;
+            let client_ca_pem = client_ca
+                .map(|p| read(p, "MAP_TLS_CLIENT_CA", "tls-client-ca"))
+                .transpose()?;
+            Ok(Some(TlsConfig {
+                cert_pem,
+                key_pem: SecretString::from(key_pem),
+                client_ca_pem,
+            }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ServiceArgs,
+    }
+
+    fn args(flags: &[&str]) -> ServiceArgs {
+        let mut argv = vec!["map"];
+        argv.extend_from_slice(flags);
+        Cli::try_parse_from(argv)
+            .map(|c| c.args)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn err(flags: &[&str], system: System) -> ConfigError {
+        match args(flags).validate(system, true) {
+            Ok(_) => panic!("{flags:?} should be rejected"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn defaults_use_the_systems_port() {
+        let cfg = args(&["--database-url", "sqlite://x.db"])
+            .validate(System::Tts, true)
+            .map_err(|e| e.to_string());
+        let cfg = cfg.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cfg.listen.port(), 8003);
+        assert!(cfg.amqp_url.is_none() && cfg.tls.is_none());
+        assert_eq!(cfg.shutdown_grace, Duration::from_secs(25));
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let e = err(
+            &["--database-url", "sqlite://x.db", "--listen", "nope"],
+            System::Auth,
+        );
+        assert_eq!(e.variable, "MAP_LISTEN");
+        assert!(e.to_string().contains("MAP_LISTEN"), "{e}");
+
+        assert_eq!(err(&[], System::Auth).variable, "MAP_DATABASE_URL");
+        let e = err(
+            &["--database-url", "mysql://root:hunter2@db/x"],
+            System::Auth,
+        );
+        assert_eq!(e.variable, "MAP_DATABASE_URL");
+        assert!(!e.to_string().contains("hunter2"), "a secret leaked: {e}");
+
+        let e = err(
+            &[
+                "--database-url",
+                "sqlite://x.db",
+                "--amqp-prefix",
+                "Bad Prefix",
+            ],
+            System::Auth,
+        );
+        assert_eq!(e.variable, "MAP_AMQP_PREFIX");
+        let e = err(
+            &[
+                "--database-url",
+                "sqlite://x.db",
+                "--shutdown-grace",
+                "soon",
+            ],
+            System::Auth,
+        );
+        assert_eq!(e.variable, "MAP_SHUTDOWN_GRACE");
+        let e = err(
+            &[
+                "--database-url",
+                "sqlite://x.db",
+                "--tls-cert",
+                "/nonexistent.pem",
+            ],
+            System::Auth,
+        );
+        assert_eq!(e.variable, "MAP_TLS_KEY");
+        let e = err(
+            &[
+                "--database-url",
+                "sqlite://x.db",
+                "--auth-url",
+                "http://auth:8000",
+            ],
+            System::Tts,
+        );
+        assert_eq!(e.variable, "MAP_AUTH_API_KEY");
+        let e = err(
+            &[
+                "--database-url",
+                "sqlite://x.db",
+                "--trusted-proxies",
+                "10.0.0.1,gateway",
+            ],
+            System::Tts,
+        );
+        assert_eq!(e.variable, "MAP_TRUSTED_PROXIES");
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let a = args(&[
+            "--database-url",
+            "postgres://u:hunter2@db/x",
+            "--auth-api-key",
+            "sekrit-key",
+        ]);
+        let shown = format!("{a:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("sekrit-key"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("7h").is_err() && parse_duration("").is_err());
+    }
+}

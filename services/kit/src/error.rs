@@ -1,0 +1,294 @@
+//! The small set of error kinds every MAP API answers with, and their mapping
+//! onto gRPC status codes with `google.rpc` details.
+//!
+//! Each system keeps its own `thiserror` enum and converts it into
+//! [`ApiError`]; this module turns that into a [`tonic::Status`]. Clients see
+//! the code, a short message and the details (`BadRequest` field violations,
+//! `ErrorInfo` with a stable reason); internal causes are logged with a
+//! reference that the message carries, never sent.
+
+use std::time::Duration;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// The `ErrorInfo.domain` of every MAP error.
+pub const ERROR_DOMAIN: &str = "map.industry";
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// Path of the field, e.g. `email` or `rows[3].serial`.
+    pub field: String,
+    /// What is wrong with it, for a person.
+    pub description: String,
+}
+
+/// The error kinds of the platform's APIs.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed; nothing was changed.
+    #[error("invalid argument: {}", describe(.0))]
+    InvalidArgument(Vec<FieldViolation>),
+    /// The caller is not authenticated (missing, expired or bad credentials).
+    #[error("{message}")]
+    Unauthenticated {
+        /// Stable machine-readable reason, e.g. `INVALID_CREDENTIALS`.
+        reason: &'static str,
+        /// Human message.
+        message: String,
+    },
+    /// The caller is known but lacks the role.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// The resource does not exist (or the caller may not know it exists).
+    #[error("{resource} not found")]
+    NotFound {
+        /// Resource type, e.g. `user`.
+        resource: &'static str,
+    },
+    /// A resource with the same identity exists.
+    #[error("{message}")]
+    AlreadyExists {
+        /// Stable reason, e.g. `EMAIL_TAKEN`.
+        reason: &'static str,
+        /// Human message.
+        message: String,
+    },
+    /// The system is not in a state that allows the operation.
+    #[error("{message}")]
+    FailedPrecondition {
+        /// Stable reason, e.g. `NO_ELIGIBLE_ASSIGNEE`.
+        reason: &'static str,
+        /// Human message.
+        message: String,
+    },
+    /// A concurrent change won (optimistic concurrency); retry with fresh state.
+    #[error("{message}")]
+    Aborted {
+        /// Stable reason, e.g. `VERSION_MISMATCH`.
+        reason: &'static str,
+        /// Human message.
+        message: String,
+    },
+    /// A quota or rate limit was hit.
+    #[error("{message}")]
+    ResourceExhausted {
+        /// Stable reason, e.g. `RATE_LIMITED`.
+        reason: &'static str,
+        /// Human message.
+        message: String,
+        /// When to try again, if known.
+        retry_after: Option<Duration>,
+    },
+    /// A dependency (database, Auth, broker) is unavailable; retrying may help.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// A defect or an unexpected failure. The cause is logged, not sent.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+fn describe(v: &[FieldViolation]) -> String {
+    v.iter()
+        .map(|f| format!("{}: {}", f.field, f.description))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl ApiError {
+    /// One invalid field.
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        ApiError::InvalidArgument(vec![FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        }])
+    }
+
+    /// Wraps an unexpected failure; its cause is logged when converted to a status.
+    pub fn internal(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        ApiError::Internal(e.into())
+    }
+
+    /// The gRPC code this error maps onto.
+    pub fn code(&self) -> Code {
+        match self {
+            ApiError::InvalidArgument(_) => Code::InvalidArgument,
+            ApiError::Unauthenticated { .. } => Code::Unauthenticated,
+            ApiError::PermissionDenied(_) => Code::PermissionDenied,
+            ApiError::NotFound { .. } => Code::NotFound,
+            ApiError::AlreadyExists { .. } => Code::AlreadyExists,
+            ApiError::FailedPrecondition { .. } => Code::FailedPrecondition,
+            ApiError::Aborted { .. } => Code::Aborted,
+            ApiError::ResourceExhausted { .. } => Code::ResourceExhausted,
+            ApiError::Unavailable(_) => Code::Unavailable,
+            ApiError::Internal(_) => Code::Internal,
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        match &e {
+            sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => {
+                tracing::warn!(error = %e, "database unavailable");
+                ApiError::Unavailable("database".into())
+            }
+            _ => ApiError::Internal(Box::new(e)),
+        }
+    }
+}
+
+impl From<ApiError> for Status {
+    fn from(e: ApiError) -> Status {
+        let code = e.code();
+        let mut details = ErrorDetails::new();
+        let message = match e {
+            ApiError::InvalidArgument(violations) => {
+                let message = format!("invalid argument: {}", describe(&violations));
+                details.set_bad_request(
+                    violations
+                        .into_iter()
+                        .map(|v| tonic_types::FieldViolation::new(v.field, v.description))
+                        .collect::<Vec<_>>(),
+                );
+                message
+            }
+            ApiError::Unauthenticated { reason, message }
+            | ApiError::AlreadyExists { reason, message }
+            | ApiError::FailedPrecondition { reason, message }
+            | ApiError::Aborted { reason, message } => {
+                details.set_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new());
+                message
+            }
+            ApiError::ResourceExhausted {
+                reason,
+                message,
+                retry_after,
+            } => {
+                details.set_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new());
+                if let Some(d) = retry_after {
+                    details.set_retry_info(Some(d));
+                }
+                message
+            }
+            ApiError::PermissionDenied(message) => message,
+            ApiError::NotFound { resource } => format!("{resource} not found"),
+            ApiError::Unavailable(what) => format!("service unavailable: {what}"),
+            ApiError::Internal(cause) => {
+                let reference = uuid::Uuid::now_v7();
+                tracing::error!(%reference, error = %cause, "internal error");
+                format!("internal error (ref {reference})")
+            }
+        };
+        Status::with_error_details(code, message, details)
+    }
+}
+
+/// Collects field violations, so a request reports all its bad fields at once.
+///
+/// ```
+/// # use map_kit::Violations;
+/// let email = "";
+/// let mut v = Violations::default();
+/// v.check(!email.is_empty(), "email", "is required");
+/// assert!(v.finish().is_err());
+/// ```
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    /// Records a violation of `field` unless `ok`.
+    pub fn check(
+        &mut self,
+        ok: bool,
+        field: impl Into<String>,
+        description: impl Into<String>,
+    ) -> &mut Self {
+        if !ok {
+            self.add(field, description);
+        }
+        self
+    }
+
+    /// Records a violation.
+    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) -> &mut Self {
+        self.0.push(FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        });
+        self
+    }
+
+    /// Checks a required string's presence and length in characters.
+    pub fn text(&mut self, field: &str, value: &str, max_chars: usize) -> &mut Self {
+        if value.trim().is_empty() {
+            self.add(field, "is required");
+        } else if value.chars().count() > max_chars {
+            self.add(field, format!("must be at most {max_chars} characters"));
+        }
+        self
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok` when nothing was recorded, else `INVALID_ARGUMENT` with every violation.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::InvalidArgument(self.0))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_argument_carries_field_violations() {
+        let mut v = Violations::default();
+        v.text("email", "", 254)
+            .text("display_name", &"x".repeat(300), 200)
+            .text("department", "IT", 100);
+        let status = Status::from(
+            v.finish()
+                .err()
+                .unwrap_or_else(|| ApiError::invalid("x", "y")),
+        );
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let fields: Vec<String> = status
+            .get_details_bad_request()
+            .map(|b| b.field_violations.into_iter().map(|f| f.field).collect())
+            .unwrap_or_default();
+        assert_eq!(fields, ["email", "display_name"]);
+    }
+
+    #[test]
+    fn reasons_travel_as_error_info() {
+        let status = Status::from(ApiError::FailedPrecondition {
+            reason: "NO_ELIGIBLE_ASSIGNEE",
+            message: "nobody holds tts:agent".into(),
+        });
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        let info = status.get_details_error_info();
+        assert_eq!(
+            info.map(|i| (i.reason, i.domain)),
+            Some(("NO_ELIGIBLE_ASSIGNEE".into(), ERROR_DOMAIN.into()))
+        );
+    }
+
+    #[test]
+    fn internal_causes_are_not_sent() {
+        let status = Status::from(ApiError::internal(
+            "password hash for alice@example.com mismatched",
+        ));
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("alice"), "{}", status.message());
+        assert!(status.message().starts_with("internal error (ref "));
+    }
+}

@@ -1,0 +1,35 @@
+//! map-kit: the one place for what every MAP system shares.
+//!
+//! - [`config`]: typed configuration from `MAP_*` variables and flags, validated
+//!   before any port is bound;
+//! - [`telemetry`]: tracing (pretty or JSON) and OTLP export;
+//! - [`db`]: PostgreSQL or SQLite connections, migrations under a lock,
+//!   IMMEDIATE write transactions on SQLite;
+//! - [`server`]: the gRPC bootstrap (h2c or TLS, health, reflection, graceful
+//!   shutdown with a bounded drain);
+//! - [`error`]: the small set of API error kinds and their `google.rpc` details;
+//! - [`outbox`]: events written in the same transaction as the state change;
+//! - [`system`]: the five systems, their ports and services;
+//! - `testing` (feature): a fresh database and a port-0 server per test.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod outbox;
+pub mod server;
+pub mod system;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::{ApiError, FieldViolation, Violations};
+pub use system::System;
+
+/// Installs ring as the process-wide rustls crypto provider. Every TLS user
+/// (the servers, the gateway, lapin, sqlx, the OTLP exporter) shares it.
+/// Calling it more than once is harmless.
+pub fn install_crypto_provider() {
+    // Err means a provider is already installed, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

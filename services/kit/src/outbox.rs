@@ -1,0 +1,182 @@
+//! The write side of the transactional outbox: an event is stored in the same
+//! database transaction as the state change it announces, so it exists if and
+//! only if the change committed. The relay (event backbone) publishes it later.
+
+use chrono::Utc;
+use map_contracts::events::v1::{Envelope, TraceContext};
+use prost::Message as _;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr};
+use uuid::Uuid;
+
+use crate::{System, telemetry};
+
+/// The `outbox` table, created by every system's first migration.
+pub mod entity {
+    use sea_orm::entity::prelude::*;
+
+    /// One event waiting for (or done with) the relay.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "outbox")]
+    pub struct Model {
+        /// Claim order.
+        #[sea_orm(primary_key)]
+        pub seq: i64,
+        /// The event id (UUIDv7), also the AMQP message id.
+        #[sea_orm(unique)]
+        pub id: String,
+        /// Routing key.
+        pub event_type: String,
+        /// The aggregate the event is about.
+        pub subject: String,
+        /// The aggregate's version after the change.
+        pub subject_version: i64,
+        /// Encoded `map.events.v1.Envelope`.
+        pub envelope: Vec<u8>,
+        /// When it was enqueued.
+        pub created_at: ChronoDateTimeUtc,
+        /// When the broker confirmed it; `None` while pending.
+        pub published_at: Option<ChronoDateTimeUtc>,
+        /// Failed publish attempts.
+        pub attempts: i32,
+        /// The last publish failure, for operators.
+        pub last_error: Option<String>,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// An event to enqueue: its routing key, subject and payload.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// Routing key `<system>.<aggregate>.<verb>`; the system must be the producer.
+    pub event_type: &'static str,
+    /// ID of the aggregate.
+    pub subject: String,
+    /// The aggregate's version after the change.
+    pub subject_version: i64,
+    /// The payload message, packed.
+    pub payload: prost_types::Any,
+}
+
+impl NewEvent {
+    /// Packs `payload` (a `map.events.v1` message) into an event.
+    pub fn new<M: prost::Name>(
+        event_type: &'static str,
+        subject: impl Into<String>,
+        subject_version: i64,
+        payload: &M,
+    ) -> Self {
+        let payload = prost_types::Any {
+            type_url: M::type_url(),
+            value: payload.encode_to_vec(),
+        };
+        NewEvent {
+            event_type,
+            subject: subject.into(),
+            subject_version,
+            payload,
+        }
+    }
+}
+
+/// Enqueues events of one producing system.
+#[derive(Debug, Clone, Copy)]
+pub struct Outbox {
+    source: System,
+}
+
+/// An event that cannot be enqueued (a programming error of the producer).
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    /// The routing key is malformed or names another system.
+    #[error("event type '{event_type}' is not '{producer}.<aggregate>.<verb>'")]
+    BadType {
+        /// The offending type.
+        event_type: String,
+        /// The producer.
+        producer: System,
+    },
+    /// The database refused the row.
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+impl From<OutboxError> for crate::ApiError {
+    fn from(e: OutboxError) -> Self {
+        crate::ApiError::internal(e)
+    }
+}
+
+impl Outbox {
+    /// An outbox for events produced by `source`.
+    pub fn new(source: System) -> Self {
+        Outbox { source }
+    }
+
+    /// Stores `event` through `txn`, which should be the transaction that
+    /// makes the change: a rollback removes the event with the change.
+    /// The current span's trace context travels with the event.
+    /// Returns the event id.
+    pub async fn enqueue<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        event: NewEvent,
+    ) -> Result<Uuid, OutboxError> {
+        self.check_type(event.event_type)?;
+        let id = Uuid::now_v7();
+        let now = Utc::now();
+        let (traceparent, tracestate) = telemetry::current_trace_context();
+        let envelope = Envelope {
+            id: id.to_string(),
+            r#type: event.event_type.to_owned(),
+            source: self.source.name().to_owned(),
+            occurred_at: Some(prost_types::Timestamp {
+                seconds: now.timestamp(),
+                nanos: i32::try_from(now.timestamp_subsec_nanos()).unwrap_or(0),
+            }),
+            subject: event.subject.clone(),
+            subject_version: event.subject_version,
+            trace: Some(TraceContext {
+                traceparent,
+                tracestate,
+            }),
+            payload: Some(event.payload),
+        };
+        entity::ActiveModel {
+            id: Set(id.to_string()),
+            event_type: Set(event.event_type.to_owned()),
+            subject: Set(event.subject),
+            subject_version: Set(event.subject_version),
+            envelope: Set(envelope.encode_to_vec()),
+            created_at: Set(now),
+            published_at: Set(None),
+            attempts: Set(0),
+            last_error: Set(None),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        Ok(id)
+    }
+
+    fn check_type(&self, event_type: &str) -> Result<(), OutboxError> {
+        let parts: Vec<&str> = event_type.split('.').collect();
+        let well_formed = parts.len() == 3
+            && parts[0] == self.source.name()
+            && parts[1..]
+                .iter()
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+        if well_formed {
+            Ok(())
+        } else {
+            Err(OutboxError::BadType {
+                event_type: event_type.to_owned(),
+                producer: self.source,
+            })
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! The gRPC server bootstrap every system uses: h2c, or rustls TLS when a
+//! certificate is configured; `grpc.health.v1`; server reflection v1 and
+//! v1alpha; a span per call that continues the caller's trace; graceful
+//! shutdown with a bounded drain.
+//!
+//! Shutdown is an argument: [`GrpcServer::serve`] takes the listener and a
+//! future that resolves when the process should stop (see [`shutdown_signal`]).
+
+use std::{convert::Infallible, future::Future, net::SocketAddr, time::Duration};
+
+use axum::response::IntoResponse as _;
+use tokio::net::TcpListener;
+use tonic::{
+    Status,
+    body::Body,
+    server::NamedService,
+    service::RoutesBuilder,
+    transport::{Certificate, Identity, Server, ServerTlsConfig, server::TcpIncoming},
+};
+use tonic_health::{ServingStatus, server::HealthReporter};
+
+use crate::{System, config::TlsConfig, telemetry};
+
+/// Errors starting or running a server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Reflection could not be built from the descriptor sets.
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// TLS material was rejected.
+    #[error("tls: {0}")]
+    Tls(String),
+    /// The transport failed.
+    #[error("transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// One gRPC port: the services, health, reflection, TLS and the drain limit.
+#[derive(Debug)]
+pub struct GrpcServer {
+    label: String,
+    routes: RoutesBuilder,
+    names: Vec<String>,
+    scaffold: Option<System>,
+    tls: Option<TlsConfig>,
+    grace: Duration,
+    health: HealthReporter,
+}
+
+impl GrpcServer {
+    /// A server named `label` in logs (e.g. `tts`).
+    pub fn new(label: impl Into<String>) -> Self {
+        GrpcServer {
+            label: label.into(),
+            routes: RoutesBuilder::default(),
+            names: Vec::new(),
+            scaffold: None,
+            tls: None,
+            grace: Duration::from_secs(25),
+            health: HealthReporter::new(),
+        }
+    }
+
+    /// Adds a generated service; it is listed by reflection and reported
+    /// SERVING by health under its fully-qualified name.
+    pub fn add_service<S>(mut self, svc: S) -> Self
+    where
+        S: tower::Service<http::Request<Body>, Error = Infallible, Response = http::Response<Body>>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.names.push(S::NAME.to_owned());
+        self.routes.add_service(svc);
+        self
+    }
+
+    /// Lists a system's services whose implementation has not landed yet:
+    /// reflection and health show them, and every call answers UNIMPLEMENTED
+    /// with a message naming the system. Scaffolding, never "done".
+    pub fn scaffold(mut self, system: System) -> Self {
+        self.names.extend(system.service_names());
+        self.scaffold = Some(system);
+        self
+    }
+
+    /// Serves TLS with this material (mTLS when it has a client CA).
+    pub fn tls(mut self, tls: Option<TlsConfig>) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// How long in-flight calls may run after shutdown begins.
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// The health reporter, to change a service's status at run time.
+    pub fn health_reporter(&self) -> HealthReporter {
+        self.health.clone()
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then stops accepting,
+    /// reports NOT_SERVING, lets in-flight calls finish for at most the grace
+    /// period and returns.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), ServeError> {
+        let GrpcServer {
+            label,
+            mut routes,
+            names,
+            scaffold,
+            tls,
+            grace,
+            health: reporter,
+        } = self;
+        let health_service = tonic_health::pb::health_server::HealthServer::new(
+            tonic_health::server::HealthService::from_health_reporter(reporter.clone()),
+        );
+        let local: Option<SocketAddr> = listener.local_addr().ok();
+
+        let mut reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(map_contracts::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name("grpc.health.v1.Health");
+        for name in &names {
+            reflection = reflection.with_service_name(name.clone());
+            reporter
+                .set_service_status(name, ServingStatus::Serving)
+                .await;
+        }
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(map_contracts::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name("grpc.health.v1.Health");
+        let reflection_v1alpha = names
+            .iter()
+            .fold(reflection_v1alpha, |b, n| b.with_service_name(n.clone()));
+        routes
+            .add_service(health_service)
+            .add_service(reflection.build_v1()?)
+            .add_service(reflection_v1alpha.build_v1alpha()?);
+        let mut routes = routes.routes();
+        if let Some(system) = scaffold {
+            let router = routes.into_axum_router().fallback(
+                move |req: http::Request<axum::body::Body>| async move {
+                    let message = format!("{system}: {} is not implemented yet", req.uri().path());
+                    Status::unimplemented(message)
+                        .into_http::<axum::body::Body>()
+                        .into_response()
+                },
+            );
+            routes = router.into();
+        }
+
+        let mut server = Server::builder()
+            .timeout(Duration::from_secs(60))
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .trace_fn(|req| {
+                let span =
+                    tracing::info_span!("grpc", rpc = %req.uri().path(), otel.kind = "server");
+                telemetry::adopt_parent(&span, &telemetry::HeaderCarrier(req.headers()));
+                span
+            });
+        if let Some(tls) = &tls {
+            use secrecy::ExposeSecret as _;
+            let mut config = ServerTlsConfig::new().identity(Identity::from_pem(
+                &tls.cert_pem,
+                tls.key_pem.expose_secret(),
+            ));
+            if let Some(ca) = &tls.client_ca_pem {
+                config = config.client_ca_root(Certificate::from_pem(ca));
+            }
+            server = server
+                .tls_config(config)
+                .map_err(|e| ServeError::Tls(e.to_string()))?;
+        }
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        tracing::info!(server = %label, addr = ?local, tls = tls.is_some(), services = names.len(), "serving gRPC");
+
+        let draining = tokio::sync::Notify::new();
+        let signal = async {
+            shutdown.await;
+            tracing::info!(server = %label, ?grace, "shutting down: draining in-flight calls");
+            for name in &names {
+                reporter
+                    .set_service_status(name, ServingStatus::NotServing)
+                    .await;
+            }
+            reporter
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
+            draining.notify_one();
+        };
+        let serve = server
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(incoming, signal);
+        let deadline = async {
+            draining.notified().await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = serve => result?,
+            () = deadline => tracing::warn!(server = %label, ?grace, "drain deadline passed; dropping remaining calls"),
+        }
+        tracing::info!(server = %label, "stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,185 @@
+//! The test harness every crate reuses (feature `testing`): a fresh database
+//! per test with migrations applied, a unique AMQP prefix, and a real gRPC
+//! server on port 0.
+//!
+//! `MAP_TEST_DATABASE_URL` (a PostgreSQL server URL) gives each test its own
+//! new database on that server; unset, each test gets a temp-file SQLite
+//! database. `MAP_TEST_AMQP_URL` names the RabbitMQ to test against; unset,
+//! tests use the in-process bus. Set but unreachable fails the test: a CI run
+//! never silently falls back.
+
+use std::{net::SocketAddr, sync::Once};
+
+use sea_orm::{ConnectionTrait, Database};
+use sea_orm_migration::MigratorTrait;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::{db::Db, server::GrpcServer};
+
+static SAY_SQLITE: Once = Once::new();
+static SAY_IN_PROCESS: Once = Once::new();
+
+/// A database of its own for one test, migrations applied.
+#[derive(Debug)]
+pub struct TestDb {
+    /// The pool.
+    pub db: Db,
+    /// Its URL, e.g. for a child process.
+    pub url: SecretString,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// Creates the database and applies `M`'s migrations.
+    ///
+    /// # Panics
+    /// When `MAP_TEST_DATABASE_URL` is set but unusable, or migrations fail.
+    pub async fn new<M: MigratorTrait>() -> TestDb {
+        let (url, dir) = match std::env::var("MAP_TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            Some(server) => (create_postgres_database(&server).await, None),
+            None => {
+                SAY_SQLITE.call_once(|| {
+                    eprintln!("MAP_TEST_DATABASE_URL unset: tests use temp-file SQLite")
+                });
+                let dir = tempfile::tempdir().expect("temp dir for the test database");
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+                (SecretString::from(url), Some(dir))
+            }
+        };
+        crate::db::migrate::<M>(&url)
+            .await
+            .expect("migrations apply to the test database");
+        let db = Db::connect(&url)
+            .await
+            .expect("connect to the test database");
+        TestDb { db, url, _dir: dir }
+    }
+}
+
+async fn create_postgres_database(server: &str) -> SecretString {
+    let name = format!("map_test_{}", uuid::Uuid::now_v7().simple());
+    let admin = Database::connect(server)
+        .await
+        .unwrap_or_else(|e| panic!("MAP_TEST_DATABASE_URL is set but unreachable: {e}"));
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+    let _ = admin.close().await;
+    // Replace the database path of the server URL, keeping its query.
+    let (base, query) = server
+        .split_once('?')
+        .map_or((server, None), |(b, q)| (b, Some(q)));
+    let authority_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_end..].find('/') {
+        Some(slash) => &base[..authority_end + slash],
+        None => base,
+    };
+    SecretString::from(match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    })
+}
+
+/// The RabbitMQ URL to test against, or `None` for the in-process bus.
+pub fn amqp_url() -> Option<SecretString> {
+    match std::env::var("MAP_TEST_AMQP_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        Some(u) => Some(SecretString::from(u)),
+        None => {
+            SAY_IN_PROCESS
+                .call_once(|| eprintln!("MAP_TEST_AMQP_URL unset: tests use the in-process bus"));
+            None
+        }
+    }
+}
+
+/// A unique prefix for exchange and queue names, so parallel tests never
+/// consume each other's messages.
+pub fn amqp_prefix() -> String {
+    format!("t{}.", &uuid::Uuid::now_v7().simple().to_string()[20..])
+}
+
+/// A real gRPC server on an ephemeral port.
+#[derive(Debug)]
+pub struct TestServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), crate::server::ServeError>>,
+}
+
+impl TestServer {
+    /// Binds 127.0.0.1:0 and serves `server` in the background.
+    ///
+    /// # Panics
+    /// When no port can be bound.
+    pub async fn start(server: GrpcServer) -> TestServer {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.serve(listener, async {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// `http://addr`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A connected channel.
+    ///
+    /// # Panics
+    /// When the server does not accept the connection.
+    pub async fn channel(&self) -> Channel {
+        Endpoint::from_shared(self.url())
+            .expect("valid url")
+            .connect()
+            .await
+            .expect("connect to test server")
+    }
+
+    /// Begins shutdown without waiting.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Whether the server task has returned.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Shuts down and waits for the server to return.
+    ///
+    /// # Panics
+    /// When the server failed.
+    pub async fn stop(mut self) {
+        self.begin_shutdown();
+        (&mut self.task)
+            .await
+            .expect("server task")
+            .expect("server ran cleanly");
+    }
+}
+
+/// Exposes a secret URL to test code (e.g. to pass it to a child process).
+pub fn expose(url: &SecretString) -> &str {
+    url.expose_secret()
+}

@@ -1,0 +1,52 @@
+//! The command line. Every flag has a `MAP_*` variable of the same meaning.
+
+use std::path::PathBuf;
+
+use map_kit::{
+    System,
+    config::{LogArgs, ServiceArgs},
+};
+
+/// The MAP Industry Platform.
+#[derive(Debug, clap::Parser)]
+#[command(name = "map", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Serve one system's gRPC API.
+    Serve {
+        /// auth, ams, bms, tts or hdts.
+        system: System,
+        #[command(flatten)]
+        args: ServiceArgs,
+    },
+    /// Apply a system's pending database migrations and exit.
+    Migrate {
+        /// auth, ams, bms, tts or hdts.
+        system: System,
+        #[command(flatten)]
+        args: ServiceArgs,
+    },
+    /// Run the whole platform in one process: SQLite files, in-process bus,
+    /// nothing to install.
+    Dev(DevArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DevArgs {
+    /// Where the SQLite files live.
+    #[arg(long, env = "MAP_DATA_DIR", default_value = "./.map-data")]
+    pub data_dir: PathBuf,
+    /// Address the systems bind to (ports are the platform's 8000–8004).
+    #[arg(long, env = "MAP_DEV_HOST", default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// Add this to every port, to run two dev platforms side by side.
+    #[arg(long, env = "MAP_DEV_PORT_OFFSET", default_value_t = 0)]
+    pub port_offset: u16,
+}

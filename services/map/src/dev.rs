@@ -1,0 +1,81 @@
+//! `map dev`: every system in one process, SQLite files under the data
+//! directory, the in-process bus; nothing to install.
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use map_kit::{System, config::LogArgs, server::shutdown_signal, telemetry};
+use secrecy::SecretString;
+use tokio::{net::TcpListener, sync::watch};
+
+use crate::{cli::DevArgs, serve};
+
+pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
+    let guard = telemetry::init("map-dev", log.log_format, &log.log)?;
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let data_dir = args.data_dir.canonicalize()?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut started = Vec::new();
+    for system in System::ALL {
+        let url = SecretString::from(format!(
+            "sqlite://{}?mode=rwc",
+            data_dir.join(format!("{system}.db")).display()
+        ));
+        serve::migrate_system(system, &url).await?;
+        let port = system.default_port() + args.port_offset;
+        let addr = SocketAddr::new(args.host, port);
+        let config = map_kit::config::ServiceConfig {
+            system,
+            database_url: url,
+            amqp_url: None,
+            amqp_prefix: String::new(),
+            listen: addr,
+            auth_url: None,
+            auth_api_key: None,
+            tls: None,
+            shutdown_grace: std::time::Duration::from_secs(5),
+            trusted_proxies: Vec::new(),
+        };
+        let server = serve::build_server(&config).await?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr} for {system}"))?;
+        let mut stop = stop_rx.clone();
+        tasks.spawn(server.serve(listener, async move {
+            let _ = stop.wait_for(|s| *s).await;
+        }));
+        started.push((system, addr));
+    }
+
+    print_banner(&data_dir, &started);
+    shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    while let Some(result) = tasks.join_next().await {
+        if let Ok(Err(e)) = result {
+            tracing::error!(error = %e, "server failed");
+        }
+    }
+    guard.shutdown(std::time::Duration::from_secs(2)).await;
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)] // the banner is the command's output
+fn print_banner(data_dir: &std::path::Path, started: &[(System, SocketAddr)]) {
+    println!("MAP platform (dev) — data in {}", data_dir.display());
+    for (system, addr) in started {
+        println!(
+            "  {:<5} grpc://{addr}  {}",
+            system.name(),
+            system.service_names().join(", ")
+        );
+    }
+    println!(
+        "Try: grpcurl -plaintext {} list    (Ctrl-C stops)",
+        started
+            .first()
+            .map_or_else(String::new, |(_, a)| a.to_string())
+    );
+}

@@ -1,0 +1,27 @@
+//! `map`: the one binary of the MAP platform. A thin composition root: it
+//! parses the command line, validates configuration before binding anything,
+//! and wires the system libraries together.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod dev;
+mod serve;
+
+use clap::Parser as _;
+
+fn main() -> anyhow::Result<()> {
+    let cli = cli::Cli::parse();
+    map_kit::install_crypto_provider();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: cli::Cli) -> anyhow::Result<()> {
+    match cli.command {
+        cli::Command::Serve { system, args } => serve::serve(system, &args, &cli.log).await,
+        cli::Command::Migrate { system, args } => serve::migrate(system, &args, &cli.log).await,
+        cli::Command::Dev(args) => dev::run(args, &cli.log).await,
+    }
+}
