@@ -1,5 +1,7 @@
 //! map-kit: the one place for what every MAP system shares.
 //!
+//! - [`authn`]: validating callers through Auth, roles per system;
+//! - [`bus`]: the event backbone (relay, consumers, AMQP, in-process);
 //! - [`config`]: typed configuration from `MAP_*` variables and flags, validated
 //!   before any port is bound;
 //! - [`telemetry`]: tracing (pretty or JSON) and OTLP export;
@@ -13,6 +15,8 @@
 //! - `testing` (feature): a fresh database and a port-0 server per test.
 #![forbid(unsafe_code)]
 
+pub mod authn;
+pub mod bus;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -1,0 +1,2 @@
+//! The platform's load generator: concurrency, duration, warm-up, HDR percentiles, JSON reports.
+#![forbid(unsafe_code)]
