@@ -36,6 +36,11 @@ pub enum Command {
     /// Run the whole platform in one process: SQLite files, in-process bus,
     /// nothing to install.
     Dev(DevArgs),
+    /// Run a benchmark scenario (see BENCHMARKS.md).
+    Bench {
+        #[command(subcommand)]
+        scenario: crate::bench::Scenario,
+    },
 }
 
 #[derive(Debug, clap::Args)]

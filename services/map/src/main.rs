@@ -3,6 +3,7 @@
 //! and wires the system libraries together.
 #![forbid(unsafe_code)]
 
+mod bench;
 mod cli;
 mod dev;
 mod serve;
@@ -23,5 +24,6 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Serve { system, args } => serve::serve(system, &args, &cli.log).await,
         cli::Command::Migrate { system, args } => serve::migrate(system, &args, &cli.log).await,
         cli::Command::Dev(args) => dev::run(args, &cli.log).await,
+        cli::Command::Bench { scenario } => bench::run(scenario).await,
     }
 }

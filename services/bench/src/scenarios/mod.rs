@@ -1,0 +1,3 @@
+//! Scenarios that need nothing but the contracts and the kit.
+
+pub mod baseline;

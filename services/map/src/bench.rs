@@ -1,0 +1,26 @@
+//! `map bench <scenario>`: the platform's benchmarks (BENCHMARKS.md).
+
+use map_bench::{LoadOptions, scenarios};
+
+/// The scenarios. Each states its baseline in its report's notes.
+#[derive(Debug, clap::Subcommand)]
+pub enum Scenario {
+    /// A bare tonic unary echo (grpc.health.v1 Check): the machine's ceiling.
+    Baseline {
+        #[command(flatten)]
+        load: LoadOptions,
+        /// HTTP/2 connections the callers share.
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+    },
+}
+
+pub async fn run(scenario: Scenario) -> anyhow::Result<()> {
+    match scenario {
+        Scenario::Baseline { load, connections } => {
+            let report = scenarios::baseline::run(&load, connections).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            report.print(load.json);
+        }
+    }
+    Ok(())
+}
