@@ -42,7 +42,13 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { concurrency: 64, duration: 10.0, warmup: 2.0, rate: None, json: false }
+        LoadOptions {
+            concurrency: 64,
+            duration: 10.0,
+            warmup: 2.0,
+            rate: None,
+            json: false,
+        }
     }
 }
 
@@ -99,7 +105,15 @@ impl Report {
         let l = &self.latency;
         println!(
             "{:<28} c={:<4} {:>10.0} calls/s  errors={:<6} p50={}µs p90={}µs p99={}µs p99.9={}µs max={}µs",
-            self.scenario, self.concurrency, self.throughput, self.errors, l.p50_us, l.p90_us, l.p99_us, l.p999_us, l.max_us
+            self.scenario,
+            self.concurrency,
+            self.throughput,
+            self.errors,
+            l.p50_us,
+            l.p90_us,
+            l.p99_us,
+            l.p999_us,
+            l.max_us
         );
         for note in &self.notes {
             println!("    {note}");
@@ -146,7 +160,12 @@ where
     for worker in 0..concurrency {
         let call = Arc::clone(&call);
         workers.spawn(async move {
-            let mut tally = Tally { hist: new_histogram(), calls: 0, errors: 0, first_error: None };
+            let mut tally = Tally {
+                hist: new_histogram(),
+                calls: 0,
+                errors: 0,
+                first_error: None,
+            };
             // Stagger open-loop workers across one interval.
             let mut next = interval.map(|i| start + i.mul_f64(worker as f64 / concurrency as f64));
             loop {
@@ -169,7 +188,8 @@ where
                 match result {
                     Ok(()) => {
                         tally.calls += 1;
-                        let us = u64::try_from(done.duration_since(intended).as_micros()).unwrap_or(u64::MAX);
+                        let us = u64::try_from(done.duration_since(intended).as_micros())
+                            .unwrap_or(u64::MAX);
                         tally.hist.saturating_record(us.max(1));
                     }
                     Err(e) => {
@@ -183,7 +203,12 @@ where
             tally
         });
     }
-    let mut total = Tally { hist: new_histogram(), calls: 0, errors: 0, first_error: None };
+    let mut total = Tally {
+        hist: new_histogram(),
+        calls: 0,
+        errors: 0,
+        first_error: None,
+    };
     while let Some(done) = workers.join_next().await {
         match done {
             Ok(t) => {
@@ -194,11 +219,17 @@ where
             }
             Err(e) => {
                 total.errors += 1;
-                total.first_error.get_or_insert_with(|| format!("worker failed: {e}"));
+                total
+                    .first_error
+                    .get_or_insert_with(|| format!("worker failed: {e}"));
             }
         }
     }
-    let measured = Instant::now().min(end).saturating_duration_since(warm_end).as_secs_f64().max(1e-9);
+    let measured = Instant::now()
+        .min(end)
+        .saturating_duration_since(warm_end)
+        .as_secs_f64()
+        .max(1e-9);
     let h = &total.hist;
     Report {
         scenario: scenario.to_owned(),
@@ -228,7 +259,13 @@ mod tests {
     use super::*;
 
     fn quick(rate: Option<f64>) -> LoadOptions {
-        LoadOptions { concurrency: 4, duration: 0.3, warmup: 0.05, rate, json: false }
+        LoadOptions {
+            concurrency: 4,
+            duration: 0.3,
+            warmup: 0.05,
+            rate,
+            json: false,
+        }
     }
 
     #[tokio::test]
@@ -239,20 +276,33 @@ mod tests {
             let k = seen.fetch_add(1, Ordering::Relaxed);
             async move {
                 tokio::task::yield_now().await;
-                if k % 10 == 0 { Err("every tenth fails") } else { Ok(()) }
+                if k % 10 == 0 {
+                    Err("every tenth fails")
+                } else {
+                    Ok(())
+                }
             }
         })
         .await;
         let made = n.load(Ordering::Relaxed);
         assert!(report.calls > 0 && report.errors > 0, "{report:?}");
-        assert!(report.calls + report.errors <= made, "recorded more than was made");
+        assert!(
+            report.calls + report.errors <= made,
+            "recorded more than was made"
+        );
         assert_eq!(report.first_error.as_deref(), Some("every tenth fails"));
-        assert!(report.latency.p50_us <= report.latency.p99_us && report.latency.p99_us <= report.latency.max_us);
+        assert!(
+            report.latency.p50_us <= report.latency.p99_us
+                && report.latency.p99_us <= report.latency.max_us
+        );
     }
 
     #[tokio::test]
     async fn open_loop_holds_the_rate() {
-        let report = run_load("rate", &quick(Some(200.0)), |_| async { Ok::<(), String>(()) }).await;
+        let report = run_load("rate", &quick(Some(200.0)), |_| async {
+            Ok::<(), String>(())
+        })
+        .await;
         // 200/s over 0.3 s is 60 calls; allow scheduling slack, but a closed
         // loop would make tens of thousands.
         assert!((40..=80).contains(&report.calls), "{report:?}");
@@ -262,7 +312,13 @@ mod tests {
     async fn open_loop_charges_queueing_to_latency() {
         // One worker, 100/s, each call 30 ms: calls fall behind their
         // schedule, and the latency must show the backlog, not 30 ms.
-        let opts = LoadOptions { concurrency: 1, duration: 0.3, warmup: 0.0, rate: Some(100.0), json: false };
+        let opts = LoadOptions {
+            concurrency: 1,
+            duration: 0.3,
+            warmup: 0.0,
+            rate: Some(100.0),
+            json: false,
+        };
         let report = run_load("backlog", &opts, |_| async {
             tokio::time::sleep(Duration::from_millis(30)).await;
             Ok::<(), String>(())

@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
-    DatabaseTransaction, DbErr, SqliteTransactionMode, Statement, TransactionOptions,
-    TransactionTrait,
+    DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 use secrecy::{ExposeSecret, SecretString};
@@ -102,12 +101,17 @@ const MIGRATION_LOCK_KEY: i64 = 0x4D41_504D_4947_52;
 
 /// Applies all pending migrations of `M`. On PostgreSQL the run holds a
 /// session advisory lock, so two processes starting at once migrate one after
-/// the other and the second finds nothing to do. SQLite serialises schema
-/// changes by its own write lock.
+/// the other and the second finds nothing to do. On SQLite the whole run is
+/// one IMMEDIATE transaction (SQLite's DDL is transactional): a second
+/// process waits on the write lock, then finds nothing to do.
 pub async fn migrate<M: MigratorTrait>(url: &SecretString) -> Result<(), DbErr> {
     let db = Db::connect(url).await?;
     if db.backend() != DatabaseBackend::Postgres {
-        let result = M::up(db.conn(), None).await;
+        let txn = db.begin_write().await?;
+        let result = match M::up(&txn, None).await {
+            Ok(()) => txn.commit().await,
+            Err(e) => Err(e),
+        };
         db.close().await?;
         return result;
     }
@@ -119,17 +123,11 @@ pub async fn migrate<M: MigratorTrait>(url: &SecretString) -> Result<(), DbErr> 
         .min_connections(1)
         .sqlx_logging(false);
     let conn = Database::connect(opts).await?;
-    let lock = |sql: &str| {
-        Statement::from_string(
-            DatabaseBackend::Postgres,
-            sql.replace("$KEY", &MIGRATION_LOCK_KEY.to_string()),
-        )
-    };
-    conn.execute_raw(lock("SELECT pg_advisory_lock($KEY)"))
+    conn.execute_unprepared(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
         .await?;
     let result = M::up(&conn, None).await;
     let unlocked = conn
-        .execute_raw(lock("SELECT pg_advisory_unlock($KEY)"))
+        .execute_unprepared(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
         .await;
     conn.close().await?;
     result?;

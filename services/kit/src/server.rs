@@ -6,16 +6,32 @@
 //! Shutdown is an argument: [`GrpcServer::serve`] takes the listener and a
 //! future that resolves when the process should stop (see [`shutdown_signal`]).
 
-use std::{convert::Infallible, future::Future, net::SocketAddr, time::Duration};
+use std::{
+    convert::Infallible,
+    future::Future,
+    io,
+    net::SocketAddr,
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
 
 use axum::response::IntoResponse as _;
-use tokio::net::TcpListener;
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::{TcpListener, TcpStream},
+};
+use tokio_stream::StreamExt as _;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tonic::{
     Status,
     body::Body,
     server::NamedService,
     service::RoutesBuilder,
-    transport::{Certificate, Identity, Server, ServerTlsConfig, server::TcpIncoming},
+    transport::{
+        Certificate, Identity, Server, ServerTlsConfig,
+        server::{Connected, TcpConnectInfo, TcpIncoming},
+    },
 };
 use tonic_health::{ServingStatus, server::HealthReporter};
 
@@ -182,7 +198,15 @@ impl GrpcServer {
                 .tls_config(config)
                 .map_err(|e| ServeError::Tls(e.to_string()))?;
         }
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        // Connections run in tasks of their own: to end the drain, each one
+        // is wrapped so that cancelling `abort` fails its I/O and closes it.
+        let abort = CancellationToken::new();
+        let incoming = {
+            let abort = abort.clone();
+            TcpIncoming::from(listener)
+                .with_nodelay(Some(true))
+                .map(move |conn| conn.map(|io| Abortable::new(io, abort.clone())))
+        };
         tracing::info!(server = %label, addr = ?local, tls = tls.is_some(), services = names.len(), "serving gRPC");
 
         let draining = tokio::sync::Notify::new();
@@ -208,10 +232,99 @@ impl GrpcServer {
         };
         tokio::select! {
             result = serve => result?,
-            () = deadline => tracing::warn!(server = %label, ?grace, "drain deadline passed; dropping remaining calls"),
+            () = deadline => {
+                tracing::warn!(server = %label, ?grace, "drain deadline passed; dropping remaining calls");
+                abort.cancel();
+            }
         }
         tracing::info!(server = %label, "stopped");
         Ok(())
+    }
+}
+
+/// A connection that fails its I/O once its token is cancelled, so a drain
+/// that ran out of time really ends the connections it gave up on.
+struct Abortable {
+    io: TcpStream,
+    aborted: Pin<Box<WaitForCancellationFutureOwned>>,
+}
+
+impl Abortable {
+    fn new(io: TcpStream, token: CancellationToken) -> Self {
+        Abortable {
+            io,
+            aborted: Box::pin(token.cancelled_owned()),
+        }
+    }
+
+    /// Ready(err) once aborted; registers the waker otherwise.
+    fn poll_aborted(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+        self.aborted.as_mut().poll(cx).map(|()| {
+            io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "server drain deadline passed",
+            )
+        })
+    }
+}
+
+impl Connected for Abortable {
+    type ConnectInfo = TcpConnectInfo;
+
+    fn connect_info(&self) -> TcpConnectInfo {
+        self.io.connect_info()
+    }
+}
+
+impl AsyncRead for Abortable {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if let Poll::Ready(e) = self.poll_aborted(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Abortable {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if let Poll::Ready(e) = self.poll_aborted(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Poll::Ready(e) = self.poll_aborted(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if let Poll::Ready(e) = self.poll_aborted(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
     }
 }
 

@@ -18,7 +18,9 @@ pub enum Scenario {
 pub async fn run(scenario: Scenario) -> anyhow::Result<()> {
     match scenario {
         Scenario::Baseline { load, connections } => {
-            let report = scenarios::baseline::run(&load, connections).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let report = scenarios::baseline::run(&load, connections)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             report.print(load.json);
         }
     }

@@ -35,20 +35,37 @@ pub async fn start_echo() -> std::io::Result<EchoServer> {
 pub async fn channels(addr: SocketAddr, n: usize) -> Result<Vec<Channel>, tonic::transport::Error> {
     let mut out = Vec::with_capacity(n);
     for _ in 0..n.max(1) {
-        out.push(Endpoint::from_shared(format!("http://{addr}"))?.tcp_nodelay(true).connect().await?);
+        out.push(
+            Endpoint::from_shared(format!("http://{addr}"))?
+                .tcp_nodelay(true)
+                .connect()
+                .await?,
+        );
     }
     Ok(out)
 }
 
 /// Runs the echo load against `addr` (or a fresh in-process server).
-pub async fn run(opts: &LoadOptions, connections: usize) -> Result<Report, Box<dyn std::error::Error>> {
+pub async fn run(
+    opts: &LoadOptions,
+    connections: usize,
+) -> Result<Report, Box<dyn std::error::Error>> {
     let server = start_echo().await?;
     let chans = channels(server.addr, connections).await?;
     let mut report = run_load("baseline (tonic echo)", opts, move |worker| {
         let mut client = HealthClient::new(chans[worker % chans.len()].clone());
-        async move { client.check(HealthCheckRequest { service: String::new() }).await.map(|_| ()) }
+        async move {
+            client
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .map(|_| ())
+        }
     })
     .await;
-    report.notes.push(format!("grpc.health.v1.Health/Check on a kit server, {connections} HTTP/2 connections"));
+    report.notes.push(format!(
+        "grpc.health.v1.Health/Check on a kit server, {connections} HTTP/2 connections"
+    ));
     Ok(report)
 }
