@@ -48,22 +48,40 @@ pub enum TelemetryError {
 }
 
 /// Installs the global subscriber. `service` names the process in traces
-/// (`map-tts`, `map-dev`, ...). Call once, early, inside the Tokio runtime.
+/// (`map-tts`, `map-dev`, ...). Spans are exported over OTLP/gRPC when the
+/// standard `OTEL_EXPORTER_OTLP_ENDPOINT` is set. Call once, early, inside
+/// the Tokio runtime.
 pub fn init(
     service: &str,
     format: LogFormat,
     filter: &str,
 ) -> Result<TelemetryGuard, TelemetryError> {
+    let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .ok()
+        .filter(|v| !v.is_empty());
+    init_with_endpoint(service, format, filter, endpoint)
+}
+
+/// [`init`] with the OTLP endpoint given explicitly (`None`: no export).
+pub fn init_with_endpoint(
+    service: &str,
+    format: LogFormat,
+    filter: &str,
+    otlp_endpoint: Option<String>,
+) -> Result<TelemetryGuard, TelemetryError> {
+    use opentelemetry_otlp::WithExportConfig as _;
+
     let filter = EnvFilter::try_new(filter).map_err(|e| TelemetryError::Filter(e.to_string()))?;
     let mut builder = SdkTracerProvider::builder().with_resource(
         Resource::builder()
             .with_service_name(service.to_owned())
             .build(),
     );
-    let exporting = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").is_ok_and(|v| !v.is_empty());
-    if exporting {
+    let exporting = otlp_endpoint.is_some();
+    if let Some(endpoint) = otlp_endpoint {
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
+            .with_endpoint(endpoint)
             .build()
             .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
         builder = builder.with_batch_exporter(exporter);
