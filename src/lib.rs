@@ -9,51 +9,35 @@
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/map_descriptor.bin"));
 
-/// Shared value types (money).
-pub mod common {
-    pub mod v1 {
-        tonic::include_proto!("map.common.v1");
-    }
+/// `package!(auth, "map.auth.v1", "docs")` → `pub mod auth { pub mod v1 { … } }`.
+macro_rules! package {
+    ($name:ident, $proto:literal, $doc:literal) => {
+        #[doc = $doc]
+        pub mod $name {
+            #[doc = concat!("Generated from `", $proto, "`.")]
+            pub mod v1 {
+                tonic::include_proto!($proto);
+            }
+        }
+    };
 }
 
-/// Identity backbone: users, roles per system, tokens, API keys.
-pub mod auth {
-    pub mod v1 {
-        tonic::include_proto!("map.auth.v1");
-    }
-}
-
-/// Asset management.
-pub mod ams {
-    pub mod v1 {
-        tonic::include_proto!("map.ams.v1");
-    }
-}
-
-/// Budget management.
-pub mod bms {
-    pub mod v1 {
-        tonic::include_proto!("map.bms.v1");
-    }
-}
-
-/// Ticket tracking: tickets, workflows, SLAs.
-pub mod tts {
-    pub mod v1 {
-        tonic::include_proto!("map.tts.v1");
-    }
-}
-
-/// Employee help desk.
-pub mod hdts {
-    pub mod v1 {
-        tonic::include_proto!("map.hdts.v1");
-    }
-}
-
-/// The event envelope and one payload message per event type.
-pub mod events {
-    pub mod v1 {
-        tonic::include_proto!("map.events.v1");
-    }
-}
+package!(common, "map.common.v1", "Shared value types (money).");
+package!(
+    auth,
+    "map.auth.v1",
+    "Identity backbone: users, roles per system, tokens, API keys."
+);
+package!(ams, "map.ams.v1", "Asset management.");
+package!(bms, "map.bms.v1", "Budget management.");
+package!(
+    tts,
+    "map.tts.v1",
+    "Ticket tracking: tickets, workflows, SLAs."
+);
+package!(hdts, "map.hdts.v1", "Employee help desk.");
+package!(
+    events,
+    "map.events.v1",
+    "The event envelope and one payload message per event type."
+);
