@@ -160,6 +160,7 @@ impl Outbox {
         }
         .insert(txn)
         .await?;
+        crate::bus::relay::notify_enqueued(self.source);
         Ok(id)
     }
 

@@ -1,0 +1,483 @@
+//! The RabbitMQ transport (lapin).
+//!
+//! One connection per process with lapin's auto-recovery on (it reconnects
+//! and replays channels, topology, QoS and consumers). Above it, this module
+//! re-declares the topology once a recovered publisher channel is back, and
+//! starts over with a fresh connection (and fresh consumers) whenever lapin
+//! gives up or the broker cancels a consumer, so a relay or consumer rides
+//! through a broker restart without a process restart.
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use futures::{StreamExt as _, future::join_all};
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
+    options::{
+        BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+        ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
+        QueueDeleteOptions,
+    },
+    types::{AMQPValue, FieldTable, LongString, ShortString},
+};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::{Mutex, mpsc};
+
+use super::{
+    Acker, BusError, CONFIRM_TIMEOUT, CONTENT_TYPE, ERROR_HEADER, Incoming, Outgoing, PublishError,
+    Subscription,
+    backoff::Backoff,
+    topology,
+    topology::{DELIVERY_LIMIT, Names},
+};
+
+/// Longest wait for a new connection (TCP + AMQP handshake + declarations).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug)]
+pub(crate) struct AmqpBus {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    url: SecretString,
+    names: Names,
+    live: Mutex<Option<Live>>,
+}
+
+/// The current connection and its confirm-mode publishing channel.
+#[derive(Debug)]
+struct Live {
+    connection: Arc<Connection>,
+    publisher: Channel,
+    /// Set when the publisher was seen down: declare again once it is back.
+    redeclare: bool,
+}
+
+impl AmqpBus {
+    /// Connects and declares the topology; fails when the broker cannot be
+    /// reached now (a process should not start against a wrong URL).
+    pub(crate) async fn connect(url: SecretString, names: Names) -> Result<AmqpBus, BusError> {
+        let inner = Arc::new(Inner {
+            url,
+            names,
+            live: Mutex::new(None),
+        });
+        inner.publisher().await?;
+        Ok(AmqpBus { inner })
+    }
+
+    pub(crate) fn names(&self) -> &Names {
+        &self.inner.names
+    }
+
+    pub(crate) async fn publish(&self, messages: &[Outgoing]) -> Vec<Result<(), PublishError>> {
+        let channel = match self.inner.publisher().await {
+            Ok(c) => c,
+            Err(e) => {
+                return messages
+                    .iter()
+                    .map(|_| Err(PublishError::Unavailable(e.to_string())))
+                    .collect();
+            }
+        };
+        let exchange = ShortString::from(self.inner.names.exchange());
+        let mut pending = Vec::with_capacity(messages.len());
+        for m in messages {
+            let mut headers = FieldTable::default();
+            if !m.traceparent.is_empty() {
+                headers.insert("traceparent".into(), long(&m.traceparent));
+            }
+            if !m.tracestate.is_empty() {
+                headers.insert("tracestate".into(), long(&m.tracestate));
+            }
+            let properties = BasicProperties::default()
+                .with_delivery_mode(2)
+                .with_message_id(m.id.as_str().into())
+                .with_type(m.event_type.as_str().into())
+                .with_content_type(CONTENT_TYPE.into())
+                .with_headers(headers);
+            pending.push(
+                channel
+                    .basic_publish(
+                        exchange.clone(),
+                        m.event_type.as_str().into(),
+                        mandatory(),
+                        &m.body,
+                        properties,
+                    )
+                    .await,
+            );
+        }
+        let confirms = join_all(pending.into_iter().map(|sent| async move {
+            match sent {
+                Ok(confirm) => confirmation(confirm.await),
+                Err(e) => Err(PublishError::Unavailable(e.to_string())),
+            }
+        }));
+        match tokio::time::timeout(CONFIRM_TIMEOUT, confirms).await {
+            Ok(results) => results,
+            Err(_) => messages
+                .iter()
+                .map(|_| Err(PublishError::Timeout(CONFIRM_TIMEOUT)))
+                .collect(),
+        }
+    }
+
+    pub(crate) async fn dead_letter(
+        &self,
+        queue: &str,
+        message: &Incoming,
+        reason: &str,
+    ) -> Result<(), BusError> {
+        let channel = self.inner.publisher().await?;
+        let mut headers = FieldTable::default();
+        for (k, v) in &message.headers {
+            headers.insert(k.as_str().into(), long(v));
+        }
+        headers.insert(ERROR_HEADER.into(), long(reason));
+        let mut properties = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type(CONTENT_TYPE.into())
+            .with_headers(headers);
+        if let Some(id) = &message.message_id {
+            properties = properties.with_message_id(id.as_str().into());
+        }
+        if let Some(t) = &message.event_type {
+            properties = properties.with_type(t.as_str().into());
+        }
+        let sent = channel
+            .basic_publish(
+                self.inner.names.dead_letter_exchange().into(),
+                self.inner.names.queue(queue).into(),
+                mandatory(),
+                &message.body,
+                properties,
+            )
+            .await;
+        let confirmed = match sent {
+            Ok(confirm) => tokio::time::timeout(CONFIRM_TIMEOUT, confirm)
+                .await
+                .map_err(|_| PublishError::Timeout(CONFIRM_TIMEOUT))
+                .and_then(confirmation),
+            Err(e) => Err(PublishError::Unavailable(e.to_string())),
+        };
+        Ok(confirmed?)
+    }
+
+    pub(crate) async fn subscribe(
+        &self,
+        queue: &str,
+        prefetch: u16,
+    ) -> Result<Subscription, BusError> {
+        let prefetch = prefetch.max(1);
+        let (tx, rx) = mpsc::channel(usize::from(prefetch));
+        let inner = self.inner.clone();
+        let queue = self.inner.names.queue(queue);
+        let task = tokio::spawn(async move { inner.consume(queue, prefetch, tx).await });
+        Ok(Subscription { rx, task })
+    }
+
+    pub(crate) async fn delete_topology(&self) -> Result<(), BusError> {
+        let channel = self.inner.publisher().await?;
+        let names = &self.inner.names;
+        let fail = |e: lapin::Error| BusError::Declare(e.to_string());
+        for q in topology::QUEUES {
+            for name in [names.queue(q.name), names.dead_letter_queue(q.name)] {
+                channel
+                    .queue_delete(name.into(), QueueDeleteOptions::default())
+                    .await
+                    .map_err(fail)?;
+            }
+        }
+        for ex in [names.exchange(), names.dead_letter_exchange()] {
+            channel
+                .exchange_delete(ex.into(), ExchangeDeleteOptions::default())
+                .await
+                .map_err(fail)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn close(&self) {
+        if let Some(live) = self.inner.live.lock().await.take() {
+            let _ = live.connection.close(200, "closing".into()).await;
+        }
+    }
+}
+
+impl Inner {
+    /// The confirm-mode publishing channel, connecting (and declaring) when
+    /// there is no usable connection. Fails fast while lapin is recovering.
+    async fn publisher(&self) -> Result<Channel, BusError> {
+        let mut live = self.live.lock().await;
+        if let Some(l) = live.as_mut() {
+            if l.publisher.status().connected() {
+                if l.redeclare {
+                    declare(&l.publisher, &self.names).await?;
+                    l.redeclare = false;
+                    tracing::info!("topology declared again after recovery");
+                }
+                return Ok(l.publisher.clone());
+            }
+            if l.connection.status().reconnecting() || l.publisher.status().reconnecting() {
+                l.redeclare = true;
+                return Err(BusError::Unavailable("reconnecting to the broker".into()));
+            }
+            tracing::warn!("broker connection lost for good; connecting afresh");
+        }
+        *live = None;
+        let fresh = tokio::time::timeout(CONNECT_TIMEOUT, self.open())
+            .await
+            .map_err(|_| BusError::Unavailable("connect timed out".into()))??;
+        let publisher = fresh.publisher.clone();
+        *live = Some(fresh);
+        Ok(publisher)
+    }
+
+    async fn open(&self) -> Result<Live, BusError> {
+        let properties = ConnectionProperties::default()
+            .with_connection_name("map".into())
+            .enable_auto_recover()
+            .configure_backoff(|b| {
+                b.with_min_delay(Duration::from_millis(200))
+                    .with_max_delay(Duration::from_secs(5))
+                    .with_max_times(usize::MAX)
+            });
+        // lapin's errors never include the URL, so no secret leaks through them.
+        let connection = Connection::connect(self.url.expose_secret(), properties)
+            .await
+            .map_err(|e| BusError::Unavailable(e.to_string()))?;
+        let publisher = connection
+            .create_channel()
+            .await
+            .map_err(|e| BusError::Unavailable(e.to_string()))?;
+        declare(&publisher, &self.names).await?;
+        publisher
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .map_err(|e| BusError::Unavailable(e.to_string()))?;
+        tracing::info!(prefix = self.names.prefix(), "connected to the broker");
+        Ok(Live {
+            connection: Arc::new(connection),
+            publisher,
+            redeclare: false,
+        })
+    }
+
+    /// A new channel with `prefetch` on the current connection.
+    async fn consumer_channel(&self, prefetch: u16) -> Result<Channel, BusError> {
+        self.publisher().await?;
+        let connection = match self.live.lock().await.as_ref() {
+            Some(l) => l.connection.clone(),
+            None => return Err(BusError::Unavailable("no connection".into())),
+        };
+        let channel = connection
+            .create_channel()
+            .await
+            .map_err(|e| BusError::Unavailable(e.to_string()))?;
+        channel
+            .basic_qos(prefetch, BasicQosOptions::default())
+            .await
+            .map_err(|e| BusError::Unavailable(e.to_string()))?;
+        Ok(channel)
+    }
+
+    /// Feeds `tx` from `queue` until the receiver is dropped, re-consuming
+    /// after a cancellation and on a fresh channel after a failed recovery.
+    async fn consume(&self, queue: String, prefetch: u16, tx: mpsc::Sender<Incoming>) {
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        while !tx.is_closed() {
+            let channel = match self.consumer_channel(prefetch).await {
+                Ok(c) => c,
+                Err(e) => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(%queue, error = %e, ?delay, "cannot consume yet");
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+            };
+            let mut consumer = match channel
+                .basic_consume(
+                    queue.as_str().into(),
+                    "".into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(%queue, error = %e, ?delay, "basic.consume failed");
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+            };
+            tracing::debug!(%queue, "consuming");
+            backoff.reset();
+            loop {
+                match consumer.next().await {
+                    Some(Ok(delivery)) => {
+                        if tx.send(incoming(delivery)).await.is_err() {
+                            let _ = channel.close(200, "consumer stopped".into()).await;
+                            return;
+                        }
+                    }
+                    Some(Err(error)) => {
+                        tracing::warn!(%queue, %error, "consumer interrupted; waiting for recovery");
+                        if let Err(error) = channel.wait_for_recovery(error).await {
+                            tracing::warn!(%queue, %error, "recovery failed; consuming afresh");
+                            break;
+                        }
+                        tracing::info!(%queue, "consumer recovered");
+                    }
+                    None => {
+                        tracing::warn!(%queue, "consumer cancelled by the broker; consuming again");
+                        break;
+                    }
+                }
+            }
+            tokio::time::sleep(backoff.next_delay()).await;
+        }
+    }
+}
+
+/// Declares exchanges, every queue with its bindings, and every `.dlq`.
+/// Idempotent: the same arguments every time.
+async fn declare(channel: &Channel, names: &Names) -> Result<(), BusError> {
+    let fail = |e: lapin::Error| BusError::Declare(e.to_string());
+    let durable = ExchangeDeclareOptions {
+        durable: true,
+        ..ExchangeDeclareOptions::default()
+    };
+    channel
+        .exchange_declare(
+            names.exchange().into(),
+            ExchangeKind::Topic,
+            durable,
+            FieldTable::default(),
+        )
+        .await
+        .map_err(fail)?;
+    channel
+        .exchange_declare(
+            names.dead_letter_exchange().into(),
+            ExchangeKind::Direct,
+            durable,
+            FieldTable::default(),
+        )
+        .await
+        .map_err(fail)?;
+    let queue_options = QueueDeclareOptions {
+        durable: true,
+        ..QueueDeclareOptions::default()
+    };
+    for q in topology::QUEUES {
+        let name = names.queue(q.name);
+        channel
+            .queue_declare(
+                name.as_str().into(),
+                queue_options,
+                queue_arguments(&name, names),
+            )
+            .await
+            .map_err(fail)?;
+        for binding in q.bindings {
+            channel
+                .queue_bind(
+                    name.as_str().into(),
+                    names.exchange().into(),
+                    (*binding).into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .map_err(fail)?;
+        }
+        let dlq = names.dead_letter_queue(q.name);
+        let mut dlq_arguments = FieldTable::default();
+        dlq_arguments.insert("x-queue-type".into(), long("quorum"));
+        channel
+            .queue_declare(dlq.as_str().into(), queue_options, dlq_arguments)
+            .await
+            .map_err(fail)?;
+        channel
+            .queue_bind(
+                dlq.as_str().into(),
+                names.dead_letter_exchange().into(),
+                name.as_str().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// The arguments of ARCHITECTURE.md for a consumer queue named `name`.
+fn queue_arguments(name: &str, names: &Names) -> FieldTable {
+    let mut a = FieldTable::default();
+    a.insert("x-queue-type".into(), long("quorum"));
+    a.insert(
+        "x-delivery-limit".into(),
+        AMQPValue::LongLongInt(DELIVERY_LIMIT),
+    );
+    a.insert(
+        "x-dead-letter-exchange".into(),
+        long(&names.dead_letter_exchange()),
+    );
+    a.insert("x-dead-letter-routing-key".into(), long(name));
+    a.insert("x-dead-letter-strategy".into(), long("at-least-once"));
+    a.insert("x-overflow".into(), long("reject-publish"));
+    a
+}
+
+fn long(s: &str) -> AMQPValue {
+    AMQPValue::LongString(LongString::from(s))
+}
+
+fn mandatory() -> BasicPublishOptions {
+    BasicPublishOptions {
+        mandatory: true,
+        immediate: false,
+    }
+}
+
+fn confirmation(c: Result<Confirmation, lapin::Error>) -> Result<(), PublishError> {
+    match c {
+        Ok(Confirmation::Ack(None)) => Ok(()),
+        Ok(Confirmation::Ack(Some(returned)) | Confirmation::Nack(Some(returned))) => Err(
+            PublishError::Unroutable(returned.delivery.routing_key.to_string()),
+        ),
+        Ok(Confirmation::Nack(None)) => Err(PublishError::Nacked),
+        Ok(Confirmation::NotRequested) => Err(PublishError::Unavailable(
+            "publisher confirms are off".into(),
+        )),
+        Err(e) => Err(PublishError::Unavailable(e.to_string())),
+    }
+}
+
+fn incoming(d: lapin::message::Delivery) -> Incoming {
+    let mut headers = BTreeMap::new();
+    if let Some(table) = d.properties.headers() {
+        for (k, v) in table {
+            let value = match v {
+                AMQPValue::LongString(s) => s.to_string(),
+                AMQPValue::ShortString(s) => s.to_string(),
+                _ => continue,
+            };
+            headers.insert(k.to_string(), value);
+        }
+    }
+    Incoming {
+        message_id: d.properties.message_id().as_ref().map(|s| s.to_string()),
+        event_type: d.properties.kind().as_ref().map(|s| s.to_string()),
+        routing_key: d.routing_key.to_string(),
+        headers,
+        redelivered: d.redelivered,
+        body: d.data,
+        ack: Acker::Amqp(d.acker),
+    }
+}

@@ -1,0 +1,356 @@
+//! Idempotent consumers: a [`Handler`] applies one event inside a database
+//! transaction; the framework records the event in the inbox in that same
+//! transaction, acknowledges only after the commit, retries a failing
+//! handler with backoff, and dead-letters what cannot be applied.
+//!
+//! Per delivery:
+//! 1. decode the envelope; undecodable → dead-letter at once, ack;
+//! 2. continue the producer's trace (envelope trace context, else the
+//!    `traceparent` header) in a `consume` span;
+//! 3. begin a write transaction, record (consumer, event id) in the inbox;
+//!    already there → roll back and ack without running the handler;
+//! 4. run the handler, commit, ack. A transient failure rolls back and is
+//!    retried up to [`ConsumerConfig::max_attempts`] times with exponential
+//!    backoff; a permanent one (or the last transient one) publishes the
+//!    message to `<queue>.dlq` with the reason in `x-map-error`, confirmed,
+//!    then acks.
+//!
+//! Deliveries are processed concurrently, at most `prefetch` at a time.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use map_contracts::events::v1::Envelope;
+use prost::Message as _;
+use sea_orm::{DatabaseTransaction, DbErr};
+use tokio::task::JoinSet;
+use tracing::Instrument as _;
+
+use super::{
+    Bus, BusError, Incoming, backoff::Backoff, failpoint, inbox, mirror::Freshness, topology,
+};
+use crate::{db::Db, telemetry};
+
+/// An event handed to a handler.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// The decoded envelope.
+    pub envelope: Envelope,
+    /// Whether the broker delivered it before (the inbox decides duplicates;
+    /// this is for logs).
+    pub redelivered: bool,
+}
+
+impl Event {
+    /// The event id.
+    pub fn id(&self) -> &str {
+        &self.envelope.id
+    }
+
+    /// The event type (routing key).
+    pub fn event_type(&self) -> &str {
+        &self.envelope.r#type
+    }
+
+    /// Decodes the payload as `M`. A payload of another type, or one that
+    /// does not decode, is a [`HandlerError::Permanent`]: retrying cannot help.
+    pub fn payload<M: prost::Name + Default>(&self) -> Result<M, HandlerError> {
+        let any = self
+            .envelope
+            .payload
+            .as_ref()
+            .ok_or_else(|| HandlerError::Permanent("the event has no payload".into()))?;
+        if any.type_url != M::type_url() {
+            return Err(HandlerError::Permanent(format!(
+                "payload is {}, expected {}",
+                any.type_url,
+                M::type_url()
+            )));
+        }
+        M::decode(any.value.as_slice())
+            .map_err(|e| HandlerError::Permanent(format!("payload does not decode: {e}")))
+    }
+
+    /// How this event compares with the version of its subject a mirror
+    /// holds (see [`super::mirror`]).
+    pub fn freshness(&self, held: Option<i64>) -> Freshness {
+        Freshness::of(held, self.envelope.subject_version)
+    }
+}
+
+/// Why a handler did not apply an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandlerError {
+    /// Worth retrying: a database hiccup, a dependency away.
+    #[error("{0}")]
+    Transient(String),
+    /// Retrying cannot help (the event makes no sense to this handler): the
+    /// event goes to the dead-letter queue at once.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl From<DbErr> for HandlerError {
+    fn from(e: DbErr) -> Self {
+        HandlerError::Transient(e.to_string())
+    }
+}
+
+/// Applies events of one queue. Writes go through `txn`, which also holds
+/// the inbox row; the framework commits it.
+#[async_trait::async_trait]
+pub trait Handler: Send + Sync + 'static {
+    /// Applies `event`. Must not commit or roll back `txn`.
+    async fn handle(&self, event: &Event, txn: &DatabaseTransaction) -> Result<(), HandlerError>;
+}
+
+/// How a consumer paces itself.
+#[derive(Debug, Clone)]
+pub struct ConsumerConfig {
+    /// Most unacknowledged deliveries (and concurrently applied events).
+    pub prefetch: u16,
+    /// Attempts of a failing handler before dead-lettering.
+    pub max_attempts: u32,
+    /// First retry delay; doubles up to `retry_max`.
+    pub retry_min: Duration,
+    /// Longest retry delay.
+    pub retry_max: Duration,
+    /// Longest wait for in-flight events on shutdown.
+    pub drain: Duration,
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        ConsumerConfig {
+            prefetch: 64,
+            max_attempts: 5,
+            retry_min: Duration::from_millis(200),
+            retry_max: Duration::from_secs(5),
+            drain: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Consumes one queue of the topology with one handler.
+#[derive(Clone)]
+pub struct Consumer {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    queue: &'static str,
+    db: Db,
+    bus: Bus,
+    handler: Arc<dyn Handler>,
+    config: ConsumerConfig,
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("queue", &self.shared.queue)
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What happened to one delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Applied,
+    Duplicate,
+    DeadLettered,
+}
+
+impl Consumer {
+    /// A consumer of `queue` (a logical name of [`topology::QUEUES`]) whose
+    /// inbox and handler writes live in `db`.
+    pub fn new(
+        queue: &str,
+        db: Db,
+        bus: Bus,
+        handler: impl Handler,
+        config: ConsumerConfig,
+    ) -> Result<Consumer, BusError> {
+        let spec =
+            topology::queue(queue).ok_or_else(|| BusError::UnknownQueue(queue.to_owned()))?;
+        Ok(Consumer {
+            shared: Arc::new(Shared {
+                queue: spec.name,
+                db,
+                bus,
+                handler: Arc::new(handler),
+                config,
+            }),
+        })
+    }
+
+    /// The queue's logical name (also the consumer's name in the inbox).
+    pub fn queue(&self) -> &'static str {
+        self.shared.queue
+    }
+
+    /// Consumes until `shutdown` resolves, then waits (bounded) for the
+    /// events in flight.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), BusError> {
+        let shared = self.shared;
+        let mut subscription = shared
+            .bus
+            .subscribe(shared.queue, shared.config.prefetch)
+            .await?;
+        tracing::info!(queue = shared.queue, "consumer started");
+        let mut in_flight = JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+                message = subscription.next() => match message {
+                    Some(message) => {
+                        let shared = shared.clone();
+                        in_flight.spawn(async move { shared.process(message).await });
+                    }
+                    None => break,
+                },
+            }
+        }
+        let drained = tokio::time::timeout(shared.config.drain, async {
+            while in_flight.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                queue = shared.queue,
+                "events still in flight at shutdown; they will be redelivered"
+            );
+        }
+        drop(subscription);
+        Ok(())
+    }
+}
+
+impl Shared {
+    async fn process(&self, message: Incoming) -> Outcome {
+        let envelope = match decode(&message) {
+            Ok(e) => e,
+            Err(reason) => {
+                tracing::warn!(queue = self.queue, %reason, "undecodable message");
+                return self
+                    .dead_letter(message, &format!("undecodable: {reason}"))
+                    .await;
+            }
+        };
+        let span = tracing::info_span!(
+            "consume",
+            queue = self.queue,
+            event_type = %envelope.r#type,
+            event_id = %envelope.id,
+        );
+        let trace = envelope.trace.clone().unwrap_or_default();
+        let carrier = if trace.traceparent.is_empty() {
+            telemetry::TraceHeaders {
+                traceparent: message
+                    .headers
+                    .get("traceparent")
+                    .cloned()
+                    .unwrap_or_default(),
+                tracestate: message
+                    .headers
+                    .get("tracestate")
+                    .cloned()
+                    .unwrap_or_default(),
+            }
+        } else {
+            telemetry::TraceHeaders {
+                traceparent: trace.traceparent,
+                tracestate: trace.tracestate,
+            }
+        };
+        telemetry::adopt_parent(&span, &carrier);
+        let event = Event {
+            envelope,
+            redelivered: message.redelivered,
+        };
+        self.apply_with_retries(event, message)
+            .instrument(span)
+            .await
+    }
+
+    async fn apply_with_retries(&self, event: Event, message: Incoming) -> Outcome {
+        let mut backoff = Backoff::new(self.config.retry_min, self.config.retry_max);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.apply(&event).await {
+                Ok(outcome) => {
+                    if outcome == Outcome::Applied {
+                        failpoint::hit(failpoint::CONSUMER_AFTER_COMMIT);
+                    } else {
+                        tracing::debug!("already applied; acknowledging the duplicate");
+                    }
+                    if let Err(error) = message.ack().await {
+                        // Committed but not acknowledged: the broker redelivers
+                        // it and the inbox recognises it.
+                        tracing::warn!(%error, "ack failed after commit");
+                    }
+                    return outcome;
+                }
+                Err(HandlerError::Permanent(reason)) => {
+                    tracing::warn!(%reason, "handler rejected the event");
+                    return self.dead_letter(message, &reason).await;
+                }
+                Err(HandlerError::Transient(reason)) if attempt >= self.config.max_attempts => {
+                    tracing::warn!(attempt, %reason, "handler keeps failing; dead-lettering");
+                    let reason = format!("failed {attempt} times; last error: {reason}");
+                    return self.dead_letter(message, &reason).await;
+                }
+                Err(HandlerError::Transient(reason)) => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(attempt, %reason, ?delay, "handler failed; retrying");
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    /// One attempt: inbox row + handler in one transaction.
+    async fn apply(&self, event: &Event) -> Result<Outcome, HandlerError> {
+        let txn = self.db.begin_write().await?;
+        if !inbox::record(&txn, self.queue, event.id()).await? {
+            txn.rollback().await?;
+            return Ok(Outcome::Duplicate);
+        }
+        // An error drops `txn`, which rolls it back.
+        self.handler.handle(event, &txn).await?;
+        txn.commit().await?;
+        Ok(Outcome::Applied)
+    }
+
+    /// Publishes to the `.dlq` (confirmed) and acks. If the dead letter
+    /// cannot be published, the message stays unacknowledged and comes back.
+    async fn dead_letter(&self, message: Incoming, reason: &str) -> Outcome {
+        match self.bus.dead_letter(self.queue, &message, reason).await {
+            Ok(()) => {
+                if let Err(error) = message.ack().await {
+                    tracing::warn!(%error, "ack of a dead-lettered message failed");
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot dead-letter; the message will be redelivered");
+                tokio::time::sleep(self.config.retry_max).await;
+                message.requeue().await;
+            }
+        }
+        Outcome::DeadLettered
+    }
+}
+
+fn decode(message: &Incoming) -> Result<Envelope, String> {
+    let envelope = Envelope::decode(message.body.as_slice()).map_err(|e| e.to_string())?;
+    if uuid::Uuid::parse_str(&envelope.id).is_err() {
+        return Err("envelope id is not a UUID".into());
+    }
+    if envelope.r#type.is_empty() {
+        return Err("envelope has no type".into());
+    }
+    Ok(envelope)
+}
