@@ -1,0 +1,244 @@
+//! A cluster: the endpoints of one system, discovered from static addresses
+//! or DNS, and the choice of one for each call (power of two choices over
+//! healthy, non-ejected endpoints by in-flight count).
+//!
+//! A call is retried on another endpoint only when it provably never left
+//! the gateway: the connection was refused, or hyper handed the request back
+//! unsent because the connection had just closed. A call that reached an
+//! endpoint is never replayed.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+    time::{Duration, Instant},
+};
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use map_kit::System;
+use rand::Rng as _;
+use tonic::body::Body;
+
+use super::endpoint::{Endpoint, InFlight, label_of};
+use crate::config::UpstreamSpec;
+
+/// Why a call could not be delivered upstream.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// No endpoint is configured, healthy, or accepting connections.
+    #[error("no healthy upstream for {0}")]
+    NoEndpoint(System),
+    /// The endpoint failed after the call was sent.
+    #[error("upstream {endpoint} failed: {reason}")]
+    Failed {
+        /// `host:port`.
+        endpoint: String,
+        /// What happened.
+        reason: String,
+    },
+}
+
+/// The endpoints of one system.
+#[derive(Debug)]
+pub struct Cluster {
+    system: System,
+    specs: Vec<UpstreamSpec>,
+    eject_base: Duration,
+    endpoints: RwLock<Arc<Vec<Arc<Endpoint>>>>,
+}
+
+impl Cluster {
+    /// A cluster of `specs`; static endpoints exist at once, DNS ones after
+    /// the first [`Cluster::refresh`].
+    pub fn new(system: System, specs: Vec<UpstreamSpec>, eject_base: Duration) -> Cluster {
+        let cluster = Cluster {
+            system,
+            specs,
+            eject_base,
+            endpoints: RwLock::new(Arc::new(Vec::new())),
+        };
+        cluster.apply(cluster.static_targets());
+        cluster
+    }
+
+    /// The system served.
+    pub fn system(&self) -> System {
+        self.system
+    }
+
+    /// Whether any source is a DNS name (re-resolved periodically).
+    pub fn has_dns(&self) -> bool {
+        self.specs
+            .iter()
+            .any(|s| matches!(s, UpstreamSpec::Dns { .. }))
+    }
+
+    /// The current endpoints.
+    pub fn endpoints(&self) -> Arc<Vec<Arc<Endpoint>>> {
+        self.endpoints.read().map(|e| e.clone()).unwrap_or_default()
+    }
+
+    fn static_targets(&self) -> Vec<(String, u16)> {
+        self.specs
+            .iter()
+            .filter_map(|s| match s {
+                UpstreamSpec::Static { host, port } => Some((host.clone(), *port)),
+                UpstreamSpec::Dns { .. } => None,
+            })
+            .collect()
+    }
+
+    /// Re-resolves DNS sources and updates the endpoint set, keeping the
+    /// state (connection, health) of endpoints that remain. A failed lookup
+    /// keeps that name's previous addresses.
+    pub async fn refresh(&self) {
+        let mut targets = self.static_targets();
+        let previous = self.endpoints();
+        for spec in &self.specs {
+            let UpstreamSpec::Dns { name, port } = spec else {
+                continue;
+            };
+            match tokio::net::lookup_host((name.as_str(), *port)).await {
+                Ok(addrs) => targets.extend(addrs.map(|a| (a.ip().to_string(), a.port()))),
+                Err(e) => {
+                    tracing::warn!(cluster = %self.system, %name, error = %e, "dns lookup failed; keeping previous endpoints");
+                    targets.extend(
+                        previous
+                            .iter()
+                            .filter(|ep| !self.is_static(ep))
+                            .map(|ep| split_label(ep.label())),
+                    );
+                }
+            }
+        }
+        self.apply(targets);
+    }
+
+    fn is_static(&self, ep: &Endpoint) -> bool {
+        self.static_targets()
+            .iter()
+            .any(|(h, p)| label_of(h, *p) == ep.label())
+    }
+
+    fn apply(&self, mut targets: Vec<(String, u16)>) {
+        targets.sort();
+        targets.dedup();
+        let previous = self.endpoints();
+        let by_label: HashMap<&str, &Arc<Endpoint>> =
+            previous.iter().map(|e| (e.label(), e)).collect();
+        let next: Vec<Arc<Endpoint>> = targets
+            .into_iter()
+            .map(
+                |(host, port)| match by_label.get(label_of(&host, port).as_str()) {
+                    Some(existing) => Arc::clone(existing),
+                    None => Arc::new(Endpoint::new(host, port, self.eject_base)),
+                },
+            )
+            .collect();
+        let changed = next.len() != previous.len()
+            || next
+                .iter()
+                .zip(previous.iter())
+                .any(|(a, b)| !Arc::ptr_eq(a, b));
+        if changed {
+            let labels: Vec<&str> = next.iter().map(|e| e.label()).collect();
+            tracing::info!(cluster = %self.system, endpoints = ?labels, "endpoints changed");
+            if let Ok(mut slot) = self.endpoints.write() {
+                *slot = Arc::new(next);
+            }
+        }
+    }
+
+    /// Power of two choices: two random candidates, the one with fewer
+    /// calls in flight. Candidates are healthy, non-ejected endpoints not in
+    /// `exclude`; when health checks fail everywhere, non-ejected ones are
+    /// used anyway (Envoy's panic mode) rather than failing every call.
+    pub fn pick(&self, exclude: &[Arc<Endpoint>]) -> Option<Arc<Endpoint>> {
+        let all = self.endpoints();
+        let now = Instant::now();
+        let usable =
+            |e: &&Arc<Endpoint>| !e.is_ejected(now) && !exclude.iter().any(|x| Arc::ptr_eq(x, e));
+        let mut candidates: Vec<&Arc<Endpoint>> = all
+            .iter()
+            .filter(usable)
+            .filter(|e| e.is_healthy())
+            .collect();
+        if candidates.is_empty() {
+            candidates = all.iter().filter(usable).collect();
+        }
+        let chosen = match candidates.len() {
+            0 => return None,
+            1 => candidates[0],
+            n => {
+                let mut rng = rand::rng();
+                let a = rng.random_range(0..n);
+                let mut b = rng.random_range(0..n - 1);
+                if b >= a {
+                    b += 1;
+                }
+                let (a, b) = (candidates[a], candidates[b]);
+                if b.in_flight() < a.in_flight() { b } else { a }
+            }
+        };
+        Some(Arc::clone(chosen))
+    }
+
+    /// Sends `request` (its URI a path) to an endpoint, retrying elsewhere
+    /// while it has provably not been sent. Returns the response head and
+    /// the in-flight guard to hold until the response body ends.
+    pub async fn send(
+        &self,
+        mut request: Request<Body>,
+    ) -> Result<(Response<Incoming>, InFlight), SendError> {
+        let mut tried: Vec<Arc<Endpoint>> = Vec::new();
+        let path = request
+            .uri()
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+        loop {
+            let Some(endpoint) = self.pick(&tried) else {
+                return Err(SendError::NoEndpoint(self.system));
+            };
+            let mut sender = match endpoint.sender().await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::debug!(error = %e, "connect failed; trying another endpoint");
+                    endpoint.eject();
+                    tried.push(endpoint);
+                    continue;
+                }
+            };
+            if let Ok(uri) = format!("http://{}{path}", endpoint.label()).parse() {
+                *request.uri_mut() = uri;
+            }
+            let guard = endpoint.begin_call();
+            match sender.try_send_request(request).await {
+                Ok(response) => return Ok((response, guard)),
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) => {
+                        tracing::debug!(endpoint = %endpoint.label(), error = %e.error(), "connection closed before the call was sent; retrying");
+                        endpoint.forget_connection();
+                        request = unsent;
+                        tried.push(endpoint);
+                    }
+                    None => {
+                        return Err(SendError::Failed {
+                            endpoint: endpoint.label().to_owned(),
+                            reason: e.error().to_string(),
+                        });
+                    }
+                },
+            }
+        }
+    }
+}
+
+fn split_label(label: &str) -> (String, u16) {
+    let (host, port) = label.rsplit_once(':').unwrap_or((label, "0"));
+    (
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned(),
+        port.parse().unwrap_or(0),
+    )
+}

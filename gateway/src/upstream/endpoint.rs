@@ -1,0 +1,226 @@
+//! One upstream endpoint: its HTTP/2 connection (opened on first use, reused
+//! by every call, reopened after it closes), its in-flight count (the load
+//! power-of-two-choices compares), its health and its ejection.
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use hyper::client::conn::http2::SendRequest;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tonic::body::Body;
+
+/// How long a connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest ejection, as a multiple of the base.
+const MAX_EJECTION_FACTOR: u32 = 32;
+
+/// Why no connection could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// TCP connect failed (refused, unreachable, timed out).
+    #[error("connect to {target}: {reason}")]
+    Tcp {
+        /// `host:port`.
+        target: String,
+        /// The I/O error.
+        reason: String,
+    },
+    /// The HTTP/2 handshake failed.
+    #[error("http/2 handshake with {target}: {reason}")]
+    Handshake {
+        /// `host:port`.
+        target: String,
+        /// The protocol error.
+        reason: String,
+    },
+}
+
+#[derive(Debug, Default)]
+struct Ejection {
+    until: Option<Instant>,
+    consecutive: u32,
+}
+
+/// One replica of a system.
+#[derive(Debug)]
+pub struct Endpoint {
+    host: String,
+    port: u16,
+    label: String,
+    in_flight: AtomicUsize,
+    healthy: AtomicBool,
+    ejection: Mutex<Ejection>,
+    eject_base: Duration,
+    sender: Mutex<Option<SendRequest<Body>>>,
+    connecting: tokio::sync::Mutex<()>,
+}
+
+impl Endpoint {
+    /// An endpoint at `host:port`, assumed healthy until a check says otherwise.
+    pub fn new(host: String, port: u16, eject_base: Duration) -> Endpoint {
+        let label = label_of(&host, port);
+        Endpoint {
+            host,
+            port,
+            label,
+            in_flight: AtomicUsize::new(0),
+            healthy: AtomicBool::new(true),
+            ejection: Mutex::new(Ejection::default()),
+            eject_base,
+            sender: Mutex::new(None),
+            connecting: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// `host:port`, as logged.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Calls in flight on this endpoint.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Counts a call until the returned guard drops (at the end of its
+    /// response stream).
+    pub fn begin_call(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(self.clone())
+    }
+
+    /// Whether the last health check passed.
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// Records a health-check result; a pass also ends an ejection.
+    pub fn set_healthy(&self, healthy: bool) {
+        let was = self.healthy.swap(healthy, Ordering::Relaxed);
+        if was != healthy {
+            tracing::info!(endpoint = %self.label, healthy, "endpoint health changed");
+        }
+        if healthy && let Ok(mut e) = self.ejection.lock() {
+            *e = Ejection::default();
+        }
+    }
+
+    /// Whether the endpoint is ejected right now.
+    pub fn is_ejected(&self, now: Instant) -> bool {
+        self.ejection
+            .lock()
+            .map(|e| e.until.is_some_and(|u| u > now))
+            .unwrap_or(false)
+    }
+
+    /// Ejects the endpoint after it refused a connection: base × 2ⁿ for the
+    /// n-th consecutive refusal, capped; it is tried again afterwards.
+    pub fn eject(&self) {
+        if let Ok(mut e) = self.ejection.lock() {
+            let factor = 1u32
+                .checked_shl(e.consecutive)
+                .unwrap_or(MAX_EJECTION_FACTOR)
+                .min(MAX_EJECTION_FACTOR);
+            let period = self.eject_base * factor;
+            e.until = Some(Instant::now() + period);
+            e.consecutive = e.consecutive.saturating_add(1);
+            tracing::warn!(endpoint = %self.label, ?period, "endpoint refused a connection: ejected");
+        }
+        self.forget_connection();
+    }
+
+    /// Drops the cached connection so the next call opens a new one.
+    pub fn forget_connection(&self) {
+        if let Ok(mut s) = self.sender.lock() {
+            *s = None;
+        }
+    }
+
+    /// A sender on the endpoint's live HTTP/2 connection, connecting first
+    /// if there is none. Concurrent callers share one connection attempt.
+    pub async fn sender(&self) -> Result<SendRequest<Body>, ConnectError> {
+        if let Some(s) = self.live_sender() {
+            return Ok(s);
+        }
+        let _one_at_a_time = self.connecting.lock().await;
+        if let Some(s) = self.live_sender() {
+            return Ok(s);
+        }
+        let sender = self.connect().await?;
+        if let Ok(mut slot) = self.sender.lock() {
+            *slot = Some(sender.clone());
+        }
+        Ok(sender)
+    }
+
+    fn live_sender(&self) -> Option<SendRequest<Body>> {
+        let slot = self.sender.lock().ok()?;
+        slot.as_ref().filter(|s| !s.is_closed()).cloned()
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Body>, ConnectError> {
+        let tcp = |reason: String| ConnectError::Tcp {
+            target: self.label.clone(),
+            reason,
+        };
+        let stream = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            tokio::net::TcpStream::connect((self.host.as_str(), self.port)),
+        )
+        .await
+        .map_err(|_| tcp("timed out".to_owned()))?
+        .map_err(|e| tcp(e.to_string()))?;
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_timeout(Duration::from_secs(10))
+            .initial_stream_window_size(1 << 20)
+            .initial_connection_window_size(4 << 20)
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| ConnectError::Handshake {
+                target: self.label.clone(),
+                reason: e.to_string(),
+            })?;
+        let label = self.label.clone();
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(endpoint = %label, error = %e, "upstream connection ended");
+            }
+        });
+        tracing::debug!(endpoint = %self.label, "connected");
+        Ok(sender)
+    }
+}
+
+/// `host:port`, bracketing IPv6 addresses.
+pub fn label_of(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// A call in flight on an endpoint; dropping it ends the count.
+#[derive(Debug)]
+pub struct InFlight(Arc<Endpoint>);
+
+impl InFlight {
+    /// The endpoint.
+    pub fn endpoint(&self) -> &Arc<Endpoint> {
+        &self.0
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}

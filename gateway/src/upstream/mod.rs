@@ -1,0 +1,78 @@
+//! The upstream clusters: one per system, their endpoint discovery (DNS
+//! re-resolution) and active health checks running in the background.
+
+mod cluster;
+mod endpoint;
+mod health_check;
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+pub use cluster::{Cluster, SendError};
+pub use endpoint::{Endpoint, InFlight};
+use map_kit::System;
+use tokio::task::JoinHandle;
+
+use crate::config::UpstreamSpec;
+
+/// Every configured cluster, with its background tasks; dropping it stops them.
+#[derive(Debug)]
+pub struct Upstreams {
+    clusters: BTreeMap<System, Arc<Cluster>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Upstreams {
+    /// Builds the clusters, resolves DNS names once, and starts health
+    /// checks (every `health_interval`) and re-resolution (every `dns_interval`).
+    pub async fn start(
+        specs: &BTreeMap<System, Vec<UpstreamSpec>>,
+        health_interval: Duration,
+        dns_interval: Duration,
+        eject_base: Duration,
+    ) -> Upstreams {
+        let mut clusters = BTreeMap::new();
+        let mut tasks = Vec::new();
+        for (system, specs) in specs {
+            let cluster = Arc::new(Cluster::new(*system, specs.clone(), eject_base));
+            if cluster.has_dns() {
+                cluster.refresh().await;
+                let c = cluster.clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut tick = tokio::time::interval(dns_interval);
+                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    tick.tick().await;
+                    loop {
+                        tick.tick().await;
+                        c.refresh().await;
+                    }
+                }));
+            }
+            let c = cluster.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut tick = tokio::time::interval(health_interval);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    let endpoints = c.endpoints();
+                    futures::future::join_all(endpoints.iter().map(|e| health_check::check(e)))
+                        .await;
+                }
+            }));
+            clusters.insert(*system, cluster);
+        }
+        Upstreams { clusters, tasks }
+    }
+
+    /// The cluster of `system`, if configured.
+    pub fn cluster(&self, system: System) -> Option<&Arc<Cluster>> {
+        self.clusters.get(&system)
+    }
+}
+
+impl Drop for Upstreams {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
