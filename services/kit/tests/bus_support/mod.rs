@@ -1,0 +1,255 @@
+//! The harness of the bus tests: a bus of the chosen backend under a fresh
+//! prefix, producer and consumer databases, event helpers, recording
+//! handlers, and a guard that restores a stopped broker.
+#![allow(dead_code, clippy::unwrap_used)] // each test binary uses a part
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use map_contracts::events::v1::{AuthUserCreated, UserSnapshot};
+use map_kit::{
+    System,
+    bus::{Bus, Event, Handler, HandlerError, Relay, RelayConfig, probe},
+    outbox::{NewEvent, Outbox},
+    testing::{TestDb, amqp_prefix, amqp_url, expose},
+};
+use sea_orm::DatabaseTransaction;
+use secrecy::SecretString;
+use tokio::sync::{mpsc, watch};
+
+/// Which transport a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    InProcess,
+    RabbitMq,
+}
+
+/// A bus under its own prefix plus a producer (Auth) and a consumer (TTS)
+/// database. On drop, the prefix's exchanges and queues are deleted.
+pub struct Fixture {
+    pub bus: Bus,
+    pub producer: TestDb,
+    pub consumer: TestDb,
+    pub backend: Backend,
+    cleanup: Option<(SecretString, String)>,
+}
+
+impl Fixture {
+    /// `None` (and a line on stderr) when the backend is RabbitMQ and
+    /// `MAP_TEST_AMQP_URL` is unset.
+    pub async fn new(backend: Backend) -> Option<Fixture> {
+        let prefix = amqp_prefix();
+        let (bus, cleanup) = match backend {
+            Backend::InProcess => (Bus::in_process(&prefix), None),
+            Backend::RabbitMq => {
+                let Some(url) = amqp_url() else {
+                    eprintln!("skipped: MAP_TEST_AMQP_URL unset, no RabbitMQ to test against");
+                    return None;
+                };
+                let bus = Bus::connect(Some(&url), &prefix)
+                    .await
+                    .unwrap_or_else(|e| panic!("MAP_TEST_AMQP_URL is set but: {e}"));
+                (bus, Some((url, prefix)))
+            }
+        };
+        let producer = TestDb::new::<map_migrations::auth::Migrator>().await;
+        let consumer = TestDb::new::<map_migrations::tts::Migrator>().await;
+        probe::ensure_table(&consumer.db).await.unwrap();
+        Some(Fixture {
+            bus,
+            producer,
+            consumer,
+            backend,
+            cleanup,
+        })
+    }
+
+    /// The broker URL and prefix (RabbitMQ only), e.g. for a child process.
+    pub fn amqp(&self) -> Option<(String, String)> {
+        self.cleanup
+            .as_ref()
+            .map(|(u, p)| (expose(u).to_owned(), p.clone()))
+    }
+
+    /// A relay of Auth's outbox with a fast poll, running until `stop`.
+    pub fn spawn_relay(&self, stop: &watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+        let relay = Relay::new(
+            System::Auth,
+            self.producer.db.clone(),
+            self.bus.clone(),
+            fast_relay(),
+        );
+        let mut stop = stop.clone();
+        tokio::spawn(relay.run(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        }))
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        // A fresh connection on a thread of its own: the test's runtime may
+        // be shutting down (or the test panicked).
+        if let Some((url, prefix)) = self.cleanup.take() {
+            let _ = std::thread::spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async {
+                    if let Ok(bus) = Bus::connect(Some(&url), &prefix).await {
+                        let _ = bus.delete_topology().await;
+                        bus.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+pub fn fast_relay() -> RelayConfig {
+    RelayConfig {
+        poll_interval: Duration::from_millis(20),
+        backoff_min: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(500),
+        ..RelayConfig::default()
+    }
+}
+
+/// An `auth.user.created` event for user `subject` at `version`.
+pub fn user_created(subject: &str, version: i64, name: &str) -> NewEvent {
+    NewEvent::new(
+        "auth.user.created",
+        subject,
+        version,
+        &AuthUserCreated {
+            user: Some(UserSnapshot {
+                id: subject.to_owned(),
+                email: format!("{name}@example.org"),
+                display_name: name.to_owned(),
+                active: true,
+                version,
+                ..UserSnapshot::default()
+            }),
+            actor_user_id: String::new(),
+        },
+    )
+}
+
+/// Enqueues `events` in Auth's outbox, one transaction; returns their ids.
+pub async fn enqueue(db: &TestDb, events: Vec<NewEvent>) -> Vec<String> {
+    let outbox = Outbox::new(System::Auth);
+    let txn = db.db.begin_write().await.unwrap();
+    let mut ids = Vec::new();
+    for e in events {
+        ids.push(outbox.enqueue(&txn, e).await.unwrap().to_string());
+    }
+    txn.commit().await.unwrap();
+    ids
+}
+
+/// Polls `condition` every 20 ms until it holds, failing after `within`.
+pub async fn eventually<F, Fut>(what: &str, within: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if condition().await {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Records each handled event in `bus_probe` and reports it on a channel.
+#[derive(Clone)]
+pub struct Recorder {
+    pub consumer: String,
+    pub seen: mpsc::UnboundedSender<Event>,
+    pub calls: Arc<AtomicUsize>,
+}
+
+impl Recorder {
+    pub fn new(consumer: &str) -> (Recorder, mpsc::UnboundedReceiver<Event>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            Recorder {
+                consumer: consumer.to_owned(),
+                seen: tx,
+                calls: Arc::new(AtomicUsize::new(0)),
+            },
+            rx,
+        )
+    }
+}
+
+#[async_trait::async_trait]
+impl Handler for Recorder {
+    async fn handle(&self, event: &Event, txn: &DatabaseTransaction) -> Result<(), HandlerError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        probe::record(txn, &self.consumer, event.id()).await?;
+        let _ = self.seen.send(event.clone());
+        Ok(())
+    }
+}
+
+/// Receives `n` events or fails after `within`.
+pub async fn receive(
+    rx: &mut mpsc::UnboundedReceiver<Event>,
+    n: usize,
+    within: Duration,
+) -> Vec<Event> {
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + within;
+    while got.len() < n {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(e)) => got.push(e),
+            Ok(None) => panic!("handler channel closed after {} events", got.len()),
+            Err(_) => panic!("received {} of {n} events in {within:?}", got.len()),
+        }
+    }
+    got
+}
+
+/// Runs `rabbitmqctl <args>`, failing the test if it fails.
+pub fn rabbitmqctl(args: &[&str]) {
+    let status = std::process::Command::new("rabbitmqctl")
+        .args(args)
+        .status()
+        .unwrap_or_else(|e| panic!("rabbitmqctl {args:?}: {e}"));
+    assert!(status.success(), "rabbitmqctl {args:?} failed: {status}");
+}
+
+/// Stops the broker's application; starts it again on drop, whatever
+/// happened (a panic included), and waits until it accepts work.
+pub struct BrokerStopped;
+
+impl BrokerStopped {
+    pub fn stop() -> BrokerStopped {
+        let guard = BrokerStopped;
+        rabbitmqctl(&["-q", "stop_app"]);
+        guard
+    }
+}
+
+impl Drop for BrokerStopped {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("rabbitmqctl")
+            .args(["-q", "start_app"])
+            .status();
+        let _ = std::process::Command::new("rabbitmqctl")
+            .args(["-q", "await_startup", "--timeout", "60"])
+            .status();
+    }
+}
