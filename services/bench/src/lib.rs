@@ -276,7 +276,7 @@ mod tests {
             let k = seen.fetch_add(1, Ordering::Relaxed);
             async move {
                 tokio::task::yield_now().await;
-                if k % 10 == 0 {
+                if k.is_multiple_of(10) {
                     Err("every tenth fails")
                 } else {
                     Ok(())

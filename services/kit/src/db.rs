@@ -97,7 +97,7 @@ impl Db {
 }
 
 /// Lock key of the migration advisory lock on PostgreSQL ("MAPMIGR" in ASCII).
-const MIGRATION_LOCK_KEY: i64 = 0x4D41_504D_4947_52;
+const MIGRATION_LOCK_KEY: i64 = 0x004D_4150_4D49_4752;
 
 /// Applies all pending migrations of `M`. On PostgreSQL the run holds a
 /// session advisory lock, so two processes starting at once migrate one after
