@@ -98,7 +98,7 @@ async fn round_trip(backend: Backend) {
     let relay = fx.spawn_relay(&stop);
 
     let user = Uuid::now_v7().to_string();
-    let ids = enqueue(&fx.producer, vec![user_created(&user, 1, "ada")]).await;
+    let ids = enqueue(&fx.producer.db, vec![user_created(&user, 1, "ada")]).await;
     let got = receive(&mut seen, 1, WAIT).await;
     let event = &got[0];
     assert_eq!(event.id(), ids[0]);
@@ -210,7 +210,7 @@ async fn nothing_published_before_the_consumer_started_is_lost(backend: Backend)
     let events = (0..50)
         .map(|i| user_created(&Uuid::now_v7().to_string(), 1, &format!("u{i}")))
         .collect();
-    let ids: BTreeSet<String> = enqueue(&fx.producer, events).await.into_iter().collect();
+    let ids: BTreeSet<String> = enqueue(&fx.producer.db, events).await.into_iter().collect();
     let relay = Relay::new(
         System::Auth,
         fx.producer.db.clone(),
@@ -509,9 +509,9 @@ async fn an_unroutable_event_stays_in_the_outbox(backend: Backend) {
     let Some(fx) = Fixture::new(backend).await else {
         return;
     };
-    let routed = enqueue(&fx.producer, vec![user_created("u1", 1, "ada")]).await;
+    let routed = enqueue(&fx.producer.db, vec![user_created("u1", 1, "ada")]).await;
     let unroutable = enqueue(
-        &fx.producer,
+        &fx.producer.db,
         vec![NewEvent::new(
             "auth.session.created",
             "s1",
@@ -584,7 +584,7 @@ async fn the_relay_wakes_when_an_event_is_enqueued(backend: Backend) {
     let (recorder, mut seen) = Recorder::new("tts.user-sync");
     let consumer = start(&fx, "tts.user-sync", recorder, consumer_config(), &stop);
     for i in 0..3 {
-        let ids = enqueue(&fx.producer, vec![user_created("u", i, "x")]).await;
+        let ids = enqueue(&fx.producer.db, vec![user_created("u", i, "x")]).await;
         let got = receive(&mut seen, 1, Duration::from_secs(10)).await;
         assert_eq!(got[0].id(), ids[0]);
     }
@@ -625,7 +625,7 @@ async fn the_consumer_continues_the_producers_trace(backend: Backend) {
     let relay = fx.spawn_relay(&stop);
     let span = tracing::info_span!("request");
     let producer_trace = async {
-        enqueue(&fx.producer, vec![user_created("u", 1, "x")]).await;
+        enqueue(&fx.producer.db, vec![user_created("u", 1, "x")]).await;
         map_kit::telemetry::current_trace_context().0
     }
     .instrument(span)
@@ -659,7 +659,7 @@ async fn concurrent_relays_publish_each_row_once(backend: Backend) {
     let events = (0..600)
         .map(|i| user_created(&format!("u{i}"), 1, "x"))
         .collect();
-    let ids: BTreeSet<String> = enqueue(&fx.producer, events).await.into_iter().collect();
+    let ids: BTreeSet<String> = enqueue(&fx.producer.db, events).await.into_iter().collect();
     let relay = |batch| {
         Relay::new(
             System::Auth,

@@ -145,9 +145,9 @@ pub fn user_created(subject: &str, version: i64, name: &str) -> NewEvent {
 }
 
 /// Enqueues `events` in Auth's outbox, one transaction; returns their ids.
-pub async fn enqueue(db: &TestDb, events: Vec<NewEvent>) -> Vec<String> {
+pub async fn enqueue(db: &map_kit::db::Db, events: Vec<NewEvent>) -> Vec<String> {
     let outbox = Outbox::new(System::Auth);
-    let txn = db.db.begin_write().await.unwrap();
+    let txn = db.begin_write().await.unwrap();
     let mut ids = Vec::new();
     for e in events {
         ids.push(outbox.enqueue(&txn, e).await.unwrap().to_string());
