@@ -176,35 +176,28 @@ pub fn trailers_frame(trailers: &HeaderMap) -> Bytes {
     frame.freeze()
 }
 
-/// Streams bytes out as base64 without padding in the middle: whole 3-byte
-/// groups go out as they arrive, the remainder waits for more (Envoy keeps
-/// the same invariant), and [`TextEncoder::finish`] pads the end.
+/// Streams bytes out as base64, each chunk as it arrives and padded on its
+/// own, so a streamed message is never held back waiting for the bytes
+/// that would complete a 3-byte group. The grpc-web protocol allows padding
+/// between chunks, and grpc-web clients decode 4-character groups
+/// independently ([`decode_request`] accepts the same on the way in).
 #[derive(Debug, Default)]
 pub struct TextEncoder {
-    pending: Vec<u8>,
+    _private: (),
 }
 
 impl TextEncoder {
-    /// Encodes what can be encoded of `pending + chunk`; may return empty.
+    /// Encodes `chunk` (empty in, empty out).
     pub fn push(&mut self, chunk: &[u8]) -> Bytes {
-        self.pending.extend_from_slice(chunk);
-        let whole = self.pending.len() / 3 * 3;
-        if whole == 0 {
+        if chunk.is_empty() {
             return Bytes::new();
         }
-        let encoded = STANDARD.encode(&self.pending[..whole]);
-        self.pending.drain(..whole);
-        Bytes::from(encoded)
+        Bytes::from(STANDARD.encode(chunk))
     }
 
-    /// Encodes the rest, padded.
+    /// Nothing is ever pending; kept so callers mark the end of the stream.
     pub fn finish(&mut self) -> Bytes {
-        if self.pending.is_empty() {
-            return Bytes::new();
-        }
-        let encoded = STANDARD.encode(&self.pending);
-        self.pending.clear();
-        Bytes::from(encoded)
+        Bytes::new()
     }
 }
 
