@@ -130,6 +130,11 @@ impl Gateway {
         self.inner.health.clone()
     }
 
+    /// The state of every upstream endpoint.
+    pub fn upstream_status(&self) -> Vec<crate::upstream::EndpointStatus> {
+        self.inner.upstreams.status()
+    }
+
     /// Answers one request from `peer`.
     pub async fn handle(&self, request: Request<Body>, peer: SocketAddr) -> Response<Body> {
         let inner = &self.inner;

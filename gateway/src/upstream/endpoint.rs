@@ -158,6 +158,11 @@ impl Endpoint {
         Ok(sender)
     }
 
+    /// Whether a live HTTP/2 connection is open to the endpoint.
+    pub fn is_connected(&self) -> bool {
+        self.live_sender().is_some()
+    }
+
     fn live_sender(&self) -> Option<SendRequest<Body>> {
         let slot = self.sender.lock().ok()?;
         slot.as_ref().filter(|s| !s.is_closed()).cloned()

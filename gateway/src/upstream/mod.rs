@@ -14,6 +14,23 @@ use tokio::task::JoinHandle;
 
 use crate::config::UpstreamSpec;
 
+/// A snapshot of one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointStatus {
+    /// Its system.
+    pub system: System,
+    /// `host:port`.
+    pub endpoint: String,
+    /// The last health check passed.
+    pub healthy: bool,
+    /// Ejected after refusing connections.
+    pub ejected: bool,
+    /// An HTTP/2 connection is open.
+    pub connected: bool,
+    /// Calls in flight.
+    pub in_flight: usize,
+}
+
 /// Every configured cluster, with its background tasks; dropping it stops them.
 #[derive(Debug)]
 pub struct Upstreams {
@@ -61,6 +78,28 @@ impl Upstreams {
             clusters.insert(*system, cluster);
         }
         Upstreams { clusters, tasks }
+    }
+
+    /// The state of every endpoint, for operators and tests.
+    pub fn status(&self) -> Vec<EndpointStatus> {
+        let now = std::time::Instant::now();
+        self.clusters
+            .iter()
+            .flat_map(|(system, cluster)| {
+                cluster
+                    .endpoints()
+                    .iter()
+                    .map(move |e| EndpointStatus {
+                        system: *system,
+                        endpoint: e.label().to_owned(),
+                        healthy: e.is_healthy(),
+                        ejected: e.is_ejected(now),
+                        connected: e.is_connected(),
+                        in_flight: e.in_flight(),
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 
     /// The cluster of `system`, if configured.

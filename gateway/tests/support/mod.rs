@@ -66,6 +66,7 @@ pub fn config(clusters: Vec<(System, Vec<UpstreamSpec>)>) -> GatewayConfig {
 /// A gateway on 127.0.0.1:0.
 pub struct TestGateway {
     pub addr: SocketAddr,
+    pub gateway: map_gateway::Gateway,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), map_gateway::RunError>>,
 }
@@ -76,11 +77,29 @@ impl TestGateway {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(map_gateway::run(config, listener, async {
-            let _ = stopped.await;
-        }));
+        let gateway = map_gateway::Gateway::new(&config)
+            .await
+            .expect("gateway builds");
+        let task = tokio::spawn({
+            let gateway = gateway.clone();
+            async move {
+                map_gateway::listener::serve(
+                    gateway,
+                    listener,
+                    config.tls.clone(),
+                    config.limits,
+                    config.shutdown_grace,
+                    async {
+                        let _ = stopped.await;
+                    },
+                )
+                .await
+                .map_err(map_gateway::RunError::from)
+            }
+        });
         TestGateway {
             addr,
+            gateway,
             stop: Some(stop),
             task,
         }
@@ -322,4 +341,73 @@ pub fn serving_status(message: &[u8]) -> i32 {
     tonic_health::pb::HealthCheckResponse::decode(message)
         .expect("HealthCheckResponse")
         .status
+}
+
+/// A replica on its own runtime and thread, killable like a crashed
+/// process: `kill` drops the runtime, closing its listener and every
+/// connection abruptly, with calls in flight.
+pub struct KillableReplica {
+    pub addr: SocketAddr,
+    kill: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl KillableReplica {
+    pub fn start(system: System, marker: &str) -> KillableReplica {
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let (kill, killed) = oneshot::channel::<()>();
+        let marker = marker.to_owned();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let server = GrpcServer::new(format!("{system}-{marker}")).scaffold(system);
+                server
+                    .health_reporter()
+                    .set_service_status(&marker, ServingStatus::Serving)
+                    .await;
+                let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+                addr_tx
+                    .send(listener.local_addr().expect("addr"))
+                    .expect("send addr");
+                tokio::select! {
+                    _ = server.serve(listener, std::future::pending()) => {}
+                    _ = killed => {}
+                }
+            });
+            rt.shutdown_background();
+        });
+        let addr = addr_rx.recv().expect("replica address");
+        KillableReplica {
+            addr,
+            kill: Some(kill),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn spec(&self) -> UpstreamSpec {
+        UpstreamSpec::Static {
+            host: "127.0.0.1".into(),
+            port: self.addr.port(),
+        }
+    }
+
+    /// Kills the replica and waits until its sockets are gone.
+    pub fn kill(&mut self) {
+        if let Some(k) = self.kill.take() {
+            let _ = k.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for KillableReplica {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }
