@@ -7,6 +7,9 @@
 //! Every database starts with the event outbox and inbox.
 #![forbid(unsafe_code)]
 
+// The auth migrations live in auth/; the module `auth` is the Migrator.
+#[path = "auth/mod.rs"]
+mod auth_schema;
 mod messaging;
 
 /// Declares a system's migrator: the shared outbox/inbox first, then its own.
@@ -35,7 +38,9 @@ macro_rules! migrator {
 
 migrator!(
     /// The identity backbone's database.
-    auth
+    auth,
+    crate::auth_schema::Identity,
+    crate::auth_schema::Seed,
 );
 migrator!(
     /// Asset management's database.

@@ -1,0 +1,260 @@
+//! `map.auth.v1.AdminService` over the domain: every RPC requires
+//! `auth:admin` (checked first, before the request is even looked at).
+
+use std::sync::Arc;
+
+use map_contracts::auth::v1::{self as pb, admin_service_server::AdminService};
+use map_kit::{System, Violations, authn};
+use secrecy::SecretString;
+use tonic::{Request, Response, Status};
+
+use super::convert;
+use crate::{
+    Auth, AuthError,
+    users::{NewUser, UserPatch},
+};
+
+/// The handlers of AdminService.
+#[derive(Debug, Clone)]
+pub struct AdminApi {
+    auth: Arc<Auth>,
+}
+
+impl AdminApi {
+    /// Handlers over `auth`.
+    pub fn new(auth: Arc<Auth>) -> Self {
+        AdminApi { auth }
+    }
+}
+
+/// The calling administrator's id.
+fn admin<T>(request: &Request<T>) -> Result<String, Status> {
+    let p = authn::principal(request)?;
+    p.require(System::Auth, "admin")?;
+    Ok(p.id.clone())
+}
+
+fn role_of(role: Option<pb::RoleRef>) -> authn::RoleRef {
+    role.map(convert::role_ref).unwrap_or(authn::RoleRef {
+        system: String::new(),
+        role: String::new(),
+    })
+}
+
+#[tonic::async_trait]
+impl AdminService for AdminApi {
+    async fn create_user(
+        &self,
+        request: Request<pb::CreateUserRequest>,
+    ) -> Result<Response<pb::CreateUserResponse>, Status> {
+        let actor = admin(&request)?;
+        let r = request.into_inner();
+        let created = self
+            .auth
+            .create_user(
+                Some(&actor),
+                NewUser {
+                    email: r.email,
+                    display_name: r.display_name,
+                    department: r.department,
+                    password: (!r.password.is_empty()).then(|| SecretString::from(r.password)),
+                    roles: convert::role_refs(r.roles),
+                },
+            )
+            .await?;
+        Ok(Response::new(pb::CreateUserResponse {
+            user: Some(convert::user(created.user)),
+            generated_password: created
+                .generated_password
+                .map(|p| secrecy::ExposeSecret::expose_secret(&p).to_owned())
+                .unwrap_or_default(),
+        }))
+    }
+
+    async fn update_user(
+        &self,
+        request: Request<pb::UpdateUserRequest>,
+    ) -> Result<Response<pb::UpdateUserResponse>, Status> {
+        let actor = admin(&request)?;
+        let r = request.into_inner();
+        let user = r.user.unwrap_or_default();
+        let paths = r.update_mask.map(|m| m.paths).unwrap_or_default();
+        let mut v = Violations::default();
+        if paths.is_empty() {
+            v.add(
+                "update_mask",
+                "names no field (allowed: email, display_name, department)",
+            );
+        }
+        let mut patch = UserPatch::default();
+        for path in &paths {
+            match path.as_str() {
+                "email" => patch.email = Some(user.email.clone()),
+                "display_name" => patch.display_name = Some(user.display_name.clone()),
+                "department" => patch.department = Some(user.department.clone()),
+                _ => {
+                    v.add(
+                        "update_mask",
+                        "unknown path (allowed: email, display_name, department)",
+                    );
+                }
+            }
+        }
+        v.finish().map_err(AuthError::from)?;
+        let updated = self
+            .auth
+            .update_user(Some(&actor), &user.id, user.version, patch)
+            .await?;
+        Ok(Response::new(pb::UpdateUserResponse {
+            user: Some(convert::user(updated)),
+        }))
+    }
+
+    async fn deactivate_user(
+        &self,
+        request: Request<pb::DeactivateUserRequest>,
+    ) -> Result<Response<pb::DeactivateUserResponse>, Status> {
+        let actor = admin(&request)?;
+        let user = self
+            .auth
+            .deactivate_user(Some(&actor), &request.into_inner().user_id)
+            .await?;
+        Ok(Response::new(pb::DeactivateUserResponse {
+            user: Some(convert::user(user)),
+        }))
+    }
+
+    async fn reactivate_user(
+        &self,
+        request: Request<pb::ReactivateUserRequest>,
+    ) -> Result<Response<pb::ReactivateUserResponse>, Status> {
+        let actor = admin(&request)?;
+        let user = self
+            .auth
+            .reactivate_user(Some(&actor), &request.into_inner().user_id)
+            .await?;
+        Ok(Response::new(pb::ReactivateUserResponse {
+            user: Some(convert::user(user)),
+        }))
+    }
+
+    async fn grant_role(
+        &self,
+        request: Request<pb::GrantRoleRequest>,
+    ) -> Result<Response<pb::GrantRoleResponse>, Status> {
+        let actor = admin(&request)?;
+        let r = request.into_inner();
+        let user = self
+            .auth
+            .grant_role(Some(&actor), &r.user_id, role_of(r.role))
+            .await?;
+        Ok(Response::new(pb::GrantRoleResponse {
+            user: Some(convert::user(user)),
+        }))
+    }
+
+    async fn revoke_role(
+        &self,
+        request: Request<pb::RevokeRoleRequest>,
+    ) -> Result<Response<pb::RevokeRoleResponse>, Status> {
+        let actor = admin(&request)?;
+        let r = request.into_inner();
+        let user = self
+            .auth
+            .revoke_role(Some(&actor), &r.user_id, role_of(r.role))
+            .await?;
+        Ok(Response::new(pb::RevokeRoleResponse {
+            user: Some(convert::user(user)),
+        }))
+    }
+
+    async fn list_systems(
+        &self,
+        request: Request<pb::ListSystemsRequest>,
+    ) -> Result<Response<pb::ListSystemsResponse>, Status> {
+        admin(&request)?;
+        let r = request.into_inner();
+        let (systems, next_page_token) = self.auth.list_systems(r.page_size, &r.page_token).await?;
+        Ok(Response::new(pb::ListSystemsResponse {
+            systems: systems.into_iter().map(convert::system).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn list_roles(
+        &self,
+        request: Request<pb::ListRolesRequest>,
+    ) -> Result<Response<pb::ListRolesResponse>, Status> {
+        admin(&request)?;
+        let r = request.into_inner();
+        let (roles, next_page_token) = self
+            .auth
+            .list_roles(&r.system, r.page_size, &r.page_token)
+            .await?;
+        Ok(Response::new(pb::ListRolesResponse {
+            roles: roles.into_iter().map(convert::role).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn create_role(
+        &self,
+        request: Request<pb::CreateRoleRequest>,
+    ) -> Result<Response<pb::CreateRoleResponse>, Status> {
+        admin(&request)?;
+        let r = request.into_inner();
+        let role = self
+            .auth
+            .create_role(&r.system, &r.role, &r.description)
+            .await?;
+        Ok(Response::new(pb::CreateRoleResponse {
+            role: Some(convert::role(role)),
+        }))
+    }
+
+    async fn create_api_key(
+        &self,
+        request: Request<pb::CreateApiKeyRequest>,
+    ) -> Result<Response<pb::CreateApiKeyResponse>, Status> {
+        let actor = admin(&request)?;
+        let r = request.into_inner();
+        let created = self
+            .auth
+            .create_api_key(Some(&actor), &r.name, convert::role_refs(r.roles))
+            .await?;
+        Ok(Response::new(pb::CreateApiKeyResponse {
+            api_key: Some(convert::api_key(created.key)),
+            secret: secrecy::ExposeSecret::expose_secret(&created.secret).to_owned(),
+        }))
+    }
+
+    async fn list_api_keys(
+        &self,
+        request: Request<pb::ListApiKeysRequest>,
+    ) -> Result<Response<pb::ListApiKeysResponse>, Status> {
+        admin(&request)?;
+        let r = request.into_inner();
+        let (keys, next_page_token) = self
+            .auth
+            .list_api_keys(r.show_revoked, r.page_size, &r.page_token)
+            .await?;
+        Ok(Response::new(pb::ListApiKeysResponse {
+            api_keys: keys.into_iter().map(convert::api_key).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn revoke_api_key(
+        &self,
+        request: Request<pb::RevokeApiKeyRequest>,
+    ) -> Result<Response<pb::RevokeApiKeyResponse>, Status> {
+        admin(&request)?;
+        let key = self
+            .auth
+            .revoke_api_key(&request.into_inner().api_key_id)
+            .await?;
+        Ok(Response::new(pb::RevokeApiKeyResponse {
+            api_key: Some(convert::api_key(key)),
+        }))
+    }
+}

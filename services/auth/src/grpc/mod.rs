@@ -1,0 +1,75 @@
+//! The tonic adapter: AuthService and AdminService behind map-kit's
+//! authentication layer, fed by the in-process validator (the same
+//! `Principal` the other systems get from ValidateToken, without the
+//! network hop).
+
+mod admin_api;
+mod auth_api;
+mod convert;
+mod status;
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use map_contracts::auth::v1::{
+    admin_service_server::AdminServiceServer, auth_service_server::AuthServiceServer,
+};
+use map_kit::{
+    ApiError,
+    authn::{Authenticated, Principal, Validator},
+    config::ServiceConfig,
+    server::GrpcServer,
+};
+
+pub use admin_api::AdminApi;
+pub use auth_api::AuthApi;
+pub use status::ERROR_DOMAIN;
+
+use crate::Auth;
+
+/// The AuthService methods open to anonymous callers.
+pub const ANONYMOUS: [&str; 4] = [
+    "/map.auth.v1.AuthService/Login",
+    "/map.auth.v1.AuthService/Refresh",
+    "/map.auth.v1.AuthService/Logout",
+    "/map.auth.v1.AuthService/ValidateToken",
+];
+
+/// Validates credentials of calls to Auth itself, in process.
+#[derive(Debug, Clone)]
+pub struct InProcessValidator(pub Arc<Auth>);
+
+impl Validator for InProcessValidator {
+    fn validate<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Arc<Principal>>, ApiError>> {
+        Box::pin(async move {
+            match self.0.validate(token).await {
+                Ok(v) => Ok(v.map(|v| v.principal)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "validating a caller failed");
+                    Err(ApiError::Unavailable("auth database".into()))
+                }
+            }
+        })
+    }
+}
+
+/// Auth's gRPC server: both services with authentication in front, TLS and
+/// the drain limit from `config`. The binary serves it (`map serve auth`,
+/// `map dev`); tests serve it on port 0.
+pub fn grpc_server(auth: Arc<Auth>, config: &ServiceConfig) -> GrpcServer {
+    let validator: Arc<dyn Validator> = Arc::new(InProcessValidator(auth.clone()));
+    let auth_service = Authenticated::new(
+        AuthServiceServer::new(AuthApi::new(auth.clone())),
+        validator.clone(),
+    )
+    .allow_anonymous(&ANONYMOUS);
+    let admin_service = Authenticated::new(AdminServiceServer::new(AdminApi::new(auth)), validator);
+    GrpcServer::new("auth")
+        .tls(config.tls.clone())
+        .grace(config.shutdown_grace)
+        .add_service(auth_service)
+        .add_service(admin_service)
+}

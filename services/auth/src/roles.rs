@@ -1,0 +1,178 @@
+//! Systems and roles: listing both, creating custom roles.
+
+use chrono::Utc;
+use map_kit::Violations;
+use sea_orm::{
+    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, Condition, EntityTrait as _,
+    QueryFilter as _, QueryOrder as _, QuerySelect as _,
+};
+
+use crate::{
+    Auth, AuthError,
+    entity::{roles, systems},
+    error::is_unique_violation,
+    paging,
+    user::finish,
+};
+
+/// Longest role description.
+pub const MAX_DESCRIPTION: usize = 1000;
+
+/// Whether `name` is a valid role name: lower-case letters, digits and
+/// underscores, starting with a letter, at most 63 characters.
+pub fn valid_role_name(name: &str) -> bool {
+    name.len() <= 63
+        && name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+impl Auth {
+    /// One page of systems by name (AdminService.ListSystems).
+    pub async fn list_systems(
+        &self,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<(Vec<systems::Model>, String), AuthError> {
+        let size = paging::page_size(page_size)?;
+        let after = self.pager.open("systems", "", page_token)?;
+        let mut q = systems::Entity::find().order_by_asc(systems::Column::Name);
+        if let Some(last) = after {
+            q = q.filter(systems::Column::Name.gt(last));
+        }
+        let mut rows = q.limit(size + 1).all(self.db.conn()).await?;
+        let next = self.next_token(&mut rows, size, "systems", "", |r| r.name.clone());
+        Ok((rows, next))
+    }
+
+    /// One page of roles by system then role (AdminService.ListRoles).
+    pub async fn list_roles(
+        &self,
+        system: &str,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<(Vec<roles::Model>, String), AuthError> {
+        let size = paging::page_size(page_size)?;
+        let after = self.pager.open("roles", system, page_token)?;
+        if !system.is_empty()
+            && systems::Entity::find_by_id(system.to_owned())
+                .one(self.db.conn())
+                .await?
+                .is_none()
+        {
+            return Err(AuthError::NotFound("system"));
+        }
+        let mut q = roles::Entity::find()
+            .order_by_asc(roles::Column::System)
+            .order_by_asc(roles::Column::Role);
+        if !system.is_empty() {
+            q = q.filter(roles::Column::System.eq(system));
+        }
+        if let Some(last) = after {
+            let (s, r) = last.split_once(':').ok_or_else(|| {
+                AuthError::invalid("page_token", "is not a token issued for this listing")
+            })?;
+            q = q.filter(
+                Condition::any().add(roles::Column::System.gt(s)).add(
+                    Condition::all()
+                        .add(roles::Column::System.eq(s))
+                        .add(roles::Column::Role.gt(r)),
+                ),
+            );
+        }
+        let mut rows = q.limit(size + 1).all(self.db.conn()).await?;
+        let next = self.next_token(&mut rows, size, "roles", system, |r| {
+            format!("{}:{}", r.system, r.role)
+        });
+        Ok((rows, next))
+    }
+
+    /// Trims a page fetched with one extra row and returns the next token.
+    pub(crate) fn next_token<T>(
+        &self,
+        rows: &mut Vec<T>,
+        size: u64,
+        kind: &str,
+        filters: &str,
+        key: impl Fn(&T) -> String,
+    ) -> String {
+        if rows.len() as u64 <= size {
+            return String::new();
+        }
+        rows.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+        rows.last()
+            .map(|r| self.pager.issue(kind, filters, &key(r)))
+            .unwrap_or_default()
+    }
+
+    /// Creates a custom role (AdminService.CreateRole).
+    pub async fn create_role(
+        &self,
+        system: &str,
+        role: &str,
+        description: &str,
+    ) -> Result<roles::Model, AuthError> {
+        let mut v = Violations::default();
+        v.check(!system.is_empty(), "system", "is required");
+        v.check(
+            valid_role_name(role),
+            "role",
+            "must be lower-case letters, digits and underscores, starting with a letter, at most 63 characters",
+        );
+        v.check(
+            description.chars().count() <= MAX_DESCRIPTION,
+            "description",
+            format!("must be at most {MAX_DESCRIPTION} characters"),
+        );
+        finish(v)?;
+        let txn = self.db.begin_write().await?;
+        if systems::Entity::find_by_id(system.to_owned())
+            .one(&txn)
+            .await?
+            .is_none()
+        {
+            return Err(AuthError::NotFound("system"));
+        }
+        if roles::Entity::find_by_id((system.to_owned(), role.to_owned()))
+            .one(&txn)
+            .await?
+            .is_some()
+        {
+            return Err(AuthError::RoleExists);
+        }
+        let row = roles::ActiveModel {
+            system: Set(system.to_owned()),
+            role: Set(role.to_owned()),
+            description: Set(description.to_owned()),
+            builtin: Set(false),
+            created_at: Set(Utc::now()),
+        }
+        .insert(&txn)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                AuthError::RoleExists
+            } else {
+                AuthError::Db(e)
+            }
+        })?;
+        txn.commit().await?;
+        Ok(row)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_role_name;
+
+    #[test]
+    fn role_names_follow_the_pattern() {
+        for ok in ["agent", "finance_head", "l2_support"] {
+            assert!(valid_role_name(ok), "{ok}");
+        }
+        for bad in ["", "Agent", "2nd", "_x", "a-b", &"a".repeat(64)] {
+            assert!(!valid_role_name(bad), "{bad}");
+        }
+    }
+}
