@@ -18,6 +18,9 @@ use map_gateway::UpstreamSpec;
 use map_kit::System;
 use support::*;
 
+/// Each call's start, end and gRPC status.
+type CallLog = Arc<Mutex<Vec<(Instant, Instant, i32)>>>;
+
 /// One h2c connection to the gateway, shared by many concurrent calls.
 async fn connect(gw: &TestGateway) -> SendRequest<Full<Bytes>> {
     let stream = tokio::net::TcpStream::connect(gw.addr)
@@ -87,8 +90,8 @@ async fn two_replicas_share_calls() {
     let mut sender = connect(&gw).await;
     // "replica-a" is SERVING (0) on A and NOT_FOUND (5) on B.
     let (mut on_a, mut on_b) = (0, 0);
-    for i in 0..200 {
-        match check(&mut sender, "replica-a", i % 2 == 0).await {
+    for i in 0..200u32 {
+        match check(&mut sender, "replica-a", i.is_multiple_of(2)).await {
             0 => on_a += 1,
             5 => on_b += 1,
             other => panic!("unexpected status {other}"),
@@ -107,7 +110,7 @@ async fn a_killed_replica_loses_no_call_that_had_not_started_on_it() {
     let mut b = KillableReplica::start(System::Tts, "replica-b");
     let gw = TestGateway::start(config(vec![(System::Tts, vec![a.spec(), b.spec()])])).await;
     let sender = connect(&gw).await;
-    let log: Arc<Mutex<Vec<(Instant, Instant, i32)>>> = Arc::default();
+    let log: CallLog = Arc::default();
     let stop = Arc::new(tokio::sync::Notify::new());
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut workers = tokio::task::JoinSet::new();
@@ -119,7 +122,7 @@ async fn a_killed_replica_loses_no_call_that_had_not_started_on_it() {
             let mut i = 0usize;
             while !done.load(std::sync::atomic::Ordering::Relaxed) {
                 let start = Instant::now();
-                let status = check(&mut sender, "", (w + i) % 2 == 0).await;
+                let status = check(&mut sender, "", (w + i).is_multiple_of(2)).await;
                 log.lock()
                     .expect("lock")
                     .push((start, Instant::now(), status));
@@ -127,7 +130,7 @@ async fn a_killed_replica_loses_no_call_that_had_not_started_on_it() {
             }
         });
     }
-    let calls = |log: &Arc<Mutex<Vec<(Instant, Instant, i32)>>>| log.lock().expect("lock").len();
+    let calls = |log: &CallLog| log.lock().expect("lock").len();
     assert!(
         eventually(Duration::from_secs(10), || async { calls(&log) >= 300 }).await,
         "load runs"
@@ -198,9 +201,9 @@ async fn a_refusing_endpoint_is_ejected_and_dns_names_resolve() {
     };
     let gw = TestGateway::start(config(vec![(System::Tts, vec![dead, dns])])).await;
     let mut sender = connect(&gw).await;
-    for i in 0..100 {
+    for i in 0..100u32 {
         assert_eq!(
-            check(&mut sender, "replica-a", i % 2 == 0).await,
+            check(&mut sender, "replica-a", i.is_multiple_of(2)).await,
             0,
             "call {i}"
         );

@@ -102,10 +102,10 @@ proptest! {
     fn trailers_round_trip(code in 0i32..17, message in "[ -~]{0,40}") {
         let mut trailers = HeaderMap::new();
         trailers.insert("grpc-status", HeaderValue::from(code));
-        if let Ok(v) = HeaderValue::from_str(message.trim()) {
-            if !v.is_empty() {
-                trailers.insert("grpc-message", v);
-            }
+        if let Ok(v) = HeaderValue::from_str(message.trim())
+            && !v.is_empty()
+        {
+            trailers.insert("grpc-message", v);
         }
         let frame = trailers_frame(&trailers);
         let (messages, back) = parse_response(&frame).map_err(|e| TestCaseError::fail(e.to_string()))?;

@@ -162,12 +162,12 @@ async fn server_streaming_is_forwarded_frame_by_frame() {
                 } else {
                     Bytes::copy_from_slice(raw)
                 };
-                if let Ok((messages, _)) = map_gateway::grpc_web::parse_response(&decoded) {
-                    if messages.len() > statuses.len() {
-                        statuses.clear();
-                        statuses.extend(messages.iter().map(|m| serving_status(m)));
-                        return;
-                    }
+                if let Ok((messages, _)) = map_gateway::grpc_web::parse_response(&decoded)
+                    && messages.len() > statuses.len()
+                {
+                    statuses.clear();
+                    statuses.extend(messages.iter().map(|m| serving_status(m)));
+                    return;
                 }
             }
         };
