@@ -33,6 +33,15 @@ pub enum Command {
         #[command(flatten)]
         args: ServiceArgs,
     },
+    /// Run one system's worker: its outbox relay and event consumers (RabbitMQ).
+    Worker {
+        /// auth, ams, bms, tts or hdts.
+        system: System,
+        #[command(flatten)]
+        args: ServiceArgs,
+        #[command(flatten)]
+        worker: crate::worker::WorkerArgs,
+    },
     /// Run the whole platform in one process: SQLite files, in-process bus,
     /// nothing to install.
     Dev(DevArgs),

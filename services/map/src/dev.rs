@@ -19,12 +19,17 @@ pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     let mut started = Vec::new();
+    // Every system's relay and consumers, on one in-process bus.
+    let bus = map_kit::bus::Bus::in_process("");
+    let mut workers = tokio::task::JoinSet::new();
     for system in System::ALL {
         let url = SecretString::from(format!(
             "sqlite://{}?mode=rwc",
             data_dir.join(format!("{system}.db")).display()
         ));
         serve::migrate_system(system, &url).await?;
+        let db = map_kit::db::Db::connect(&url).await?;
+        crate::worker::spawn(system, &db, &bus, Vec::new(), &stop_rx, &mut workers)?;
         let port = system.default_port() + args.port_offset;
         let addr = SocketAddr::new(args.host, port);
         let config = map_kit::config::ServiceConfig {
@@ -58,6 +63,10 @@ pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
             tracing::error!(error = %e, "server failed");
         }
     }
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while workers.join_next().await.is_some() {}
+    })
+    .await;
     guard.shutdown(std::time::Duration::from_secs(2)).await;
     Ok(())
 }

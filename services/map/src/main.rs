@@ -7,6 +7,7 @@ mod bench;
 mod cli;
 mod dev;
 mod serve;
+mod worker;
 
 use clap::Parser as _;
 
@@ -23,6 +24,11 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     match cli.command {
         cli::Command::Serve { system, args } => serve::serve(system, &args, &cli.log).await,
         cli::Command::Migrate { system, args } => serve::migrate(system, &args, &cli.log).await,
+        cli::Command::Worker {
+            system,
+            args,
+            worker,
+        } => worker::run(system, &args, &worker, &cli.log).await,
         cli::Command::Dev(args) => dev::run(args, &cli.log).await,
         cli::Command::Bench { scenario } => bench::run(scenario).await,
     }
