@@ -58,7 +58,12 @@ async fn a_worker_killed_between_commit_and_ack_applies_each_event_once() {
         }
         txn.commit().await.unwrap();
     }
-    let relay = Relay::new(System::Auth, producer.db.clone(), bus.clone(), RelayConfig::default());
+    let relay = Relay::new(
+        System::Auth,
+        producer.db.clone(),
+        bus.clone(),
+        RelayConfig::default(),
+    );
     let mut published = 0;
     while published < EVENTS as usize {
         let o = relay.relay_batch().await.unwrap();
@@ -79,7 +84,10 @@ async fn a_worker_killed_between_commit_and_ack_applies_each_event_once() {
         .unwrap();
     assert_eq!(status.code(), Some(failpoint::EXIT_STATUS), "{status}");
     let (total, distinct) = probe::counts(&consumer.db, "tts.user-sync").await.unwrap();
-    assert!(total >= CRASH_AT && total < EVENTS, "{total} handled before the crash");
+    assert!(
+        total >= CRASH_AT && total < EVENTS,
+        "{total} handled before the crash"
+    );
     assert_eq!(total, distinct);
 
     let mut restarted = worker(&consumer, &amqp, &prefix, None);
@@ -93,13 +101,19 @@ async fn a_worker_killed_between_commit_and_ack_applies_each_event_once() {
             tokio::time::Instant::now() < deadline,
             "only {distinct} of {EVENTS} events handled after the restart"
         );
-        assert!(restarted.try_wait().unwrap().is_none(), "the restarted worker exited");
+        assert!(
+            restarted.try_wait().unwrap().is_none(),
+            "the restarted worker exited"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let (total, distinct) = probe::counts(&consumer.db, "tts.user-sync").await.unwrap();
     assert_eq!(distinct, EVENTS);
     assert_eq!(total, EVENTS, "an event was applied twice");
-    let inboxed = inbox::entity::Entity::find().count(consumer.db.conn()).await.unwrap();
+    let inboxed = inbox::entity::Entity::find()
+        .count(consumer.db.conn())
+        .await
+        .unwrap();
     assert_eq!(inboxed, EVENTS as u64);
 
     restarted.kill().await.unwrap();
