@@ -25,6 +25,14 @@ pub enum Command {
         system: System,
         #[command(flatten)]
         args: ServiceArgs,
+        /// Auth's own settings (used by `map serve auth` only).
+        #[command(flatten)]
+        auth: Box<map_auth::AuthArgs>,
+    },
+    /// Operator commands: the first administrator, API keys.
+    Admin {
+        #[command(subcommand)]
+        command: crate::admin::AdminCommand,
     },
     /// Apply a system's pending database migrations and exit.
     Migrate {

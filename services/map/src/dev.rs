@@ -22,6 +22,14 @@ pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
     // Every system's relay and consumers, on one in-process bus.
     let bus = map_kit::bus::Bus::in_process("");
     let mut workers = tokio::task::JoinSet::new();
+    // Auth comes first in System::ALL: the others get its URL and their key.
+    let auth_port = System::Auth.default_port() + args.port_offset;
+    let auth_url = map_kit::config::parse_http_url(&format!(
+        "http://{}",
+        SocketAddr::new(args.host, auth_port)
+    ))
+    .map_err(|e| anyhow::anyhow!(e))?;
+    let mut dev_auth = None;
     for system in System::ALL {
         let url = SecretString::from(format!(
             "sqlite://{}?mode=rwc",
@@ -32,19 +40,33 @@ pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
         crate::worker::spawn(system, &db, &bus, Vec::new(), &stop_rx, &mut workers)?;
         let port = system.default_port() + args.port_offset;
         let addr = SocketAddr::new(args.host, port);
+        // Auth: the dev signing key (kept under the data dir so restarts keep
+        // tokens valid), the first admin, one service key per other system.
+        let auth = match system {
+            System::Auth => {
+                let keys = crate::auth::dev_keyset(&data_dir)?;
+                let auth = crate::auth::open(&url, map_auth::AuthSettings::with_keys(keys)).await?;
+                dev_auth = Some(crate::auth::dev_setup(&auth).await?);
+                Some(auth)
+            }
+            _ => None,
+        };
+        let auth_api_key = dev_auth
+            .as_ref()
+            .and_then(|d| d.service_keys.get(&system).cloned());
         let config = map_kit::config::ServiceConfig {
             system,
             database_url: url,
             amqp_url: None,
             amqp_prefix: String::new(),
             listen: addr,
-            auth_url: None,
-            auth_api_key: None,
+            auth_url: auth_api_key.as_ref().map(|_| auth_url.clone()),
+            auth_api_key,
             tls: None,
             shutdown_grace: std::time::Duration::from_secs(5),
             trusted_proxies: Vec::new(),
         };
-        let server = serve::build_server(&config).await?;
+        let server = serve::build_server(&config, auth).await?;
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding {addr} for {system}"))?;

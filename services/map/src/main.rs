@@ -3,6 +3,8 @@
 //! and wires the system libraries together.
 #![forbid(unsafe_code)]
 
+mod admin;
+mod auth;
 mod bench;
 mod cli;
 mod dev;
@@ -22,7 +24,10 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     match cli.command {
-        cli::Command::Serve { system, args } => serve::serve(system, &args, &cli.log).await,
+        cli::Command::Serve { system, args, auth } => {
+            serve::serve(system, &args, &auth, &cli.log).await
+        }
+        cli::Command::Admin { command } => admin::run(command, &cli.log).await,
         cli::Command::Migrate { system, args } => serve::migrate(system, &args, &cli.log).await,
         cli::Command::Worker {
             system,

@@ -23,19 +23,40 @@ pub async fn migrate_system(system: System, url: &secrecy::SecretString) -> anyh
     result.with_context(|| format!("migrating {system}"))
 }
 
-/// The gRPC server of one system, wired to its dependencies.
-pub async fn build_server(config: &ServiceConfig) -> anyhow::Result<GrpcServer> {
-    let server = GrpcServer::new(config.system.name())
-        .tls(config.tls.clone())
-        .grace(config.shutdown_grace);
-    // Systems whose issue has not landed answer UNIMPLEMENTED, naming themselves.
-    Ok(server.scaffold(config.system))
+/// The gRPC server of one system, wired to its dependencies. `auth` is
+/// Auth's domain service, required when `config.system` is Auth.
+pub async fn build_server(
+    config: &ServiceConfig,
+    auth: Option<std::sync::Arc<map_auth::Auth>>,
+) -> anyhow::Result<GrpcServer> {
+    let server = match config.system {
+        System::Auth => {
+            map_auth::grpc_server(auth.context("auth is served with its domain service")?)
+        }
+        // Systems whose issue has not landed answer UNIMPLEMENTED, naming themselves.
+        other => GrpcServer::new(other.name()).scaffold(other),
+    };
+    Ok(server.tls(config.tls.clone()).grace(config.shutdown_grace))
 }
 
-pub async fn serve(system: System, args: &ServiceArgs, log: &LogArgs) -> anyhow::Result<()> {
+pub async fn serve(
+    system: System,
+    args: &ServiceArgs,
+    auth_args: &map_auth::AuthArgs,
+    log: &LogArgs,
+) -> anyhow::Result<()> {
     let config = args.validate(system, true)?;
+    // Auth's keys and settings are validated before anything is bound too.
+    let auth_settings = match system {
+        System::Auth => Some(auth_args.validate(config.trusted_proxies.clone())?),
+        _ => None,
+    };
     let guard = telemetry::init(&format!("map-{system}"), log.log_format, &log.log)?;
-    let server = build_server(&config).await?;
+    let auth = match auth_settings {
+        Some(settings) => Some(crate::auth::open(&config.database_url, settings).await?),
+        None => None,
+    };
+    let server = build_server(&config, auth).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;

@@ -17,7 +17,6 @@ use map_contracts::auth::v1::{
 use map_kit::{
     ApiError,
     authn::{Authenticated, Principal, Validator},
-    config::ServiceConfig,
     server::GrpcServer,
 };
 
@@ -56,10 +55,10 @@ impl Validator for InProcessValidator {
     }
 }
 
-/// Auth's gRPC server: both services with authentication in front, TLS and
-/// the drain limit from `config`. The binary serves it (`map serve auth`,
+/// Auth's gRPC server: both services with authentication in front. The
+/// binary adds TLS and the drain limit and serves it (`map serve auth`,
 /// `map dev`); tests serve it on port 0.
-pub fn grpc_server(auth: Arc<Auth>, config: &ServiceConfig) -> GrpcServer {
+pub fn grpc_server(auth: Arc<Auth>) -> GrpcServer {
     let validator: Arc<dyn Validator> = Arc::new(InProcessValidator(auth.clone()));
     let auth_service = Authenticated::new(
         AuthServiceServer::new(AuthApi::new(auth.clone())),
@@ -68,8 +67,6 @@ pub fn grpc_server(auth: Arc<Auth>, config: &ServiceConfig) -> GrpcServer {
     .allow_anonymous(&ANONYMOUS);
     let admin_service = Authenticated::new(AdminServiceServer::new(AdminApi::new(auth)), validator);
     GrpcServer::new("auth")
-        .tls(config.tls.clone())
-        .grace(config.shutdown_grace)
         .add_service(auth_service)
         .add_service(admin_service)
 }

@@ -1,0 +1,146 @@
+//! `map admin …`: operator commands against Auth's database. No default
+//! passwords anywhere: `bootstrap` takes the first administrator's password
+//! from a file or the environment; `create-api-key` prints a key once, for a
+//! Kubernetes secret.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use map_auth::{AuthError, AuthSettings, Keyset};
+use map_kit::{
+    System,
+    authn::RoleRef,
+    config::{LogArgs, ServiceArgs, secret},
+    telemetry,
+};
+use secrecy::{ExposeSecret as _, SecretString};
+
+/// The operator commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum AdminCommand {
+    /// Create the first administrator (auth:admin); refused when an active
+    /// administrator exists.
+    Bootstrap {
+        /// Sign-in email of the administrator.
+        #[arg(long, env = "MAP_ADMIN_EMAIL")]
+        email: String,
+        /// Name shown to others.
+        #[arg(long, env = "MAP_ADMIN_NAME", default_value = "Administrator")]
+        display_name: String,
+        /// File holding the password (12 to 128 characters; one trailing
+        /// newline is ignored).
+        #[arg(long, env = "MAP_ADMIN_PASSWORD_FILE", conflicts_with = "password")]
+        password_file: Option<PathBuf>,
+        /// The password itself, from the environment (never a flag on a
+        /// shared machine).
+        #[arg(long, env = "MAP_ADMIN_PASSWORD", value_parser = secret, hide_env_values = true)]
+        password: Option<SecretString>,
+        #[command(flatten)]
+        args: ServiceArgs,
+    },
+    /// Create an API key and print its secret once (e.g. for the
+    /// MAP_AUTH_API_KEY of another system).
+    CreateApiKey {
+        /// Name of the key, e.g. the calling system.
+        #[arg(long)]
+        name: String,
+        /// Role as system:role, e.g. auth:service; repeatable.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        #[command(flatten)]
+        args: ServiceArgs,
+    },
+}
+
+fn parse_role(s: &str) -> anyhow::Result<RoleRef> {
+    let (system, role) = s
+        .split_once(':')
+        .with_context(|| format!("role '{s}' is not system:role, e.g. auth:service"))?;
+    Ok(RoleRef {
+        system: system.to_owned(),
+        role: role.to_owned(),
+    })
+}
+
+fn read_password(
+    file: Option<&PathBuf>,
+    env: Option<&SecretString>,
+) -> anyhow::Result<SecretString> {
+    match (file, env) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the password file {}", path.display()))?;
+            let text = text.strip_suffix('\n').unwrap_or(&text);
+            let text = text.strip_suffix('\r').unwrap_or(text);
+            Ok(SecretString::from(text.to_owned()))
+        }
+        (None, Some(p)) => Ok(p.clone()),
+        (None, None) => anyhow::bail!("give --password-file or MAP_ADMIN_PASSWORD"),
+    }
+}
+
+/// Explains a domain error for the operator (never quoting a secret).
+fn explain(e: AuthError) -> anyhow::Error {
+    match e {
+        AuthError::InvalidArgument(v) => anyhow::anyhow!(
+            "invalid: {}",
+            v.iter()
+                .map(|f| format!("{}: {}", f.field, f.description))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        other => anyhow::anyhow!(other),
+    }
+}
+
+#[allow(clippy::print_stdout)] // the secret is the command's output, once
+pub async fn run(command: AdminCommand, log: &LogArgs) -> anyhow::Result<()> {
+    let guard = telemetry::init("map-admin", log.log_format, &log.log)?;
+    // The command line signs no tokens: a throwaway key satisfies the domain.
+    let settings = AuthSettings::with_keys(Keyset::generate().0);
+    let result = async {
+        match command {
+            AdminCommand::Bootstrap {
+                email,
+                display_name,
+                password_file,
+                password,
+                args,
+            } => {
+                let password = read_password(password_file.as_ref(), password.as_ref())?;
+                let config = args.validate(System::Auth, true)?;
+                crate::serve::migrate_system(System::Auth, &config.database_url).await?;
+                let auth = crate::auth::open(&config.database_url, settings).await?;
+                let created = auth
+                    .bootstrap_admin(&email, &display_name, Some(password))
+                    .await
+                    .map_err(explain)?;
+                println!(
+                    "administrator {} created (id {})",
+                    created.user.email, created.user.id
+                );
+            }
+            AdminCommand::CreateApiKey { name, roles, args } => {
+                let roles = roles
+                    .iter()
+                    .map(|r| parse_role(r))
+                    .collect::<anyhow::Result<_>>()?;
+                let config = args.validate(System::Auth, true)?;
+                let auth = crate::auth::open(&config.database_url, settings).await?;
+                let key = auth
+                    .create_api_key(None, &name, roles)
+                    .await
+                    .map_err(explain)?;
+                eprintln!(
+                    "api key {} ({}) created; its secret follows, shown only now",
+                    key.key.id, key.key.name
+                );
+                println!("{}", key.secret.expose_secret());
+            }
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    guard.shutdown(std::time::Duration::from_secs(2)).await;
+    result
+}
