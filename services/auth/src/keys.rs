@@ -64,6 +64,8 @@ pub struct Claims {
     pub iat: i64,
     /// Expires at, Unix seconds.
     pub exp: i64,
+    /// Unique token id (random), so two tokens are never equal.
+    pub jti: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -224,6 +226,7 @@ mod tests {
             sid: "s".into(),
             iat: 0,
             exp,
+            jti: "j".into(),
         }
     }
 

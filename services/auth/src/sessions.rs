@@ -76,6 +76,7 @@ impl Auth {
             sid: session_id.to_owned(),
             iat: now.timestamp(),
             exp: now.timestamp() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
+            jti: uuid::Uuid::new_v4().simple().to_string(),
         };
         let access_token = self.settings.keys.sign(&claims);
         let refresh_token = secrets::random_secret(REFRESH_TOKEN_PREFIX);
