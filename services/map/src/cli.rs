@@ -53,6 +53,9 @@ pub enum Command {
     /// Run the whole platform in one process: SQLite files, in-process bus,
     /// nothing to install.
     Dev(DevArgs),
+    /// Run the gateway: grpc-web and gRPC for browsers and clients, routed
+    /// and balanced over the systems' replicas (MAP_UPSTREAM_<SYSTEM>).
+    Gateway(Box<map_gateway::GatewayArgs>),
     /// Run a benchmark scenario (see BENCHMARKS.md).
     Bench {
         #[command(subcommand)]

@@ -77,13 +77,45 @@ pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
         started.push((system, addr));
     }
 
-    print_banner(&data_dir, &started);
+    // The gateway in front of the five, as in production: grpc-web, reflection, routing.
+    let gateway_addr = SocketAddr::new(args.host, 8080 + args.port_offset);
+    let gateway_config = map_gateway::GatewayConfig {
+        listen: gateway_addr,
+        clusters: started
+            .iter()
+            .map(|(system, addr)| {
+                let spec = map_gateway::UpstreamSpec::Static {
+                    host: addr.ip().to_string(),
+                    port: addr.port(),
+                };
+                (*system, vec![spec])
+            })
+            .collect(),
+        shutdown_grace: std::time::Duration::from_secs(5),
+        ..map_gateway::GatewayConfig::default()
+    };
+    let gateway_listener = TcpListener::bind(gateway_addr)
+        .await
+        .with_context(|| format!("binding {gateway_addr} for the gateway"))?;
+    let mut stop = stop_rx.clone();
+    let gateway = tokio::spawn(map_gateway::run(
+        gateway_config,
+        gateway_listener,
+        async move {
+            let _ = stop.wait_for(|s| *s).await;
+        },
+    ));
+
+    print_banner(&data_dir, &started, gateway_addr);
     shutdown_signal().await;
     let _ = stop_tx.send(true);
     while let Some(result) = tasks.join_next().await {
         if let Ok(Err(e)) = result {
             tracing::error!(error = %e, "server failed");
         }
+    }
+    if let Ok(Err(e)) = gateway.await {
+        tracing::error!(error = %e, "gateway failed");
     }
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
         while workers.join_next().await.is_some() {}
@@ -94,7 +126,7 @@ pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
 }
 
 #[allow(clippy::print_stdout)] // the banner is the command's output
-fn print_banner(data_dir: &std::path::Path, started: &[(System, SocketAddr)]) {
+fn print_banner(data_dir: &std::path::Path, started: &[(System, SocketAddr)], gateway: SocketAddr) {
     println!("MAP platform (dev) — data in {}", data_dir.display());
     for (system, addr) in started {
         println!(
@@ -103,6 +135,7 @@ fn print_banner(data_dir: &std::path::Path, started: &[(System, SocketAddr)]) {
             system.service_names().join(", ")
         );
     }
+    println!("  gateway http://{gateway}  grpc-web + gRPC for every system (reflection lists all)");
     println!(
         "Try: grpcurl -plaintext {} list    (Ctrl-C stops)",
         started

@@ -8,6 +8,7 @@ mod auth;
 mod bench;
 mod cli;
 mod dev;
+mod gateway;
 mod serve;
 mod worker;
 
@@ -35,6 +36,7 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
             worker,
         } => worker::run(system, &args, &worker, &cli.log).await,
         cli::Command::Dev(args) => dev::run(args, &cli.log).await,
+        cli::Command::Gateway(args) => gateway::run(&args, &cli.log).await,
         cli::Command::Bench { scenario } => bench::run(scenario).await,
     }
 }
