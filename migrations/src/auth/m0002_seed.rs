@@ -81,7 +81,7 @@ impl MigrationTrait for Migration {
                 role.into(),
                 description.into(),
                 true.into(),
-                Expr::current_timestamp().into(),
+                Expr::current_timestamp(),
             ]);
         }
         manager.exec_stmt(roles).await
