@@ -13,6 +13,14 @@ pub enum Scenario {
         #[arg(long, default_value_t = 4)]
         connections: usize,
     },
+    /// Unary calls direct vs through the gateway (gRPC and grpc-web), same
+    /// run; then each at half the gateway's peak rate for the added p99.
+    Gateway {
+        #[command(flatten)]
+        load: LoadOptions,
+        #[command(flatten)]
+        gateway: scenarios::gateway::GatewayArgs,
+    },
 }
 
 pub async fn run(scenario: Scenario) -> anyhow::Result<()> {
@@ -22,6 +30,14 @@ pub async fn run(scenario: Scenario) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             report.print(load.json);
+        }
+        Scenario::Gateway { load, gateway } => {
+            let reports = scenarios::gateway::run(&load, &gateway)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for report in reports {
+                report.print(load.json);
+            }
         }
     }
     Ok(())

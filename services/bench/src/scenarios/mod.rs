@@ -1,3 +1,4 @@
 //! Scenarios that need nothing but the contracts and the kit.
 
 pub mod baseline;
+pub mod gateway;

@@ -1,0 +1,208 @@
+//! `gateway`: the cost of the gateway. The same light unary call
+//! (`grpc.health.v1.Health/Check` on a kit server) made directly, through
+//! the gateway as native gRPC, and through the gateway as grpc-web over
+//! HTTP/1.1 keep-alive connections (as a browser makes it), all in one run
+//! on one machine. Then each path again at a fixed rate of half the
+//! gateway's peak, to read the latency the gateway adds at that load.
+//!
+//! Client, gateway and service share the machine's cores, so the gateway
+//! competes with the load generator and the service for CPU: the ratio is
+//! a floor for a deployment where they run on separate machines.
+
+use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use http::{Request, header, uri::PathAndQuery};
+use http_body_util::{BodyExt as _, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use map_gateway::{GatewayConfig, UpstreamSpec};
+use map_kit::System;
+use tokio::{net::TcpListener, sync::Mutex};
+use tonic::transport::Channel;
+use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
+
+use super::baseline::{channels, start_echo};
+use crate::{LoadOptions, Report, run_load};
+
+/// Flags of the scenario.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GatewayArgs {
+    /// HTTP/2 connections the gRPC callers share (per path).
+    #[arg(long, default_value_t = 4)]
+    pub connections: usize,
+    /// Skip the half-load latency runs.
+    #[arg(long)]
+    pub skip_half_load: bool,
+}
+
+/// The path the gateway routes to TTS's cluster (the echo server), prefix stripped.
+const ROUTED: &str = "/tts/grpc.health.v1.Health/Check";
+const DIRECT: &str = "/grpc.health.v1.Health/Check";
+
+async fn grpc_call(channel: Channel, path: &'static str) -> Result<(), tonic::Status> {
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready()
+        .await
+        .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+    let codec = tonic_prost::ProstCodec::<HealthCheckRequest, HealthCheckResponse>::default();
+    grpc.unary(
+        tonic::Request::new(HealthCheckRequest {
+            service: String::new(),
+        }),
+        PathAndQuery::from_static(path),
+        codec,
+    )
+    .await
+    .map(|_| ())
+}
+
+/// One grpc-web call over a worker's own HTTP/1.1 connection.
+async fn grpc_web_call(sender: &Mutex<SendRequest<Full<Bytes>>>, body: Bytes) -> Result<(), String> {
+    let request = Request::post(ROUTED)
+        .header(header::HOST, "gateway")
+        .header(header::CONTENT_TYPE, "application/grpc-web+proto")
+        .header("x-grpc-web", "1")
+        .body(Full::new(body))
+        .map_err(|e| e.to_string())?;
+    let mut sender = sender.lock().await;
+    sender.ready().await.map_err(|e| e.to_string())?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| e.to_string())?;
+    let raw = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    let (messages, trailers) =
+        map_gateway::grpc_web::parse_response(&raw).map_err(|e| e.to_string())?;
+    match (
+        messages.len(),
+        trailers.get("grpc-status").map(|v| v.as_bytes()),
+    ) {
+        (1, Some(b"0")) => Ok(()),
+        _ => Err(format!("unexpected grpc-web reply: {trailers:?}")),
+    }
+}
+
+async fn http1_connections(
+    addr: SocketAddr,
+    n: usize,
+) -> Result<Vec<Mutex<SendRequest<Full<Bytes>>>>, Box<dyn std::error::Error>> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(conn);
+        out.push(Mutex::new(sender));
+    }
+    Ok(out)
+}
+
+/// Runs the scenario; returns its reports (peak direct, gRPC via gateway,
+/// grpc-web via gateway, then the half-load runs) with ratios in the notes.
+pub async fn run(
+    opts: &LoadOptions,
+    args: &GatewayArgs,
+) -> Result<Vec<Report>, Box<dyn std::error::Error>> {
+    map_kit::install_crypto_provider();
+    let echo = start_echo().await?;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let gateway_addr = listener.local_addr()?;
+    let config = GatewayConfig {
+        listen: gateway_addr,
+        clusters: BTreeMap::from([(
+            System::Tts,
+            vec![UpstreamSpec::Static {
+                host: echo.addr.ip().to_string(),
+                port: echo.addr.port(),
+            }],
+        )]),
+        shutdown_grace: Duration::from_secs(1),
+        ..GatewayConfig::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let gateway = tokio::spawn(map_gateway::run(config, listener, async {
+        let _ = stopped.await;
+    }));
+
+    let direct = channels(echo.addr, args.connections).await?;
+    let via = channels(gateway_addr, args.connections).await?;
+    let web = Arc::new(http1_connections(gateway_addr, opts.concurrency.max(1)).await?);
+    // HealthCheckRequest { service: "" } encodes to zero bytes.
+    let web_body = map_gateway::grpc_web::message_frame(&[]);
+
+    let phase = |name: String, opts: LoadOptions, which: u8| {
+        let direct = direct.clone();
+        let via = via.clone();
+        let web = web.clone();
+        let body = web_body.clone();
+        async move {
+            match which {
+                0 => {
+                    run_load(&name, &opts, move |w| {
+                        grpc_call(direct[w % direct.len()].clone(), DIRECT)
+                    })
+                    .await
+                }
+                1 => {
+                    run_load(&name, &opts, move |w| {
+                        grpc_call(via[w % via.len()].clone(), ROUTED)
+                    })
+                    .await
+                }
+                _ => {
+                    run_load(&name, &opts, move |w| {
+                        let web = web.clone();
+                        let body = body.clone();
+                        async move { grpc_web_call(&web[w % web.len()], body).await }
+                    })
+                    .await
+                }
+            }
+        }
+    };
+
+    let mut reports = Vec::new();
+    let peak_direct = phase("direct gRPC".into(), opts.clone(), 0).await;
+    let peak_grpc = phase("gateway gRPC".into(), opts.clone(), 1).await;
+    let mut peak_web = phase("gateway grpc-web (HTTP/1.1)".into(), opts.clone(), 2).await;
+    let ratio = |r: &Report| r.throughput / peak_direct.throughput.max(1.0);
+    let grpc_ratio = ratio(&peak_grpc);
+    let web_ratio = ratio(&peak_web);
+    peak_web.notes.push(format!(
+        "throughput vs direct: gateway gRPC {grpc_ratio:.2}×, gateway grpc-web {web_ratio:.2}× (target ≥ 0.60×)"
+    ));
+    let half_rate = (peak_grpc.throughput.min(peak_web.throughput) / 2.0).max(1.0);
+    reports.push(peak_direct);
+    reports.push(peak_grpc);
+    reports.push(peak_web);
+
+    if !args.skip_half_load {
+        let mut at_half = opts.clone();
+        at_half.rate = Some(half_rate);
+        let direct_half = phase(format!("direct gRPC @{half_rate:.0}/s"), at_half.clone(), 0).await;
+        let grpc_half = phase(format!("gateway gRPC @{half_rate:.0}/s"), at_half.clone(), 1).await;
+        let mut web_half = phase(format!("gateway grpc-web @{half_rate:.0}/s"), at_half, 2).await;
+        let added = |r: &Report| r.latency.p99_us as f64 - direct_half.latency.p99_us as f64;
+        let (added_grpc, added_web) = (added(&grpc_half), added(&web_half));
+        web_half.notes.push(format!(
+            "p99 added at half of the gateway's peak: gRPC {:.2} ms, grpc-web {:.2} ms (target ≤ 2 ms)",
+            added_grpc / 1000.0,
+            added_web / 1000.0
+        ));
+        reports.push(direct_half);
+        reports.push(grpc_half);
+        reports.push(web_half);
+    }
+
+    drop((direct, via, web));
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(5), gateway).await;
+    drop(echo);
+    Ok(reports)
+}
