@@ -591,3 +591,25 @@ async fn native_grpc_pass_through_with_prefix_and_reflection() {
     assert!(err.message().contains("tts"), "{}", err.message());
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn large_bodies_within_the_limit_pass_over_http1_and_text() {
+    let tts = Replica::start(System::Tts, "tts-a").await;
+    let gw = TestGateway::start(config(vec![(System::Tts, vec![tts.spec()])])).await;
+    // A 1 MiB service name: far above the header limit, under the body limit.
+    let name = "x".repeat(1024 * 1024);
+    for text in [false, true] {
+        let req = web_request(
+            "/tts/grpc.health.v1.Health/Check",
+            &health_request(&name),
+            text,
+        );
+        let c = http1(gw.addr, req).await;
+        assert_eq!(c.status, StatusCode::OK, "text={text}");
+        // TTS answers NOT_FOUND for an unknown service: the call went through whole.
+        let (_, trailers) = web_response(&c);
+        let status = grpc_status(&trailers).or(grpc_status(&c.headers));
+        assert_eq!(status, Some("5"), "text={text}");
+    }
+    gw.stop().await;
+}
