@@ -131,10 +131,12 @@ impl Default for ConsumerConfig {
 }
 
 /// Consumes one queue of the topology with one handler.
-#[derive(Clone)]
 pub struct Consumer {
-    shared: Arc<Shared>,
+    shared: Shared,
 }
+
+/// Called after an event was applied, committed and acknowledged.
+pub type AppliedHook = Arc<dyn Fn(&Event) + Send + Sync>;
 
 struct Shared {
     queue: &'static str,
@@ -142,6 +144,7 @@ struct Shared {
     bus: Bus,
     handler: Arc<dyn Handler>,
     config: ConsumerConfig,
+    on_applied: Option<AppliedHook>,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -174,14 +177,22 @@ impl Consumer {
         let spec =
             topology::queue(queue).ok_or_else(|| BusError::UnknownQueue(queue.to_owned()))?;
         Ok(Consumer {
-            shared: Arc::new(Shared {
+            shared: Shared {
                 queue: spec.name,
                 db,
                 bus,
                 handler: Arc::new(handler),
                 config,
-            }),
+                on_applied: None,
+            },
         })
+    }
+
+    /// Calls `hook` after each event this consumer applied (committed and
+    /// acknowledged), e.g. for metrics or end-to-end latency.
+    pub fn on_applied(mut self, hook: impl Fn(&Event) + Send + Sync + 'static) -> Consumer {
+        self.shared.on_applied = Some(Arc::new(hook));
+        self
     }
 
     /// The queue's logical name (also the consumer's name in the inbox).
@@ -192,7 +203,7 @@ impl Consumer {
     /// Consumes until `shutdown` resolves, then waits (bounded) for the
     /// events in flight.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), BusError> {
-        let shared = self.shared;
+        let shared = Arc::new(self.shared);
         let mut subscription = shared
             .bus
             .subscribe(shared.queue, shared.config.prefetch)
@@ -291,6 +302,11 @@ impl Shared {
                         // Committed but not acknowledged: the broker redelivers
                         // it and the inbox recognises it.
                         tracing::warn!(%error, "ack failed after commit");
+                    }
+                    if outcome == Outcome::Applied
+                        && let Some(hook) = &self.on_applied
+                    {
+                        hook(&event);
                     }
                     return outcome;
                 }

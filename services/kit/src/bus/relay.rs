@@ -22,7 +22,6 @@ use std::{
 };
 
 use chrono::Utc;
-use futures::FutureExt as _;
 use map_contracts::events::v1::Envelope;
 use prost::Message as _;
 use sea_orm::{
@@ -51,6 +50,8 @@ pub struct RelayConfig {
     pub backoff_min: Duration,
     /// Longest delay between attempts while the broker is away.
     pub backoff_max: Duration,
+    /// Concurrent claiming loops on PostgreSQL (SQLite always runs one).
+    pub claimers: usize,
 }
 
 impl Default for RelayConfig {
@@ -62,6 +63,7 @@ impl Default for RelayConfig {
             prune_interval: Duration::from_secs(300),
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(10),
+            claimers: 2,
         }
     }
 }
@@ -112,18 +114,41 @@ impl Relay {
 
     /// Relays until `shutdown` resolves. Database and broker failures are
     /// logged and retried with backoff; they never end the loop.
+    ///
+    /// On PostgreSQL, [`RelayConfig::claimers`] loops claim concurrently, so
+    /// one claims new rows while another waits for its confirms.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
+        let claimers = if self.db.backend() == DatabaseBackend::Postgres {
+            self.config.claimers.max(1)
+        } else {
+            1
+        };
+        tracing::info!(system = %self.source, claimers, "relay started");
+        let (stop_tx, stop) = watch::channel(false);
+        let loops =
+            futures::future::join_all((0..claimers).map(|i| self.claim_loop(i == 0, stop.clone())));
+        tokio::pin!(loops);
+        tokio::select! {
+            () = shutdown => {
+                let _ = stop_tx.send(true);
+                loops.await;
+            }
+            _ = &mut loops => {}
+        }
+        tracing::info!(system = %self.source, "relay stopped");
+    }
+
+    /// One claiming loop; the `pruner` also prunes.
+    async fn claim_loop(&self, pruner: bool, mut stop: watch::Receiver<bool>) {
         let mut woken = ENQUEUED[slot(self.source)].subscribe();
         let mut backoff = Backoff::new(self.config.backoff_min, self.config.backoff_max);
         let mut pruned_at: Option<Instant> = None;
         let mut just_woken = false;
-        tracing::info!(system = %self.source, "relay started");
         loop {
-            if (&mut shutdown).now_or_never().is_some() {
+            if *stop.borrow() {
                 break;
             }
-            if pruned_at.is_none_or(|t| t.elapsed() >= self.config.prune_interval) {
+            if pruner && pruned_at.is_none_or(|t| t.elapsed() >= self.config.prune_interval) {
                 match self.prune().await {
                     Ok(0) => {}
                     Ok(n) => {
@@ -162,7 +187,7 @@ impl Relay {
             just_woken = false;
             tokio::select! {
                 biased;
-                () = &mut shutdown => break,
+                _ = stop.wait_for(|s| *s) => break,
                 changed = woken.changed(), if wakeable => {
                     if changed.is_err() {
                         break;
@@ -172,7 +197,6 @@ impl Relay {
                 () = tokio::time::sleep(pause) => {}
             }
         }
-        tracing::info!(system = %self.source, "relay stopped");
     }
 
     /// Claims, publishes and marks one batch.
