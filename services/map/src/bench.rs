@@ -13,6 +13,14 @@ pub enum Scenario {
         #[arg(long, default_value_t = 4)]
         connections: usize,
     },
+    /// Auth's ValidateToken and the cached authenticator, beside the echo
+    /// measured in the same run (see BENCHMARKS.md).
+    AuthValidate {
+        #[command(flatten)]
+        load: LoadOptions,
+        #[command(flatten)]
+        args: scenarios::auth_validate::AuthValidateArgs,
+    },
     /// Unary calls direct vs through the gateway (gRPC and grpc-web), same
     /// run; then each at half the gateway's peak rate for the added p99.
     Gateway {
@@ -30,6 +38,14 @@ pub async fn run(scenario: Scenario) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             report.print(load.json);
+        }
+        Scenario::AuthValidate { load, args } => {
+            let reports = scenarios::auth_validate::run(&load, &args)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for report in reports {
+                report.print(load.json);
+            }
         }
         Scenario::Gateway { load, gateway } => {
             let reports = scenarios::gateway::run(&load, &gateway)

@@ -1,4 +1,5 @@
 //! Scenarios that need nothing but the contracts and the kit.
 
+pub mod auth_validate;
 pub mod baseline;
 pub mod gateway;
