@@ -21,6 +21,14 @@ pub enum Scenario {
         #[command(flatten)]
         args: scenarios::auth_validate::AuthValidateArgs,
     },
+    /// The event backbone end to end (outbox → RabbitMQ → consumer with
+    /// inbox), beside the broker's ceiling measured in the same run.
+    Events {
+        #[command(flatten)]
+        load: LoadOptions,
+        #[command(flatten)]
+        events: scenarios::events::EventsArgs,
+    },
     /// Unary calls direct vs through the gateway (gRPC and grpc-web), same
     /// run; then each at half the gateway's peak rate for the added p99.
     Gateway {
@@ -41,6 +49,14 @@ pub async fn run(scenario: Scenario) -> anyhow::Result<()> {
         }
         Scenario::AuthValidate { load, args } => {
             let reports = scenarios::auth_validate::run(&load, &args)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for report in reports {
+                report.print(load.json);
+            }
+        }
+        Scenario::Events { load, events } => {
+            let reports = scenarios::events::run(&load, &events)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             for report in reports {

@@ -2,4 +2,5 @@
 
 pub mod auth_validate;
 pub mod baseline;
+pub mod events;
 pub mod gateway;

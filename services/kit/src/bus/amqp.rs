@@ -82,7 +82,12 @@ impl AmqpBus {
             }
         };
         let exchange = ShortString::from(self.inner.names.exchange());
-        let mut pending = Vec::with_capacity(messages.len());
+        // All publishes are started before any is awaited: each await is a
+        // round trip through lapin's I/O loop, and awaiting them one by one
+        // would make a batch as slow as its length. The first poll of each
+        // future queues its frames, in order, so the broker receives the
+        // batch in outbox order.
+        let mut sends = Vec::with_capacity(messages.len());
         for m in messages {
             let mut headers = FieldTable::default();
             if !m.traceparent.is_empty() {
@@ -97,19 +102,16 @@ impl AmqpBus {
                 .with_type(m.event_type.as_str().into())
                 .with_content_type(CONTENT_TYPE.into())
                 .with_headers(headers);
-            pending.push(
-                channel
-                    .basic_publish(
-                        exchange.clone(),
-                        m.event_type.as_str().into(),
-                        mandatory(),
-                        &m.body,
-                        properties,
-                    )
-                    .await,
-            );
+            sends.push(channel.basic_publish(
+                exchange.clone(),
+                m.event_type.as_str().into(),
+                mandatory(),
+                &m.body,
+                properties,
+            ));
         }
-        let confirms = join_all(pending.into_iter().map(|sent| async move {
+        let sent = join_all(sends).await;
+        let confirms = join_all(sent.into_iter().map(|sent| async move {
             match sent {
                 Ok(confirm) => confirmation(confirm.await),
                 Err(e) => Err(PublishError::Unavailable(e.to_string())),

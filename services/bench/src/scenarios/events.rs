@@ -1,0 +1,342 @@
+//! `events`: the event backbone end to end, beside the broker's own ceiling,
+//! in one run.
+//!
+//! - **pipeline**: one call = a transaction that enqueues an
+//!   `ams.asset.purchased` event in the outbox and commits; the relay
+//!   (in this process, woken by the enqueue) publishes it with confirms to
+//!   RabbitMQ; the consumer of `bms.asset-expenses` records it in its inbox
+//!   and writes one row in the same transaction, commits and acks. The call
+//!   returns when the consumer has acknowledged the event, so its latency is
+//!   the end-to-end latency (commit at the producer → commit and ack at the
+//!   consumer).
+//! - **broker**: one call = a plain persistent, mandatory, confirmed publish
+//!   of a message of the same size and routing key, consumed and acked by a
+//!   plain consumer; no database at all. The ceiling of the broker on this
+//!   machine.
+//!
+//! Everything lives under a fresh AMQP prefix and a fresh database, both
+//! removed at the end.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use map_contracts::events::v1::AmsAssetPurchased;
+use map_kit::{
+    System,
+    bus::{
+        Bus, Consumer, ConsumerConfig, Event, Handler, HandlerError, Outgoing, Relay, RelayConfig,
+    },
+    db::Db,
+    outbox::{NewEvent, Outbox},
+};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseTransaction, Statement};
+use secrecy::SecretString;
+use tokio::sync::{oneshot, watch};
+
+use crate::{LoadOptions, Report, run_load};
+
+/// Flags of `map bench events`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EventsArgs {
+    /// RabbitMQ to measure.
+    #[arg(
+        long,
+        env = "MAP_AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f",
+        hide_env_values = true
+    )]
+    pub amqp_url: String,
+    /// A PostgreSQL server (`postgres://…/postgres`): the run creates and
+    /// drops a database of its own there. Unset → a temp-file SQLite database.
+    #[arg(long, env = "MAP_BENCH_DATABASE_SERVER", hide_env_values = true)]
+    pub database_server: Option<String>,
+    /// Consumer prefetch (events applied concurrently).
+    #[arg(long, default_value_t = 128)]
+    pub prefetch: u16,
+    /// Skip the broker-ceiling run.
+    #[arg(long)]
+    pub pipeline_only: bool,
+}
+
+type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<()>>>>;
+
+fn lock(w: &Waiters) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<()>>> {
+    w.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn wake(waiters: &Waiters, id: &str) {
+    if let Some(tx) = lock(waiters).remove(id) {
+        let _ = tx.send(());
+    }
+}
+
+/// The consumer's work: the expense row, in the inbox's transaction.
+struct BookExpense;
+
+#[async_trait::async_trait]
+impl Handler for BookExpense {
+    async fn handle(&self, event: &Event, txn: &DatabaseTransaction) -> Result<(), HandlerError> {
+        let purchase: AmsAssetPurchased = event.payload()?;
+        let amount = purchase.purchase_cost.map_or(0, |m| m.amount_minor);
+        let backend = txn.get_database_backend();
+        let sql = match backend {
+            DatabaseBackend::Postgres => {
+                "INSERT INTO bench_expense (event_id, amount) VALUES ($1, $2)"
+            }
+            _ => "INSERT INTO bench_expense (event_id, amount) VALUES (?, ?)",
+        };
+        txn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [event.id().into(), amount.into()],
+        ))
+        .await?;
+        Ok(())
+    }
+}
+
+/// A database of its own for the run.
+struct BenchDb {
+    db: Db,
+    url: SecretString,
+    drop_sql: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn database(server: Option<&str>) -> Result<BenchDb, Box<dyn std::error::Error>> {
+    let (url, drop_sql, dir) = match server {
+        Some(server) => {
+            let name = format!("map_bench_{}", uuid::Uuid::now_v7().simple());
+            let admin = Db::connect(&SecretString::from(server.to_owned())).await?;
+            admin
+                .conn()
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await?;
+            admin.close().await?;
+            let base = server.rsplit_once('/').map_or(server, |(b, _)| b);
+            (
+                format!("{base}/{name}"),
+                Some((
+                    server.to_owned(),
+                    format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                )),
+                None,
+            )
+        }
+        None => {
+            let dir = tempfile::tempdir()?;
+            let url = format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("bench.db").display()
+            );
+            (url, None, Some(dir))
+        }
+    };
+    let url = SecretString::from(url);
+    map_kit::db::migrate::<map_migrations::ams::Migrator>(&url).await?;
+    let db = Db::connect(&url).await?;
+    db.conn()
+        .execute_unprepared(
+            "CREATE TABLE bench_expense (event_id VARCHAR(36) PRIMARY KEY, amount BIGINT NOT NULL)",
+        )
+        .await?;
+    Ok(BenchDb {
+        db,
+        url,
+        drop_sql,
+        _dir: dir,
+    })
+}
+
+impl BenchDb {
+    async fn remove(self) {
+        let _ = self.db.close().await;
+        if let Some((server, sql)) = self.drop_sql
+            && let Ok(admin) = Db::connect(&SecretString::from(server)).await
+        {
+            let _ = admin.conn().execute_unprepared(&sql).await;
+            let _ = admin.close().await;
+        }
+    }
+}
+
+fn purchase(i: u64) -> AmsAssetPurchased {
+    AmsAssetPurchased {
+        asset_id: uuid::Uuid::now_v7().to_string(),
+        asset_tag: format!("AST-{i:06}"),
+        asset_name: "Dell Latitude 5440".into(),
+        category: "Laptops".into(),
+        department: "IT".into(),
+        transaction_id: uuid::Uuid::now_v7().to_string(),
+        purchase_cost: Some(map_contracts::common::v1::Money {
+            amount_minor: 129_900,
+            currency_code: "EUR".into(),
+        }),
+        purchase_date: "2026-11-25".into(),
+        supplier: "Dell".into(),
+        reference: format!("PO-{i}"),
+        actor: None,
+    }
+}
+
+/// Runs the pipeline and (unless skipped) the broker ceiling.
+pub async fn run(
+    opts: &LoadOptions,
+    args: &EventsArgs,
+) -> Result<Vec<Report>, Box<dyn std::error::Error>> {
+    let url = SecretString::from(args.amqp_url.clone());
+    let prefix = format!("bench{}.", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+    let bus = Bus::connect(Some(&url), &prefix).await?;
+    let mut reports = Vec::new();
+    let result = async {
+        reports.push(pipeline(opts, args, &bus).await?);
+        if !args.pipeline_only {
+            reports.push(broker(opts, &bus, args.prefetch).await?);
+        }
+        Ok::<(), Box<dyn std::error::Error>>(())
+    }
+    .await;
+    let _ = bus.delete_topology().await;
+    bus.close().await;
+    result?;
+    if let [pipeline, broker] = reports.as_mut_slice() {
+        let ratio = pipeline.throughput / broker.throughput.max(1.0);
+        pipeline.notes.push(format!(
+            "{:.0}% of the broker ceiling's throughput measured in the same run",
+            ratio * 100.0
+        ));
+    }
+    Ok(reports)
+}
+
+async fn pipeline(
+    opts: &LoadOptions,
+    args: &EventsArgs,
+    bus: &Bus,
+) -> Result<Report, Box<dyn std::error::Error>> {
+    let bench_db = database(args.database_server.as_deref()).await?;
+    let db = bench_db.db.clone();
+    let backend = format!("{:?}", db.backend());
+    let waiters: Waiters = Arc::default();
+    let (stop_tx, stop) = watch::channel(false);
+    let stopped = |mut stop: watch::Receiver<bool>| async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    // Producer, relay and consumer each have a pool of their own, as they
+    // would in their own processes (the API, and the two systems' workers).
+    let relay_db = Db::connect(&bench_db.url).await?;
+    let consumer_db = Db::connect(&bench_db.url).await?;
+    let relay = Relay::new(
+        System::Ams,
+        relay_db.clone(),
+        bus.clone(),
+        RelayConfig::default(),
+    );
+    let relay = tokio::spawn(relay.run(stopped(stop.clone())));
+    let hook_waiters = waiters.clone();
+    let consumer = Consumer::new(
+        "bms.asset-expenses",
+        consumer_db.clone(),
+        bus.clone(),
+        BookExpense,
+        ConsumerConfig {
+            prefetch: args.prefetch,
+            ..ConsumerConfig::default()
+        },
+    )?
+    .on_applied(move |event| wake(&hook_waiters, event.id()));
+    let consumer = tokio::spawn(consumer.run(stopped(stop.clone())));
+
+    let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let call_db = db.clone();
+    let call_waiters = waiters.clone();
+    let mut report = run_load("events: outbox→RabbitMQ→consumer", opts, move |_| {
+        let db = call_db.clone();
+        let waiters = call_waiters.clone();
+        let i = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        async move {
+            let outbox = Outbox::new(System::Ams);
+            let event = NewEvent::new("ams.asset.purchased", format!("asset-{i}"), 1, &purchase(i));
+            let txn = db.begin_write().await.map_err(|e| e.to_string())?;
+            let id = outbox
+                .enqueue(&txn, event)
+                .await
+                .map_err(|e| e.to_string())?;
+            let (tx, rx) = oneshot::channel();
+            lock(&waiters).insert(id.to_string(), tx);
+            txn.commit().await.map_err(|e| e.to_string())?;
+            tokio::time::timeout(Duration::from_secs(30), rx)
+                .await
+                .map_err(|_| "not consumed within 30 s".to_owned())?
+                .map_err(|_| "waiter dropped".to_owned())
+        }
+    })
+    .await;
+    let _ = stop_tx.send(true);
+    let _ = relay.await;
+    let _ = consumer.await;
+    report.notes.push(format!(
+        "producer and consumer database: {backend}; prefetch {}; latency = producer commit → consumer commit + ack",
+        args.prefetch
+    ));
+    let _ = relay_db.close().await;
+    let _ = consumer_db.close().await;
+    bench_db.remove().await;
+    Ok(report)
+}
+
+async fn broker(
+    opts: &LoadOptions,
+    bus: &Bus,
+    prefetch: u16,
+) -> Result<Report, Box<dyn std::error::Error>> {
+    let waiters: Waiters = Arc::default();
+    let mut subscription = bus.subscribe("bms.asset-expenses", prefetch).await?;
+    let consume_waiters = waiters.clone();
+    let consumer = tokio::spawn(async move {
+        while let Some(m) = subscription.next().await {
+            let id = m.message_id.clone().unwrap_or_default();
+            if m.ack().await.is_ok() {
+                wake(&consume_waiters, &id);
+            }
+        }
+    });
+    let body_len = {
+        use prost::Message as _;
+        purchase(0).encoded_len() + 200 // the envelope around it
+    };
+    let call_bus = bus.clone();
+    let call_waiters = waiters.clone();
+    let mut report = run_load("events: broker ceiling", opts, move |_| {
+        let bus = call_bus.clone();
+        let waiters = call_waiters.clone();
+        async move {
+            let id = uuid::Uuid::now_v7().to_string();
+            let (tx, rx) = oneshot::channel();
+            lock(&waiters).insert(id.clone(), tx);
+            let message = Outgoing {
+                id,
+                event_type: "ams.asset.purchased".into(),
+                body: vec![0x2a; body_len],
+                traceparent: String::new(),
+                tracestate: String::new(),
+            };
+            for r in bus.publish(&[message]).await {
+                r.map_err(|e| e.to_string())?;
+            }
+            tokio::time::timeout(Duration::from_secs(30), rx)
+                .await
+                .map_err(|_| "not consumed within 30 s".to_owned())?
+                .map_err(|_| "waiter dropped".to_owned())
+        }
+    })
+    .await;
+    consumer.abort();
+    report.notes.push(format!(
+        "plain persistent mandatory confirmed publish ({body_len} B) + consume + ack, prefetch {prefetch}, no database"
+    ));
+    Ok(report)
+}
