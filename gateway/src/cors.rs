@@ -20,9 +20,15 @@ pub const MAX_AGE: &str = "86400";
 impl CorsConfig {
     /// The request's `Origin` when it is allowed.
     pub fn allowed_origin<'a>(&self, headers: &'a HeaderMap) -> Option<&'a HeaderValue> {
-        let origin = headers.get(header::ORIGIN)?;
-        let text = origin.to_str().ok()?;
-        (self.any_origin || self.origins.iter().any(|o| o == text)).then_some(origin)
+        headers
+            .get(header::ORIGIN)
+            .filter(|origin| self.allows(origin))
+    }
+
+    fn allows(&self, origin: &HeaderValue) -> bool {
+        origin
+            .to_str()
+            .is_ok_and(|text| self.any_origin || self.origins.iter().any(|o| o == text))
     }
 
     /// Answers a preflight (`OPTIONS` with `Access-Control-Request-Method`);
@@ -64,9 +70,10 @@ impl CorsConfig {
         Some(response)
     }
 
-    /// Adds the CORS headers of an actual (non-preflight) response.
-    pub fn decorate(&self, request_headers: &HeaderMap, response: &mut HeaderMap) {
-        if let Some(origin) = self.allowed_origin(request_headers) {
+    /// Adds the CORS headers of an actual (non-preflight) response to a
+    /// request that came with `origin`.
+    pub fn decorate(&self, origin: Option<&HeaderValue>, response: &mut HeaderMap) {
+        if let Some(origin) = origin.filter(|o| self.allows(o)) {
             response.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
             response.insert(
                 header::ACCESS_CONTROL_EXPOSE_HEADERS,
@@ -130,13 +137,12 @@ mod tests {
                 .any(|k| k.as_str().starts_with("access-control-"))
         });
         assert!(!any_cors);
-        let mut req = HeaderMap::new();
-        req.insert(
-            header::ORIGIN,
-            HeaderValue::from_static("https://evil.example.com"),
-        );
+        let evil = HeaderValue::from_static("https://evil.example.com");
         let mut resp = HeaderMap::new();
-        cfg().decorate(&req, &mut resp);
+        cfg().decorate(Some(&evil), &mut resp);
         assert!(resp.is_empty());
+        let good = HeaderValue::from_static("https://console.example.com");
+        cfg().decorate(Some(&good), &mut resp);
+        assert_eq!(resp.get(header::ACCESS_CONTROL_ALLOW_ORIGIN), Some(&good));
     }
 }

@@ -141,7 +141,7 @@ impl Gateway {
         if let Some(preflight) = inner.cors.preflight(&request) {
             return preflight;
         }
-        let request_headers = request.headers().clone();
+        let origin = request.headers().get(header::ORIGIN).cloned();
         let mut response = match Protocol::of(request.headers()) {
             Some(protocol) if request.method() == Method::POST => {
                 self.call(request, protocol, peer).await
@@ -151,9 +151,7 @@ impl Gateway {
                 None => static_files::not_found(),
             },
         };
-        inner
-            .cors
-            .decorate(&request_headers, response.headers_mut());
+        inner.cors.decorate(origin.as_ref(), response.headers_mut());
         response
     }
 

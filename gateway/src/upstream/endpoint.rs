@@ -1,5 +1,5 @@
-//! One upstream endpoint: its HTTP/2 connection (opened on first use, reused
-//! by every call, reopened after it closes), its in-flight count (the load
+//! One upstream endpoint: its HTTP/2 connections (a few, opened on first
+//! use, reused by every call, reopened after they close), its in-flight count (the load
 //! power-of-two-choices compares), its health and its ejection.
 
 use std::{
@@ -18,6 +18,11 @@ use tonic::body::Body;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Longest ejection, as a multiple of the base.
 const MAX_EJECTION_FACTOR: u32 = 32;
+/// HTTP/2 connections per endpoint. One connection multiplexes every call
+/// and batches their frames; on the 2-core benchmark machine 4 connections
+/// measured slower than 1 (BENCHMARKS.md), so one it is until a bigger
+/// machine says otherwise.
+const CONNECTIONS: usize = 1;
 
 /// Why no connection could be had.
 #[derive(Debug, thiserror::Error)]
@@ -56,8 +61,9 @@ pub struct Endpoint {
     healthy: AtomicBool,
     ejection: Mutex<Ejection>,
     eject_base: Duration,
-    sender: Mutex<Option<SendRequest<Body>>>,
-    connecting: tokio::sync::Mutex<()>,
+    senders: Vec<Mutex<Option<SendRequest<Body>>>>,
+    next: AtomicUsize,
+    connecting: Vec<tokio::sync::Mutex<()>>,
 }
 
 impl Endpoint {
@@ -72,8 +78,11 @@ impl Endpoint {
             healthy: AtomicBool::new(true),
             ejection: Mutex::new(Ejection::default()),
             eject_base,
-            sender: Mutex::new(None),
-            connecting: tokio::sync::Mutex::new(()),
+            senders: (0..CONNECTIONS).map(|_| Mutex::new(None)).collect(),
+            next: AtomicUsize::new(0),
+            connecting: (0..CONNECTIONS)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         }
     }
 
@@ -134,25 +143,29 @@ impl Endpoint {
         self.forget_connection();
     }
 
-    /// Drops the cached connection so the next call opens a new one.
+    /// Drops the cached connections so the next calls open new ones.
     pub fn forget_connection(&self) {
-        if let Ok(mut s) = self.sender.lock() {
-            *s = None;
+        for slot in &self.senders {
+            if let Ok(mut s) = slot.lock() {
+                *s = None;
+            }
         }
     }
 
-    /// A sender on the endpoint's live HTTP/2 connection, connecting first
-    /// if there is none. Concurrent callers share one connection attempt.
+    /// A sender on one of the endpoint's live HTTP/2 connections (taken in
+    /// turn), connecting first if it is not open. Concurrent callers share
+    /// one connection attempt per connection.
     pub async fn sender(&self) -> Result<SendRequest<Body>, ConnectError> {
-        if let Some(s) = self.live_sender() {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.senders.len();
+        if let Some(s) = self.live_sender(i) {
             return Ok(s);
         }
-        let _one_at_a_time = self.connecting.lock().await;
-        if let Some(s) = self.live_sender() {
+        let _one_at_a_time = self.connecting[i].lock().await;
+        if let Some(s) = self.live_sender(i) {
             return Ok(s);
         }
         let sender = self.connect().await?;
-        if let Ok(mut slot) = self.sender.lock() {
+        if let Ok(mut slot) = self.senders[i].lock() {
             *slot = Some(sender.clone());
         }
         Ok(sender)
@@ -160,11 +173,11 @@ impl Endpoint {
 
     /// Whether a live HTTP/2 connection is open to the endpoint.
     pub fn is_connected(&self) -> bool {
-        self.live_sender().is_some()
+        (0..self.senders.len()).any(|i| self.live_sender(i).is_some())
     }
 
-    fn live_sender(&self) -> Option<SendRequest<Body>> {
-        let slot = self.sender.lock().ok()?;
+    fn live_sender(&self, i: usize) -> Option<SendRequest<Body>> {
+        let slot = self.senders[i].lock().ok()?;
         slot.as_ref().filter(|s| !s.is_closed()).cloned()
     }
 

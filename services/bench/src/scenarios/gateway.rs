@@ -58,7 +58,10 @@ async fn grpc_call(channel: Channel, path: &'static str) -> Result<(), tonic::St
 }
 
 /// One grpc-web call over a worker's own HTTP/1.1 connection.
-async fn grpc_web_call(sender: &Mutex<SendRequest<Full<Bytes>>>, body: Bytes) -> Result<(), String> {
+async fn grpc_web_call(
+    sender: &Mutex<SendRequest<Full<Bytes>>>,
+    body: Bytes,
+) -> Result<(), String> {
     let request = Request::post(ROUTED)
         .header(header::HOST, "gateway")
         .header(header::CONTENT_TYPE, "application/grpc-web+proto")
@@ -132,14 +135,12 @@ pub async fn run(
 
     let direct = channels(echo.addr, args.connections).await?;
     let via = channels(gateway_addr, args.connections).await?;
-    let web = Arc::new(http1_connections(gateway_addr, opts.concurrency.max(1)).await?);
     // HealthCheckRequest { service: "" } encodes to zero bytes.
     let web_body = map_gateway::grpc_web::message_frame(&[]);
 
     let phase = |name: String, opts: LoadOptions, which: u8| {
         let direct = direct.clone();
         let via = via.clone();
-        let web = web.clone();
         let body = web_body.clone();
         async move {
             match which {
@@ -156,6 +157,19 @@ pub async fn run(
                     .await
                 }
                 _ => {
+                    // Fresh keep-alive connections per phase, one per caller
+                    // (idle ones are closed by the gateway between phases).
+                    let web = match http1_connections(gateway_addr, opts.concurrency.max(1)).await {
+                        Ok(c) => Arc::new(c),
+                        Err(e) => {
+                            let e = e.to_string();
+                            return run_load(&name, &opts, move |_| {
+                                let e = e.clone();
+                                async move { Err::<(), _>(e) }
+                            })
+                            .await;
+                        }
+                    };
                     run_load(&name, &opts, move |w| {
                         let web = web.clone();
                         let body = body.clone();
@@ -186,7 +200,12 @@ pub async fn run(
         let mut at_half = opts.clone();
         at_half.rate = Some(half_rate);
         let direct_half = phase(format!("direct gRPC @{half_rate:.0}/s"), at_half.clone(), 0).await;
-        let grpc_half = phase(format!("gateway gRPC @{half_rate:.0}/s"), at_half.clone(), 1).await;
+        let grpc_half = phase(
+            format!("gateway gRPC @{half_rate:.0}/s"),
+            at_half.clone(),
+            1,
+        )
+        .await;
         let mut web_half = phase(format!("gateway grpc-web @{half_rate:.0}/s"), at_half, 2).await;
         let added = |r: &Report| r.latency.p99_us as f64 - direct_half.latency.p99_us as f64;
         let (added_grpc, added_web) = (added(&grpc_half), added(&web_half));
@@ -200,7 +219,7 @@ pub async fn run(
         reports.push(web_half);
     }
 
-    drop((direct, via, web));
+    drop((direct, via));
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(5), gateway).await;
     drop(echo);
