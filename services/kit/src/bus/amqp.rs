@@ -267,6 +267,14 @@ impl Inner {
         })
     }
 
+    /// Makes the next use of the publisher declare the topology again (a
+    /// queue may have been deleted, which is also how a broker cancels).
+    async fn redeclare(&self) {
+        if let Some(l) = self.live.lock().await.as_mut() {
+            l.redeclare = true;
+        }
+    }
+
     /// A new channel with `prefetch` on the current connection.
     async fn consumer_channel(&self, prefetch: u16) -> Result<Channel, BusError> {
         self.publisher().await?;
@@ -310,6 +318,8 @@ impl Inner {
             {
                 Ok(c) => c,
                 Err(e) => {
+                    // e.g. the queue was deleted: declare everything again.
+                    self.redeclare().await;
                     let delay = backoff.next_delay();
                     tracing::warn!(%queue, error = %e, ?delay, "basic.consume failed");
                     tokio::time::sleep(delay).await;
@@ -336,6 +346,7 @@ impl Inner {
                     }
                     None => {
                         tracing::warn!(%queue, "consumer cancelled by the broker; consuming again");
+                        self.redeclare().await;
                         break;
                     }
                 }
