@@ -717,6 +717,70 @@ async fn unknown_queues_are_refused(backend: Backend) {
     let _: &Bus = &fx.bus;
 }
 
+/// When the broker cancels a consumer (here: its queue is deleted under
+/// it), the consumer declares the topology again and consumes again.
+async fn a_cancelled_consumer_consumes_again(backend: Backend) {
+    let Some(fx) = Fixture::new(backend).await else {
+        return;
+    };
+    let Some((url, prefix)) = fx.amqp() else {
+        return; // nothing cancels an in-process consumer
+    };
+    let (stop_tx, stop) = watch::channel(false);
+    let (recorder, mut seen) = Recorder::new("tts.user-sync");
+    let consumer = start(&fx, "tts.user-sync", recorder, consumer_config(), &stop);
+    let first = Uuid::now_v7().to_string();
+    for r in fx
+        .bus
+        .publish(&[envelope_message(&first, "auth.user.created", "u1", 1)])
+        .await
+    {
+        r.unwrap();
+    }
+    assert_eq!(receive(&mut seen, 1, WAIT).await[0].id(), first);
+
+    let admin = lapin::Connection::connect(&url, lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = admin.create_channel().await.unwrap();
+    channel
+        .queue_delete(
+            format!("{prefix}tts.user-sync").into(),
+            lapin::options::QueueDeleteOptions::default(),
+        )
+        .await
+        .unwrap();
+    let _ = admin.close(200, "done".into()).await;
+
+    // Until the queue is declared again a publish is unroutable, or (while
+    // the deletion completes) lost with the old queue: publish new events
+    // until one reaches the consumer again.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut sent = BTreeSet::new();
+    let got = loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never consumed again"
+        );
+        let id = Uuid::now_v7().to_string();
+        let ok = fx
+            .bus
+            .publish(&[envelope_message(&id, "auth.user.created", "u2", 1)])
+            .await
+            .iter()
+            .all(Result::is_ok);
+        if ok {
+            sent.insert(id);
+        }
+        if let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(100), seen.recv()).await {
+            break e;
+        }
+    };
+    assert!(sent.contains(got.id()), "an unexpected event arrived");
+    let _ = stop_tx.send(true);
+    consumer.await.unwrap();
+}
+
 macro_rules! bus_suite {
     ($backend:expr) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -762,6 +826,10 @@ macro_rules! bus_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn concurrent_relays_publish_each_row_once() {
             super::concurrent_relays_publish_each_row_once($backend).await
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_cancelled_consumer_consumes_again() {
+            super::a_cancelled_consumer_consumes_again($backend).await
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn unknown_queues_are_refused() {
