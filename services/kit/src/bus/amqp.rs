@@ -4,10 +4,17 @@
 //! and replays channels, topology, QoS and consumers). Above it, this module
 //! re-declares the topology once a recovered publisher channel is back, and
 //! starts over with a fresh connection (and fresh consumers) whenever lapin
-//! gives up or the broker cancels a consumer, so a relay or consumer rides
-//! through a broker restart without a process restart.
+//! gives up, stays "reconnecting" longer than [`RECOVERY_DEADLINE`] (seen
+//! here: after a `CONNECTION_FORCED` shutdown lapin can stay reconnecting
+//! forever), or the broker cancels a consumer, so a relay or consumer rides
+//! through a broker restart without a process restart. Consumers follow a
+//! fresh connection through a generation counter.
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use futures::{StreamExt as _, future::join_all};
 use lapin::{
@@ -20,7 +27,7 @@ use lapin::{
     types::{AMQPValue, FieldTable, LongString, ShortString},
 };
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::{Mutex, mpsc, watch};
 
 use super::{
     Acker, BusError, CONFIRM_TIMEOUT, CONTENT_TYPE, ERROR_HEADER, Incoming, Outgoing, PublishError,
@@ -32,6 +39,11 @@ use super::{
 
 /// Longest wait for a new connection (TCP + AMQP handshake + declarations).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long lapin's own recovery may stay "reconnecting" before the
+/// connection is dropped and a fresh one opened.
+pub(crate) const RECOVERY_DEADLINE: Duration = Duration::from_secs(10);
+/// How often an idle consumer checks that its connection is alive.
+const CONSUMER_CHECK: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 pub(crate) struct AmqpBus {
@@ -43,6 +55,9 @@ struct Inner {
     url: SecretString,
     names: Names,
     live: Mutex<Option<Live>>,
+    /// Bumped whenever a fresh connection replaces the old one: consumers
+    /// on the old one start over.
+    generation: watch::Sender<u64>,
 }
 
 /// The current connection and its confirm-mode publishing channel.
@@ -52,6 +67,8 @@ struct Live {
     publisher: Channel,
     /// Set when the publisher was seen down: declare again once it is back.
     redeclare: bool,
+    /// When the connection was first seen reconnecting, if it still is.
+    reconnecting_since: Option<Instant>,
 }
 
 impl AmqpBus {
@@ -62,6 +79,7 @@ impl AmqpBus {
             url,
             names,
             live: Mutex::new(None),
+            generation: watch::Sender::new(0),
         });
         inner.publisher().await?;
         Ok(AmqpBus { inner })
@@ -215,6 +233,7 @@ impl Inner {
         let mut live = self.live.lock().await;
         if let Some(l) = live.as_mut() {
             if l.publisher.status().connected() {
+                l.reconnecting_since = None;
                 if l.redeclare {
                     declare(&l.publisher, &self.names).await?;
                     l.redeclare = false;
@@ -222,18 +241,35 @@ impl Inner {
                 }
                 return Ok(l.publisher.clone());
             }
-            if l.connection.status().reconnecting() || l.publisher.status().reconnecting() {
+            let reconnecting =
+                l.connection.status().reconnecting() || l.publisher.status().reconnecting();
+            let since = *l.reconnecting_since.get_or_insert_with(Instant::now);
+            if reconnecting && since.elapsed() < RECOVERY_DEADLINE {
                 l.redeclare = true;
                 return Err(BusError::Unavailable("reconnecting to the broker".into()));
             }
-            tracing::warn!("broker connection lost for good; connecting afresh");
+            tracing::warn!(
+                recovering = reconnecting,
+                "broker connection lost for good; connecting afresh"
+            );
         }
-        *live = None;
+        if let Some(old) = live.take() {
+            // Best effort: the old connection may be dead or half recovered.
+            let connection = old.connection.clone();
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    connection.close(200, "replaced".into()),
+                )
+                .await;
+            });
+        }
         let fresh = tokio::time::timeout(CONNECT_TIMEOUT, self.open())
             .await
             .map_err(|_| BusError::Unavailable("connect timed out".into()))??;
         let publisher = fresh.publisher.clone();
         *live = Some(fresh);
+        self.generation.send_modify(|g| *g += 1);
         Ok(publisher)
     }
 
@@ -264,6 +300,7 @@ impl Inner {
             connection: Arc::new(connection),
             publisher,
             redeclare: false,
+            reconnecting_since: None,
         })
     }
 
@@ -328,8 +365,25 @@ impl Inner {
             };
             tracing::debug!(%queue, "consuming");
             backoff.reset();
+            let mut generation = self.generation.subscribe();
+            generation.mark_unchanged();
+            let mut check = tokio::time::interval(CONSUMER_CHECK);
             loop {
-                match consumer.next().await {
+                let next = tokio::select! {
+                    next = consumer.next() => next,
+                    _ = generation.changed() => {
+                        tracing::info!(%queue, "a fresh broker connection replaced this one; consuming again");
+                        break;
+                    }
+                    _ = check.tick() => {
+                        if !channel.status().connected() {
+                            // Drives the recovery deadline even when nothing is published.
+                            let _ = self.publisher().await;
+                        }
+                        continue;
+                    }
+                };
+                match next {
                     Some(Ok(delivery)) => {
                         if tx.send(incoming(delivery)).await.is_err() {
                             let _ = channel.close(200, "consumer stopped".into()).await;
