@@ -53,25 +53,27 @@ async fn unknown_email_and_wrong_password_look_the_same() {
     assert!(!wrong_pw.message().contains("not the password"));
 
     // About the same time: an unknown email is checked against a dummy hash.
-    // Without it the unknown email would answer ~100x faster.
-    let timed = |email: &'static str| {
-        let mut c = h.client();
-        async move {
-            let mut best = Duration::MAX;
-            for _ in 0..3 {
-                let t = Instant::now();
-                let _ = c.login(login_req(email, "still not it")).await;
-                best = best.min(t.elapsed());
-            }
-            best
+    // Without it the unknown email would skip the ~15 ms argon2 verification
+    // and answer >10x faster. Other tests hash on the same cores meanwhile, so
+    // the two are sampled alternately and the best of each is compared, with
+    // a bound wide enough for that noise and still far below the >10x gap.
+    let mut c = h.client();
+    let (mut known, mut unknown) = (Duration::MAX, Duration::MAX);
+    // Three rounds: maria failed once above, and a fifth failure would lock her.
+    for _ in 0..3 {
+        // Distinct emails so neither locks (threshold 5).
+        for (email, best) in [
+            ("maria@example.com", &mut known),
+            ("ghost@example.com", &mut unknown),
+        ] {
+            let t = Instant::now();
+            let _ = c.login(login_req(email, "still not it")).await;
+            *best = (*best).min(t.elapsed());
         }
-    };
-    // Distinct emails so neither locks (threshold 5).
-    let known = timed("maria@example.com").await;
-    let unknown = timed("ghost@example.com").await;
+    }
     let ratio = known.as_secs_f64() / unknown.as_secs_f64();
     assert!(
-        (0.33..3.0).contains(&ratio),
+        (0.2..5.0).contains(&ratio),
         "known {known:?} vs unknown {unknown:?}"
     );
 }
