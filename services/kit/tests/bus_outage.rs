@@ -28,6 +28,7 @@ async fn every_event_is_handled_once_across_a_broker_restart() {
         eprintln!("skipped: the broker outage test needs RabbitMQ (MAP_TEST_AMQP_URL unset)");
         return;
     }
+    bus_support::capture_logs();
     let Some(fx) = Fixture::new(Backend::RabbitMq).await else {
         return;
     };

@@ -69,6 +69,9 @@ struct Live {
     redeclare: bool,
     /// When the connection was first seen reconnecting, if it still is.
     reconnecting_since: Option<Instant>,
+    /// Set when a publish or declaration on a "connected" channel did not
+    /// finish in time: the connection is replaced on next use.
+    stale: bool,
 }
 
 impl AmqpBus {
@@ -128,19 +131,27 @@ impl AmqpBus {
                 properties,
             ));
         }
-        let sent = join_all(sends).await;
-        let confirms = join_all(sent.into_iter().map(|sent| async move {
-            match sent {
-                Ok(confirm) => confirmation(confirm.await),
-                Err(e) => Err(PublishError::Unavailable(e.to_string())),
-            }
-        }));
-        match tokio::time::timeout(CONFIRM_TIMEOUT, confirms).await {
+        // Sending is bounded too: lapin resolves a send once its I/O loop
+        // wrote the frames, which may never happen on a wedged connection.
+        let publish = async {
+            let sent = join_all(sends).await;
+            join_all(sent.into_iter().map(|sent| async move {
+                match sent {
+                    Ok(confirm) => confirmation(confirm.await),
+                    Err(e) => Err(PublishError::Unavailable(e.to_string())),
+                }
+            }))
+            .await
+        };
+        match tokio::time::timeout(CONFIRM_TIMEOUT, publish).await {
             Ok(results) => results,
-            Err(_) => messages
-                .iter()
-                .map(|_| Err(PublishError::Timeout(CONFIRM_TIMEOUT)))
-                .collect(),
+            Err(_) => {
+                self.inner.mark_stale().await;
+                messages
+                    .iter()
+                    .map(|_| Err(PublishError::Timeout(CONFIRM_TIMEOUT)))
+                    .collect()
+            }
         }
     }
 
@@ -166,21 +177,27 @@ impl AmqpBus {
         if let Some(t) = &message.event_type {
             properties = properties.with_type(t.as_str().into());
         }
-        let sent = channel
-            .basic_publish(
-                self.inner.names.dead_letter_exchange().into(),
-                self.inner.names.queue(queue).into(),
-                mandatory(),
-                &message.body,
-                properties,
-            )
-            .await;
-        let confirmed = match sent {
-            Ok(confirm) => tokio::time::timeout(CONFIRM_TIMEOUT, confirm)
+        let publish = async {
+            match channel
+                .basic_publish(
+                    self.inner.names.dead_letter_exchange().into(),
+                    self.inner.names.queue(queue).into(),
+                    mandatory(),
+                    &message.body,
+                    properties,
+                )
                 .await
-                .map_err(|_| PublishError::Timeout(CONFIRM_TIMEOUT))
-                .and_then(confirmation),
-            Err(e) => Err(PublishError::Unavailable(e.to_string())),
+            {
+                Ok(confirm) => confirmation(confirm.await),
+                Err(e) => Err(PublishError::Unavailable(e.to_string())),
+            }
+        };
+        let confirmed = match tokio::time::timeout(CONFIRM_TIMEOUT, publish).await {
+            Ok(confirmed) => confirmed,
+            Err(_) => {
+                self.inner.mark_stale().await;
+                Err(PublishError::Timeout(CONFIRM_TIMEOUT))
+            }
         };
         Ok(confirmed?)
     }
@@ -231,11 +248,19 @@ impl Inner {
     /// there is no usable connection. Fails fast while lapin is recovering.
     async fn publisher(&self) -> Result<Channel, BusError> {
         let mut live = self.live.lock().await;
-        if let Some(l) = live.as_mut() {
+        if let Some(l) = live.as_mut().filter(|l| !l.stale) {
             if l.publisher.status().connected() {
                 l.reconnecting_since = None;
                 if l.redeclare {
-                    declare(&l.publisher, &self.names).await?;
+                    match tokio::time::timeout(CONNECT_TIMEOUT, declare(&l.publisher, &self.names))
+                        .await
+                    {
+                        Ok(declared) => declared?,
+                        Err(_) => {
+                            l.stale = true;
+                            return Err(BusError::Unavailable("declaring timed out".into()));
+                        }
+                    }
                     l.redeclare = false;
                     tracing::info!("topology declared again after recovery");
                 }
@@ -252,6 +277,8 @@ impl Inner {
                 recovering = reconnecting,
                 "broker connection lost for good; connecting afresh"
             );
+        } else if live.is_some() {
+            tracing::warn!("broker connection wedged (an operation timed out); connecting afresh");
         }
         if let Some(old) = live.take() {
             // Best effort: the old connection may be dead or half recovered.
@@ -301,6 +328,7 @@ impl Inner {
             publisher,
             redeclare: false,
             reconnecting_since: None,
+            stale: false,
         })
     }
 
@@ -312,6 +340,14 @@ impl Inner {
         }
     }
 
+    /// Makes the next use of the connection replace it: an operation on a
+    /// channel that claims to be connected did not finish in time.
+    async fn mark_stale(&self) {
+        if let Some(l) = self.live.lock().await.as_mut() {
+            l.stale = true;
+        }
+    }
+
     /// A new channel with `prefetch` on the current connection.
     async fn consumer_channel(&self, prefetch: u16) -> Result<Channel, BusError> {
         self.publisher().await?;
@@ -319,15 +355,20 @@ impl Inner {
             Some(l) => l.connection.clone(),
             None => return Err(BusError::Unavailable("no connection".into())),
         };
-        let channel = connection
-            .create_channel()
-            .await
-            .map_err(|e| BusError::Unavailable(e.to_string()))?;
-        channel
-            .basic_qos(prefetch, BasicQosOptions::default())
-            .await
-            .map_err(|e| BusError::Unavailable(e.to_string()))?;
-        Ok(channel)
+        let open = async {
+            let channel = connection.create_channel().await?;
+            channel
+                .basic_qos(prefetch, BasicQosOptions::default())
+                .await?;
+            Ok::<_, lapin::Error>(channel)
+        };
+        match tokio::time::timeout(CONNECT_TIMEOUT, open).await {
+            Ok(channel) => channel.map_err(|e| BusError::Unavailable(e.to_string())),
+            Err(_) => {
+                self.mark_stale().await;
+                Err(BusError::Unavailable("opening a channel timed out".into()))
+            }
+        }
     }
 
     /// Feeds `tx` from `queue` until the receiver is dropped, re-consuming
@@ -344,15 +385,20 @@ impl Inner {
                     continue;
                 }
             };
-            let mut consumer = match channel
-                .basic_consume(
-                    queue.as_str().into(),
-                    "".into(),
-                    BasicConsumeOptions::default(),
-                    FieldTable::default(),
-                )
-                .await
-            {
+            let consume = channel.basic_consume(
+                queue.as_str().into(),
+                "".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            );
+            let consumed = match tokio::time::timeout(CONNECT_TIMEOUT, consume).await {
+                Ok(consumed) => consumed.map_err(|e| e.to_string()),
+                Err(_) => {
+                    self.mark_stale().await;
+                    Err("basic.consume timed out".to_owned())
+                }
+            };
+            let mut consumer = match consumed {
                 Ok(c) => c,
                 Err(e) => {
                     // e.g. the queue was deleted: declare everything again.
@@ -392,7 +438,22 @@ impl Inner {
                     }
                     Some(Err(error)) => {
                         tracing::warn!(%queue, %error, "consumer interrupted; waiting for recovery");
-                        if let Err(error) = channel.wait_for_recovery(error).await {
+                        // lapin's recovery may never end (see RECOVERY_DEADLINE): keep
+                        // driving the deadline meanwhile, and follow a fresh connection.
+                        let recovery = channel.wait_for_recovery(error);
+                        tokio::pin!(recovery);
+                        let outcome = loop {
+                            tokio::select! {
+                                r = &mut recovery => break r.map_err(|e| e.to_string()),
+                                _ = generation.changed() => {
+                                    break Err("a fresh broker connection replaced this one".to_owned());
+                                }
+                                _ = check.tick() => {
+                                    let _ = self.publisher().await;
+                                }
+                            }
+                        };
+                        if let Err(error) = outcome {
                             tracing::warn!(%queue, %error, "recovery failed; consuming afresh");
                             break;
                         }

@@ -156,6 +156,17 @@ pub async fn enqueue(db: &map_kit::db::Db, events: Vec<NewEvent>) -> Vec<String>
     ids
 }
 
+/// Sends the bus's and lapin's log lines to the test's captured output, so a
+/// failing run shows what the connection went through (`RUST_LOG` overrides).
+pub fn capture_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "map_kit::bus=debug,lapin=info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
 /// Polls `condition` every 20 ms until it holds, failing after `within`.
 pub async fn eventually<F, Fut>(what: &str, within: Duration, mut condition: F)
 where
