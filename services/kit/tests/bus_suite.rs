@@ -35,6 +35,8 @@ const WAIT: Duration = Duration::from_secs(20);
 fn consumer_config() -> ConsumerConfig {
     ConsumerConfig {
         prefetch: 16,
+        batch: 8,
+        concurrency: 2,
         max_attempts: 3,
         retry_min: Duration::from_millis(10),
         retry_max: Duration::from_millis(40),
@@ -338,6 +340,73 @@ async fn a_failing_handler_ends_in_the_dlq_with_the_reason(backend: Backend) {
         probe::counts(&fx.consumer.db, "failing").await.unwrap().0,
         0
     );
+    let _ = stop_tx.send(true);
+    consumer.await.unwrap();
+}
+
+/// Fails for subject "bad" (permanently), records the others.
+struct FailsOnBad;
+
+#[async_trait::async_trait]
+impl Handler for FailsOnBad {
+    async fn handle(&self, event: &Event, txn: &DatabaseTransaction) -> Result<(), HandlerError> {
+        probe::record(txn, "fails-on-bad", event.id()).await?;
+        if event.envelope.subject == "bad" {
+            return Err(HandlerError::Permanent("subject is bad".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Deliveries waiting together are applied in batches; a bad event among
+/// them goes to the DLQ alone, a duplicate among them is applied once, and
+/// every other event is applied exactly once (the batch is rolled back and
+/// its events applied one by one). How deliveries group into batches is up
+/// to their arrival; with 20 adjacent pairs some pairs share a batch.
+async fn a_bad_event_in_a_batch_holds_back_no_other(backend: Backend) {
+    let Some(fx) = Fixture::new(backend).await else {
+        return;
+    };
+    let ids: Vec<String> = (0..20).map(|_| Uuid::now_v7().to_string()).collect();
+    // Each event twice in a row (a redelivery landing in the same batch).
+    let messages: Vec<Outgoing> = ids
+        .iter()
+        .enumerate()
+        .flat_map(|(i, id)| {
+            let subject = if i == 5 { "bad" } else { "good" };
+            let m = envelope_message(id, "auth.user.created", subject, 1);
+            [m.clone(), m]
+        })
+        .collect();
+    // Published before the consumer starts, so they wait in its queue together.
+    for r in fx.bus.publish(&messages).await {
+        r.unwrap();
+    }
+    let (stop_tx, stop) = watch::channel(false);
+    let consumer = start(&fx, "bms.user-sync", FailsOnBad, consumer_config(), &stop);
+    let mut dlq = fx.bus.subscribe("bms.user-sync.dlq", 4).await.unwrap();
+    let dead = tokio::time::timeout(WAIT, dlq.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(dead.message_id.as_deref(), Some(ids[5].as_str()));
+    assert_eq!(
+        dead.headers.get(ERROR_HEADER).map(String::as_str),
+        Some("subject is bad")
+    );
+    dead.ack().await.unwrap();
+    let db = fx.consumer.db.clone();
+    eventually("the 19 good events committed", WAIT, || {
+        let db = db.clone();
+        async move { probe::counts(&db, "fails-on-bad").await.unwrap() == (19, 19) }
+    })
+    .await;
+    for (i, id) in ids.iter().enumerate() {
+        let recorded = inbox::contains(fx.consumer.db.conn(), "bms.user-sync", id)
+            .await
+            .unwrap();
+        assert_eq!(recorded, i != 5, "inbox row of event {i}");
+    }
     let _ = stop_tx.send(true);
     consumer.await.unwrap();
 }
@@ -802,6 +871,10 @@ macro_rules! bus_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_failing_handler_ends_in_the_dlq_with_the_reason() {
             super::a_failing_handler_ends_in_the_dlq_with_the_reason($backend).await
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_bad_event_in_a_batch_holds_back_no_other() {
+            super::a_bad_event_in_a_batch_holds_back_no_other($backend).await
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn an_undecodable_message_goes_to_the_dlq_at_once() {

@@ -15,7 +15,14 @@
 //!    message to `<queue>.dlq` with the reason in `x-map-error`, confirmed,
 //!    then acks.
 //!
-//! Deliveries are processed concurrently, at most `prefetch` at a time.
+//! Deliveries that arrive together are applied together: up to
+//! [`ConsumerConfig::batch`] of them in one transaction (one inbox statement
+//! for all, the handler for each new one, one commit), with at most
+//! [`ConsumerConfig::concurrency`] such transactions in flight. While those
+//! run, new deliveries wait in the channel, so batches grow with the load
+//! and a lone event is applied at once. A batch whose handler fails is
+//! rolled back and its events are applied one by one as above, so one bad
+//! event cannot hold the others back.
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -106,8 +113,12 @@ pub trait Handler: Send + Sync + 'static {
 /// How a consumer paces itself.
 #[derive(Debug, Clone)]
 pub struct ConsumerConfig {
-    /// Most unacknowledged deliveries (and concurrently applied events).
+    /// Most unacknowledged deliveries.
     pub prefetch: u16,
+    /// Most events applied in one transaction.
+    pub batch: usize,
+    /// Most transactions in flight.
+    pub concurrency: usize,
     /// Attempts of a failing handler before dead-lettering.
     pub max_attempts: u32,
     /// First retry delay; doubles up to `retry_max`.
@@ -121,7 +132,9 @@ pub struct ConsumerConfig {
 impl Default for ConsumerConfig {
     fn default() -> Self {
         ConsumerConfig {
-            prefetch: 64,
+            prefetch: 128,
+            batch: 64,
+            concurrency: 4,
             max_attempts: 5,
             retry_min: Duration::from_millis(200),
             retry_max: Duration::from_secs(5),
@@ -210,15 +223,23 @@ impl Consumer {
             .await?;
         tracing::info!(queue = shared.queue, "consumer started");
         let mut in_flight = JoinSet::new();
+        let concurrency = shared.config.concurrency.max(1);
+        let batch = shared.config.batch.max(1);
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
                 Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
-                message = subscription.next() => match message {
+                message = subscription.next(), if in_flight.len() < concurrency => match message {
                     Some(message) => {
+                        let mut messages = vec![message];
+                        while messages.len() < batch
+                            && let Some(more) = subscription.try_next()
+                        {
+                            messages.push(more);
+                        }
                         let shared = shared.clone();
-                        in_flight.spawn(async move { shared.process(message).await });
+                        in_flight.spawn(async move { shared.process_batch(messages).await });
                     }
                     None => break,
                 },
@@ -240,23 +261,93 @@ impl Consumer {
 }
 
 impl Shared {
-    async fn process(&self, message: Incoming) -> Outcome {
-        let envelope = match decode(&message) {
-            Ok(e) => e,
-            Err(reason) => {
-                tracing::warn!(queue = self.queue, %reason, "undecodable message");
-                return self
-                    .dead_letter(message, &format!("undecodable: {reason}"))
-                    .await;
+    /// Applies deliveries that arrived together: in one transaction when
+    /// there are several, falling back to one by one if that fails.
+    async fn process_batch(&self, messages: Vec<Incoming>) {
+        let mut ready = Vec::with_capacity(messages.len());
+        for message in messages {
+            match decode(&message) {
+                Ok(envelope) => {
+                    let span = self.span(&envelope, &message);
+                    let event = Event {
+                        envelope,
+                        redelivered: message.redelivered,
+                    };
+                    ready.push((event, message, span));
+                }
+                Err(reason) => {
+                    tracing::warn!(queue = self.queue, %reason, "undecodable message");
+                    self.dead_letter(message, &format!("undecodable: {reason}"))
+                        .await;
+                }
             }
-        };
+        }
+        if ready.len() > 1 {
+            match self.apply_batch(&ready).await {
+                Ok(applied) => {
+                    failpoint::hit(failpoint::CONSUMER_AFTER_COMMIT);
+                    let acks = ready.into_iter().zip(applied).map(
+                        |((event, message, span), applied)| async move {
+                            if let Err(error) = message.ack().await {
+                                let _enter = span.enter();
+                                tracing::warn!(%error, "ack failed after commit");
+                            }
+                            if applied && let Some(hook) = &self.on_applied {
+                                hook(&event);
+                            }
+                        },
+                    );
+                    futures::future::join_all(acks).await;
+                    return;
+                }
+                Err(error) => {
+                    tracing::debug!(queue = self.queue, %error, events = ready.len(), "batch failed; applying its events one by one");
+                }
+            }
+        }
+        for (event, message, span) in ready {
+            self.apply_with_retries(event, message)
+                .instrument(span)
+                .await;
+        }
+    }
+
+    /// One attempt at a batch: one inbox statement, the handler for each new
+    /// event, one commit. Returns, per event, whether it was applied (false:
+    /// a duplicate).
+    async fn apply_batch(
+        &self,
+        batch: &[(Event, Incoming, tracing::Span)],
+    ) -> Result<Vec<bool>, HandlerError> {
+        let txn = self.db.begin_write().await?;
+        let ids: Vec<&str> = batch.iter().map(|(e, _, _)| e.id()).collect();
+        let mut fresh = inbox::record_many(&txn, self.queue, &ids).await?;
+        let mut applied = Vec::with_capacity(batch.len());
+        for (event, _, span) in batch {
+            // An id delivered twice in one batch is applied once.
+            let new = fresh.remove(event.id());
+            if new {
+                // An error drops `txn`, which rolls it back.
+                self.handler
+                    .handle(event, &txn)
+                    .instrument(span.clone())
+                    .await?;
+            }
+            applied.push(new);
+        }
+        txn.commit().await?;
+        Ok(applied)
+    }
+
+    /// The `consume` span of one event, continuing the producer's trace.
+    fn span(&self, envelope: &Envelope, message: &Incoming) -> tracing::Span {
         let span = tracing::info_span!(
             "consume",
             queue = self.queue,
             event_type = %envelope.r#type,
             event_id = %envelope.id,
         );
-        let trace = envelope.trace.clone().unwrap_or_default();
+        let trace = envelope.trace.as_ref().cloned().unwrap_or_default();
         let carrier = if trace.traceparent.is_empty() {
             telemetry::TraceHeaders {
                 traceparent: message
@@ -277,13 +368,7 @@ impl Shared {
             }
         };
         telemetry::adopt_parent(&span, &carrier);
-        let event = Event {
-            envelope,
-            redelivered: message.redelivered,
-        };
-        self.apply_with_retries(event, message)
-            .instrument(span)
-            .await
+        span
     }
 
     async fn apply_with_retries(&self, event: Event, message: Incoming) -> Outcome {

@@ -3,8 +3,14 @@
 //! writes, so an event redelivered after a crash between commit and ack is
 //! recognised and acknowledged without being applied again.
 
+use std::collections::HashSet;
+
 use chrono::Utc;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, TryInsertResult};
+use sea_orm::{
+    ActiveValue::Set,
+    ConnectionTrait, DbErr, EntityTrait, TryInsertResult,
+    sea_query::{OnConflict, Query},
+};
 
 /// The `inbox` table, created by every system's first migration.
 pub mod entity {
@@ -53,6 +59,37 @@ pub async fn record<C: ConnectionTrait>(
         TryInsertResult::Inserted(rows) => rows > 0,
         TryInsertResult::Conflicted | TryInsertResult::Empty => false,
     })
+}
+
+/// Records that `consumer` applies each of `event_ids` in `txn`, in one
+/// statement. Returns the ids that were new (the others were applied
+/// before); an id listed twice is returned once.
+pub async fn record_many<C: ConnectionTrait>(
+    txn: &C,
+    consumer: &str,
+    event_ids: &[&str],
+) -> Result<HashSet<String>, DbErr> {
+    if event_ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let now = Utc::now();
+    let mut insert = Query::insert();
+    insert
+        .into_table(entity::Entity)
+        .columns([
+            entity::Column::Consumer,
+            entity::Column::EventId,
+            entity::Column::HandledAt,
+        ])
+        .on_conflict(OnConflict::new().do_nothing().to_owned())
+        .returning_col(entity::Column::EventId);
+    for id in event_ids {
+        insert.values_panic([consumer.into(), (*id).into(), now.into()]);
+    }
+    let rows = txn.query_all(&insert).await?;
+    rows.iter()
+        .map(|row| row.try_get::<String>("", "event_id"))
+        .collect()
 }
 
 /// Whether `consumer` has applied `event_id`.

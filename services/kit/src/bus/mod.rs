@@ -297,6 +297,11 @@ impl Subscription {
     pub async fn next(&mut self) -> Option<Incoming> {
         self.rx.recv().await
     }
+
+    /// A delivery that has already arrived, without waiting.
+    pub fn try_next(&mut self) -> Option<Incoming> {
+        self.rx.try_recv().ok()
+    }
 }
 
 impl Drop for Subscription {
