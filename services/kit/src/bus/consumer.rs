@@ -285,7 +285,10 @@ impl Shared {
         if ready.len() > 1 {
             match self.apply_batch(&ready).await {
                 Ok(applied) => {
-                    failpoint::hit(failpoint::CONSUMER_AFTER_COMMIT);
+                    // Counted per event applied, as on the one-by-one path.
+                    for _ in applied.iter().filter(|a| **a) {
+                        failpoint::hit(failpoint::CONSUMER_AFTER_COMMIT);
+                    }
                     let acks = ready.into_iter().zip(applied).map(
                         |((event, message, span), applied)| async move {
                             if let Err(error) = message.ack().await {
