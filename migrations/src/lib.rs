@@ -11,6 +11,7 @@
 #[path = "auth/mod.rs"]
 mod auth_schema;
 mod messaging;
+mod messaging_pending;
 
 /// Declares a system's migrator: the shared outbox/inbox first, then its own.
 macro_rules! migrator {
@@ -28,6 +29,7 @@ macro_rules! migrator {
                 fn migrations() -> Vec<Box<dyn MigrationTrait>> {
                     vec![
                         Box::new(crate::messaging::Migration),
+                        Box::new(crate::messaging_pending::Migration),
                         $(Box::new($migration),)*
                     ]
                 }

@@ -59,6 +59,10 @@ pub struct EventsArgs {
     /// Skip the broker-ceiling run.
     #[arg(long)]
     pub pipeline_only: bool,
+    /// Events each producer transaction enqueues (a ticket opened emits
+    /// several); the call ends when the consumer has applied all of them.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub events_per_call: u64,
 }
 
 type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<()>>>>;
@@ -116,9 +120,16 @@ async fn database(server: Option<&str>) -> Result<BenchDb, Box<dyn std::error::E
                 .execute_unprepared(&format!("CREATE DATABASE {name}"))
                 .await?;
             admin.close().await?;
-            let base = server.rsplit_once('/').map_or(server, |(b, _)| b);
+            // Same server and options (`?sslmode=…`), the run's own database.
+            let (path, query) = server.split_once('?').unwrap_or((server, ""));
+            let base = path.rsplit_once('/').map_or(path, |(b, _)| b);
+            let query = if query.is_empty() {
+                String::new()
+            } else {
+                format!("?{query}")
+            };
             (
-                format!("{base}/{name}"),
+                format!("{base}/{name}{query}"),
                 Some((
                     server.to_owned(),
                     format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
@@ -253,28 +264,47 @@ async fn pipeline(
     let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let call_db = db.clone();
     let call_waiters = waiters.clone();
-    let mut report = run_load("events: outbox→RabbitMQ→consumer", opts, move |_| {
+    let per_call = args.events_per_call;
+    let name = if per_call == 1 {
+        "events: outbox→RabbitMQ→consumer".to_owned()
+    } else {
+        format!("events: outbox→RabbitMQ→consumer, {per_call} per transaction")
+    };
+    let mut report = run_load(&name, opts, move |_| {
         let db = call_db.clone();
         let waiters = call_waiters.clone();
-        let i = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let first = counter.fetch_add(per_call, std::sync::atomic::Ordering::Relaxed);
         async move {
             let outbox = Outbox::new(System::Ams);
-            let event = NewEvent::new("ams.asset.purchased", format!("asset-{i}"), 1, &purchase(i));
             let txn = db.begin_write().await.map_err(|e| e.to_string())?;
-            let id = outbox
-                .enqueue(&txn, event)
-                .await
-                .map_err(|e| e.to_string())?;
-            let (tx, rx) = oneshot::channel();
-            lock(&waiters).insert(id.to_string(), tx);
+            let mut consumed = Vec::new();
+            for i in first..first + per_call {
+                let event =
+                    NewEvent::new("ams.asset.purchased", format!("asset-{i}"), 1, &purchase(i));
+                let id = outbox
+                    .enqueue(&txn, event)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let (tx, rx) = oneshot::channel();
+                lock(&waiters).insert(id.to_string(), tx);
+                consumed.push(rx);
+            }
             txn.commit().await.map_err(|e| e.to_string())?;
-            tokio::time::timeout(Duration::from_secs(30), rx)
+            let all = futures::future::try_join_all(consumed);
+            tokio::time::timeout(Duration::from_secs(30), all)
                 .await
                 .map_err(|_| "not consumed within 30 s".to_owned())?
+                .map(|_| ())
                 .map_err(|_| "waiter dropped".to_owned())
         }
     })
     .await;
+    if per_call > 1 {
+        report.notes.push(format!(
+            "{:.0} events/s ({per_call} events per producer transaction)",
+            report.throughput * per_call as f64
+        ));
+    }
     let _ = stop_tx.send(true);
     let _ = relay.await;
     let _ = consumer.await;
