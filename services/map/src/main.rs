@@ -14,6 +14,11 @@ mod worker;
 
 use clap::Parser as _;
 
+/// mimalloc instead of glibc's malloc: the servers allocate per call, and
+/// glibc's allocator took ~13% of the gateway benchmark's CPU (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
     map_kit::install_crypto_provider();
