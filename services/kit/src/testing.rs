@@ -107,6 +107,49 @@ pub fn amqp_prefix() -> String {
     format!("t{}.", &uuid::Uuid::now_v7().simple().to_string()[20..])
 }
 
+/// Deletes the queues and exchanges of an AMQP prefix when dropped, even
+/// when the test panicked, so a failed run leaves nothing in the broker
+/// (a leftover quorum queue keeps its messages and its share of the
+/// broker's work). Holds the URL and prefix a test connected with.
+#[derive(Debug)]
+pub struct AmqpCleanup {
+    url: SecretString,
+    prefix: String,
+}
+
+impl AmqpCleanup {
+    /// Cleans up `prefix` on the broker at `url` on drop.
+    pub fn new(url: &SecretString, prefix: &str) -> AmqpCleanup {
+        AmqpCleanup {
+            url: url.clone(),
+            prefix: prefix.to_owned(),
+        }
+    }
+}
+
+impl Drop for AmqpCleanup {
+    fn drop(&mut self) {
+        // A fresh connection on a thread of its own: the test's runtime may
+        // be shutting down (or the test panicked).
+        let (url, prefix) = (self.url.clone(), std::mem::take(&mut self.prefix));
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                if let Ok(bus) = crate::bus::Bus::connect(Some(&url), &prefix).await {
+                    let _ = bus.delete_topology().await;
+                    bus.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
 /// A real gRPC server on an ephemeral port.
 #[derive(Debug)]
 pub struct TestServer {

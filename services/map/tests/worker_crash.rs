@@ -11,7 +11,7 @@ use map_kit::{
     System,
     bus::{Bus, Relay, RelayConfig, failpoint, inbox, probe},
     outbox::{NewEvent, Outbox},
-    testing::{TestDb, amqp_prefix, amqp_url, expose},
+    testing::{AmqpCleanup, TestDb, amqp_prefix, amqp_url, expose},
 };
 use sea_orm::{EntityTrait, PaginatorTrait};
 use tokio::process::{Child, Command};
@@ -42,6 +42,7 @@ async fn a_worker_killed_between_commit_and_ack_applies_each_event_once() {
         return;
     };
     let prefix = amqp_prefix();
+    let _cleanup = AmqpCleanup::new(&url, &prefix);
     let bus = Bus::connect(Some(&url), &prefix).await.unwrap();
     let producer = TestDb::new::<map_migrations::auth::Migrator>().await;
     let consumer = TestDb::new::<map_migrations::tts::Migrator>().await;
@@ -117,6 +118,5 @@ async fn a_worker_killed_between_commit_and_ack_applies_each_event_once() {
     assert_eq!(inboxed, EVENTS as u64);
 
     restarted.kill().await.unwrap();
-    bus.delete_topology().await.unwrap();
     bus.close().await;
 }

@@ -16,7 +16,7 @@ use map_kit::{
     System,
     bus::{Bus, Event, Handler, HandlerError, Relay, RelayConfig, probe},
     outbox::{NewEvent, Outbox},
-    testing::{TestDb, amqp_prefix, amqp_url, expose},
+    testing::{AmqpCleanup, TestDb, amqp_prefix, amqp_url, expose},
 };
 use sea_orm::DatabaseTransaction;
 use secrecy::SecretString;
@@ -36,7 +36,9 @@ pub struct Fixture {
     pub producer: TestDb,
     pub consumer: TestDb,
     pub backend: Backend,
-    cleanup: Option<(SecretString, String)>,
+    amqp: Option<(SecretString, String)>,
+    /// Declared last: dropped after the bus, deleting the prefix's topology.
+    _cleanup: Option<AmqpCleanup>,
 }
 
 impl Fixture {
@@ -44,7 +46,7 @@ impl Fixture {
     /// `MAP_TEST_AMQP_URL` is unset.
     pub async fn new(backend: Backend) -> Option<Fixture> {
         let prefix = amqp_prefix();
-        let (bus, cleanup) = match backend {
+        let (bus, amqp) = match backend {
             Backend::InProcess => (Bus::in_process(&prefix), None),
             Backend::RabbitMq => {
                 let Some(url) = amqp_url() else {
@@ -60,18 +62,22 @@ impl Fixture {
         let producer = TestDb::new::<map_migrations::auth::Migrator>().await;
         let consumer = TestDb::new::<map_migrations::tts::Migrator>().await;
         probe::ensure_table(&consumer.db).await.unwrap();
+        let cleanup = amqp
+            .as_ref()
+            .map(|(url, prefix)| AmqpCleanup::new(url, prefix));
         Some(Fixture {
             bus,
             producer,
             consumer,
             backend,
-            cleanup,
+            amqp,
+            _cleanup: cleanup,
         })
     }
 
     /// The broker URL and prefix (RabbitMQ only), e.g. for a child process.
     pub fn amqp(&self) -> Option<(String, String)> {
-        self.cleanup
+        self.amqp
             .as_ref()
             .map(|(u, p)| (expose(u).to_owned(), p.clone()))
     }
@@ -88,30 +94,6 @@ impl Fixture {
         tokio::spawn(relay.run(async move {
             let _ = stop.wait_for(|s| *s).await;
         }))
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        // A fresh connection on a thread of its own: the test's runtime may
-        // be shutting down (or the test panicked).
-        if let Some((url, prefix)) = self.cleanup.take() {
-            let _ = std::thread::spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                else {
-                    return;
-                };
-                rt.block_on(async {
-                    if let Ok(bus) = Bus::connect(Some(&url), &prefix).await {
-                        let _ = bus.delete_topology().await;
-                        bus.close().await;
-                    }
-                });
-            })
-            .join();
-        }
     }
 }
 
