@@ -14,8 +14,8 @@ use std::{collections::BTreeMap, net::SocketAddr, sync::Arc, time::Duration};
 use bytes::Bytes;
 use http::{Request, header, uri::PathAndQuery};
 use http_body_util::{BodyExt as _, Full};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
+use hyper::{body::Incoming, client::conn::http1::SendRequest, service::service_fn};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use map_gateway::{GatewayConfig, UpstreamSpec};
 use map_kit::System;
 use tokio::{net::TcpListener, sync::Mutex};
@@ -34,6 +34,10 @@ pub struct GatewayArgs {
     /// Skip the half-load latency runs.
     #[arg(long)]
     pub skip_half_load: bool,
+    /// Also measure a bare hyper HTTP/2 proxy (no routing, limits, logging or
+    /// translation): the floor any hyper-based proxy hop starts from.
+    #[arg(long)]
+    pub bare_proxy: bool,
 }
 
 /// The path the gateway routes to TTS's cluster (the echo server), prefix stripped.
@@ -89,6 +93,38 @@ async fn grpc_web_call(
         (1, Some(b"0")) => Ok(()),
         _ => Err(format!("unexpected grpc-web reply: {trailers:?}")),
     }
+}
+
+/// The reference hop: an h2c server that forwards each request, untouched,
+/// over one HTTP/2 connection to `upstream` and returns the response as it
+/// comes. What remains of the gateway's cost over this is its own work.
+async fn start_bare_proxy(
+    upstream: SocketAddr,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), Box<dyn std::error::Error>> {
+    let stream = tokio::net::TcpStream::connect(upstream).await?;
+    stream.set_nodelay(true)?;
+    let (sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .handshake::<_, Incoming>(TokioIo::new(stream))
+        .await?;
+    tokio::spawn(connection);
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            let sender = sender.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request: Request<Incoming>| {
+                    let mut sender = sender.clone();
+                    async move { sender.send_request(request).await }
+                });
+                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok((addr, task))
 }
 
 async fn http1_connections(
@@ -192,9 +228,27 @@ pub async fn run(
         "throughput vs direct: gateway gRPC {grpc_ratio:.2}×, gateway grpc-web {web_ratio:.2}× (target ≥ 0.60×)"
     ));
     let half_rate = (peak_grpc.throughput.min(peak_web.throughput) / 2.0).max(1.0);
+    let bare = if args.bare_proxy {
+        let (addr, task) = start_bare_proxy(echo.addr).await?;
+        let channels = channels(addr, args.connections).await?;
+        let mut report = run_load("bare hyper h2 proxy (reference)", opts, move |w| {
+            grpc_call(channels[w % channels.len()].clone(), DIRECT)
+        })
+        .await;
+        task.abort();
+        report.notes.push(format!(
+            "throughput vs direct: {:.2}× — the floor of a hyper-based proxy hop; the gateway's gRPC path is {:.0}% of it",
+            ratio(&report),
+            100.0 * peak_grpc.throughput / report.throughput.max(1.0)
+        ));
+        Some(report)
+    } else {
+        None
+    };
     reports.push(peak_direct);
     reports.push(peak_grpc);
     reports.push(peak_web);
+    reports.extend(bare);
 
     if !args.skip_half_load {
         let mut at_half = opts.clone();
