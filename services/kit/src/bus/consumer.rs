@@ -8,7 +8,7 @@
 //! 2. continue the producer's trace (envelope trace context, else the
 //!    `traceparent` header) in a `consume` span;
 //! 3. begin a write transaction, record (consumer, event id) in the inbox;
-//!    already there → roll back and ack without running the handler;
+//!    already there → ack without running the handler;
 //! 4. run the handler, commit, ack. A transient failure rolls back and is
 //!    retried up to [`ConsumerConfig::max_attempts`] times with exponential
 //!    backoff; a permanent one (or the last transient one) publishes the
@@ -283,24 +283,15 @@ impl Shared {
             }
         }
         if ready.len() > 1 {
-            match self.apply_batch(&ready).await {
+            let events: Vec<_> = ready.iter().map(|(e, _, span)| (e, span)).collect();
+            match self.apply(&events).await {
                 Ok(applied) => {
-                    // Counted per event applied, as on the one-by-one path.
-                    for _ in applied.iter().filter(|a| **a) {
-                        failpoint::hit(failpoint::CONSUMER_AFTER_COMMIT);
-                    }
-                    let acks = ready.into_iter().zip(applied).map(
+                    let settled = ready.into_iter().zip(applied).map(
                         |((event, message, span), applied)| async move {
-                            if let Err(error) = message.ack().await {
-                                let _enter = span.enter();
-                                tracing::warn!(%error, "ack failed after commit");
-                            }
-                            if applied && let Some(hook) = &self.on_applied {
-                                hook(&event);
-                            }
+                            self.settle(&event, message, applied).instrument(span).await;
                         },
                     );
-                    futures::future::join_all(acks).await;
+                    futures::future::join_all(settled).await;
                     return;
                 }
                 Err(error) => {
@@ -315,25 +306,21 @@ impl Shared {
         }
     }
 
-    /// One attempt at a batch: one inbox statement, the handler for each new
-    /// event, one commit. Returns, per event, whether it was applied (false:
-    /// a duplicate).
-    async fn apply_batch(
-        &self,
-        batch: &[(Event, Incoming, tracing::Span)],
-    ) -> Result<Vec<bool>, HandlerError> {
+    /// One attempt: one inbox statement for all of `events`, the handler
+    /// for each new one (in its span), one commit. Returns, per event,
+    /// whether it was applied (false: a duplicate, also one listed twice).
+    async fn apply(&self, events: &[(&Event, &tracing::Span)]) -> Result<Vec<bool>, HandlerError> {
         let txn = self.db.begin_write().await?;
-        let ids: Vec<&str> = batch.iter().map(|(e, _, _)| e.id()).collect();
+        let ids: Vec<&str> = events.iter().map(|(e, _)| e.id()).collect();
         let mut fresh = inbox::record_many(&txn, self.queue, &ids).await?;
-        let mut applied = Vec::with_capacity(batch.len());
-        for (event, _, span) in batch {
-            // An id delivered twice in one batch is applied once.
+        let mut applied = Vec::with_capacity(events.len());
+        for (event, span) in events {
             let new = fresh.remove(event.id());
             if new {
                 // An error drops `txn`, which rolls it back.
                 self.handler
                     .handle(event, &txn)
-                    .instrument(span.clone())
+                    .instrument((*span).clone())
                     .await?;
             }
             applied.push(new);
@@ -379,24 +366,16 @@ impl Shared {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.apply(&event).await {
-                Ok(outcome) => {
-                    if outcome == Outcome::Applied {
-                        failpoint::hit(failpoint::CONSUMER_AFTER_COMMIT);
+            let span = tracing::Span::current();
+            match self.apply(&[(&event, &span)]).await {
+                Ok(applied) => {
+                    let applied = applied.first().copied().unwrap_or(false);
+                    self.settle(&event, message, applied).await;
+                    return if applied {
+                        Outcome::Applied
                     } else {
-                        tracing::debug!("already applied; acknowledging the duplicate");
-                    }
-                    if let Err(error) = message.ack().await {
-                        // Committed but not acknowledged: the broker redelivers
-                        // it and the inbox recognises it.
-                        tracing::warn!(%error, "ack failed after commit");
-                    }
-                    if outcome == Outcome::Applied
-                        && let Some(hook) = &self.on_applied
-                    {
-                        hook(&event);
-                    }
-                    return outcome;
+                        Outcome::Duplicate
+                    };
                 }
                 Err(HandlerError::Permanent(reason)) => {
                     tracing::warn!(%reason, "handler rejected the event");
@@ -416,17 +395,22 @@ impl Shared {
         }
     }
 
-    /// One attempt: inbox row + handler in one transaction.
-    async fn apply(&self, event: &Event) -> Result<Outcome, HandlerError> {
-        let txn = self.db.begin_write().await?;
-        if !inbox::record(&txn, self.queue, event.id()).await? {
-            txn.rollback().await?;
-            return Ok(Outcome::Duplicate);
+    /// After the commit: acknowledges the delivery and, when the event was
+    /// applied (not a duplicate), tells the hook.
+    async fn settle(&self, event: &Event, message: Incoming, applied: bool) {
+        if applied {
+            failpoint::hit(failpoint::CONSUMER_AFTER_COMMIT);
+        } else {
+            tracing::debug!("already applied; acknowledging the duplicate");
         }
-        // An error drops `txn`, which rolls it back.
-        self.handler.handle(event, &txn).await?;
-        txn.commit().await?;
-        Ok(Outcome::Applied)
+        if let Err(error) = message.ack().await {
+            // Committed but not acknowledged: the broker redelivers it and
+            // the inbox recognises it.
+            tracing::warn!(%error, "ack failed after commit");
+        }
+        if applied && let Some(hook) = &self.on_applied {
+            hook(event);
+        }
     }
 
     /// Publishes to the `.dlq` (confirmed) and acks. If the dead letter

@@ -7,8 +7,7 @@ use std::collections::HashSet;
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveValue::Set,
-    ConnectionTrait, DbErr, EntityTrait, TryInsertResult,
+    ConnectionTrait, DbErr, EntityTrait,
     sea_query::{OnConflict, Query},
 };
 
@@ -37,33 +36,11 @@ pub mod entity {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// Records that `consumer` applies `event_id` in the transaction `txn`.
-/// Returns `false` when it already did (the caller must not apply it again).
-/// On PostgreSQL a concurrent transaction recording the same pair waits for
-/// the first to finish, then sees it.
-pub async fn record<C: ConnectionTrait>(
-    txn: &C,
-    consumer: &str,
-    event_id: &str,
-) -> Result<bool, DbErr> {
-    let row = entity::ActiveModel {
-        consumer: Set(consumer.to_owned()),
-        event_id: Set(event_id.to_owned()),
-        handled_at: Set(Utc::now()),
-    };
-    let inserted = entity::Entity::insert(row)
-        .on_conflict_do_nothing()
-        .exec_without_returning(txn)
-        .await?;
-    Ok(match inserted {
-        TryInsertResult::Inserted(rows) => rows > 0,
-        TryInsertResult::Conflicted | TryInsertResult::Empty => false,
-    })
-}
-
 /// Records that `consumer` applies each of `event_ids` in `txn`, in one
 /// statement. Returns the ids that were new (the others were applied
-/// before); an id listed twice is returned once.
+/// before); an id listed twice is returned once. On PostgreSQL a concurrent
+/// transaction recording the same pair waits for the first to finish, then
+/// sees it.
 pub async fn record_many<C: ConnectionTrait>(
     txn: &C,
     consumer: &str,
