@@ -199,6 +199,22 @@ impl Auth {
         Ok(())
     }
 
+    /// The end of every change to an existing user: the user as it now is,
+    /// its event (built from that snapshot) in the outbox, the commit.
+    async fn commit_user_change<P: prost::Name>(
+        &self,
+        txn: DatabaseTransaction,
+        id: &str,
+        event_type: &'static str,
+        payload: impl FnOnce(ev::UserSnapshot) -> P,
+    ) -> Result<User, AuthError> {
+        let user = user::get_user(&txn, id).await?;
+        let payload = payload(user.snapshot());
+        self.enqueue(&txn, event_type, &user, &payload).await?;
+        txn.commit().await?;
+        Ok(user)
+    }
+
     /// Creates a user (AdminService.CreateUser, `map admin bootstrap`).
     /// Emits `auth.user.created`.
     pub async fn create_user(
@@ -374,16 +390,12 @@ impl Auth {
                 AuthError::Db(e)
             }
         })?;
-        let user = user::get_user(&txn, id).await?;
-        let payload = ev::AuthUserUpdated {
-            user: Some(user.snapshot()),
+        self.commit_user_change(txn, id, "auth.user.updated", |user| ev::AuthUserUpdated {
+            user: Some(user),
             changed_fields: changed.iter().map(|s| (*s).to_owned()).collect(),
             actor_user_id: actor_id(actor),
-        };
-        self.enqueue(&txn, "auth.user.updated", &user, &payload)
-            .await?;
-        txn.commit().await?;
-        Ok(user)
+        })
+        .await
     }
 
     /// Deactivates a user and revokes all their sessions
@@ -410,14 +422,14 @@ impl Auth {
         .update(&txn)
         .await?;
         let revoked = revoke_sessions(&txn, id, None).await?;
-        let user = user::get_user(&txn, id).await?;
-        let payload = ev::AuthUserDeactivated {
-            user: Some(user.snapshot()),
-            actor_user_id: actor_id(actor),
-        };
-        self.enqueue(&txn, "auth.user.deactivated", &user, &payload)
+        let user = self
+            .commit_user_change(txn, id, "auth.user.deactivated", |user| {
+                ev::AuthUserDeactivated {
+                    user: Some(user),
+                    actor_user_id: actor_id(actor),
+                }
+            })
             .await?;
-        txn.commit().await?;
         self.cache.invalidate_all();
         tracing::info!(user_id = %id, sessions = revoked, "user deactivated");
         Ok(user)
@@ -442,16 +454,12 @@ impl Auth {
         }
         .update(&txn)
         .await?;
-        let user = user::get_user(&txn, id).await?;
-        let payload = ev::AuthUserUpdated {
-            user: Some(user.snapshot()),
+        self.commit_user_change(txn, id, "auth.user.updated", |user| ev::AuthUserUpdated {
+            user: Some(user),
             changed_fields: vec!["active".into()],
             actor_user_id: actor_id(actor),
-        };
-        self.enqueue(&txn, "auth.user.updated", &user, &payload)
-            .await?;
-        txn.commit().await?;
-        Ok(user)
+        })
+        .await
     }
 
     /// Grants a role (AdminService.GrantRole). Emits `auth.role.granted`.
@@ -480,18 +488,16 @@ impl Auth {
         }
         .insert(&txn)
         .await?;
-        let user = user::get_user(&txn, id).await?;
-        let payload = ev::AuthRoleGranted {
-            user: Some(user.snapshot()),
-            role: Some(ev::RoleRef {
-                system: role.system,
-                role: role.role,
-            }),
-            actor_user_id: actor_id(actor),
-        };
-        self.enqueue(&txn, "auth.role.granted", &user, &payload)
+        let user = self
+            .commit_user_change(txn, id, "auth.role.granted", |user| ev::AuthRoleGranted {
+                user: Some(user),
+                role: Some(ev::RoleRef {
+                    system: role.system,
+                    role: role.role,
+                }),
+                actor_user_id: actor_id(actor),
+            })
             .await?;
-        txn.commit().await?;
         self.cache.invalidate_all();
         Ok(user)
     }
@@ -522,18 +528,16 @@ impl Auth {
         user_roles::Entity::delete_by_id((id.to_owned(), role.system.clone(), role.role.clone()))
             .exec(&txn)
             .await?;
-        let user = user::get_user(&txn, id).await?;
-        let payload = ev::AuthRoleRevoked {
-            user: Some(user.snapshot()),
-            role: Some(ev::RoleRef {
-                system: role.system,
-                role: role.role,
-            }),
-            actor_user_id: actor_id(actor),
-        };
-        self.enqueue(&txn, "auth.role.revoked", &user, &payload)
+        let user = self
+            .commit_user_change(txn, id, "auth.role.revoked", |user| ev::AuthRoleRevoked {
+                user: Some(user),
+                role: Some(ev::RoleRef {
+                    system: role.system,
+                    role: role.role,
+                }),
+                actor_user_id: actor_id(actor),
+            })
             .await?;
-        txn.commit().await?;
         self.cache.invalidate_all();
         Ok(user)
     }
