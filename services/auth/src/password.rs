@@ -80,15 +80,7 @@ impl Passwords {
 
     /// The PHC string of `password`.
     pub async fn hash(&self, password: &SecretString) -> Result<String, AuthError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| AuthError::Internal(e.to_string()))?;
-        let password = password.clone();
-        tokio::task::spawn_blocking(move || hash_blocking(password.expose_secret()))
-            .await
-            .map_err(|e| AuthError::Internal(format!("hash task: {e}")))?
+        self.off_workers("hash", password, hash_blocking).await?
     }
 
     /// Whether `password` matches `hash`; with `None` (unknown user) it
@@ -98,17 +90,29 @@ impl Passwords {
         password: &SecretString,
         hash: Option<String>,
     ) -> Result<bool, AuthError> {
+        self.off_workers("verify", password, move |p| {
+            verify_blocking(p, hash.as_deref())
+        })
+        .await
+    }
+
+    /// Runs `work` on `password` on the blocking pool, at most `permits` at
+    /// a time (argon2 is CPU- and memory-bound).
+    async fn off_workers<T: Send + 'static>(
+        &self,
+        what: &str,
+        password: &SecretString,
+        work: impl FnOnce(&str) -> T + Send + 'static,
+    ) -> Result<T, AuthError> {
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(|e| AuthError::Internal(e.to_string()))?;
         let password = password.clone();
-        tokio::task::spawn_blocking(move || {
-            verify_blocking(password.expose_secret(), hash.as_deref())
-        })
-        .await
-        .map_err(|e| AuthError::Internal(format!("verify task: {e}")))
+        tokio::task::spawn_blocking(move || work(password.expose_secret()))
+            .await
+            .map_err(|e| AuthError::Internal(format!("{what} task: {e}")))
     }
 }
 
