@@ -411,6 +411,96 @@ async fn a_bad_event_in_a_batch_holds_back_no_other(backend: Backend) {
     consumer.await.unwrap();
 }
 
+/// [`FailsOnBad`] with a [`Handler::handle_batch`] of its own: one
+/// multi-row insert per batch, noting how large its batches were and whether
+/// one ever held the same event twice.
+#[derive(Default)]
+struct BatchFailsOnBad {
+    largest: Arc<AtomicUsize>,
+    repeated: Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[async_trait::async_trait]
+impl Handler for BatchFailsOnBad {
+    async fn handle(&self, event: &Event, txn: &DatabaseTransaction) -> Result<(), HandlerError> {
+        FailsOnBad.handle(event, txn).await
+    }
+
+    async fn handle_batch(
+        &self,
+        events: &[&Event],
+        txn: &DatabaseTransaction,
+    ) -> Result<(), HandlerError> {
+        self.largest.fetch_max(events.len(), Ordering::SeqCst);
+        let ids: Vec<&str> = events.iter().map(|e| e.id()).collect();
+        let distinct: std::collections::HashSet<&str> = ids.iter().copied().collect();
+        if distinct.len() != ids.len() {
+            self.repeated.store(true, Ordering::SeqCst);
+        }
+        probe::record_many(txn, "fails-on-bad", &ids).await?;
+        if events.iter().any(|e| e.envelope.subject == "bad") {
+            return Err(HandlerError::Permanent("subject is bad".into()));
+        }
+        Ok(())
+    }
+}
+
+/// A handler that writes a whole batch at once gets the batch's new events
+/// in one call (never one twice); when that call fails, the consumer falls
+/// back to `handle` one by one, so the bad event alone is dead-lettered and
+/// every other is applied exactly once.
+async fn a_batch_handler_applies_a_batch_at_once(backend: Backend) {
+    let Some(fx) = Fixture::new(backend).await else {
+        return;
+    };
+    let ids: Vec<String> = (0..30).map(|_| Uuid::now_v7().to_string()).collect();
+    let messages: Vec<Outgoing> = ids
+        .iter()
+        .enumerate()
+        .flat_map(|(i, id)| {
+            let subject = if i == 7 { "bad" } else { "good" };
+            let m = envelope_message(id, "auth.user.created", subject, 1);
+            [m.clone(), m]
+        })
+        .collect();
+    for r in fx.bus.publish(&messages).await {
+        r.unwrap();
+    }
+    let handler = BatchFailsOnBad::default();
+    let (largest, repeated) = (handler.largest.clone(), handler.repeated.clone());
+    let (stop_tx, stop) = watch::channel(false);
+    let consumer = start(&fx, "bms.user-sync", handler, consumer_config(), &stop);
+    let mut dlq = fx.bus.subscribe("bms.user-sync.dlq", 4).await.unwrap();
+    let dead = tokio::time::timeout(WAIT, dlq.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(dead.message_id.as_deref(), Some(ids[7].as_str()));
+    dead.ack().await.unwrap();
+    let db = fx.consumer.db.clone();
+    eventually("the 29 good events committed", WAIT, || {
+        let db = db.clone();
+        async move { probe::counts(&db, "fails-on-bad").await.unwrap() == (29, 29) }
+    })
+    .await;
+    assert!(
+        largest.load(Ordering::SeqCst) >= 2,
+        "handle_batch never got more than one event"
+    );
+    assert!(
+        !repeated.load(Ordering::SeqCst),
+        "a batch held an event twice"
+    );
+    for (i, id) in ids.iter().enumerate() {
+        let recorded = inbox::contains(fx.consumer.db.conn(), "bms.user-sync", id)
+            .await
+            .unwrap();
+        assert_eq!(recorded, i != 7, "inbox row of event {i}");
+    }
+    let _ = stop_tx.send(true);
+    consumer.await.unwrap();
+}
+
 /// Bytes that are not an envelope go to the DLQ at once, without the handler.
 async fn an_undecodable_message_goes_to_the_dlq_at_once(backend: Backend) {
     let Some(fx) = Fixture::new(backend).await else {
@@ -875,6 +965,10 @@ macro_rules! bus_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_bad_event_in_a_batch_holds_back_no_other() {
             super::a_bad_event_in_a_batch_holds_back_no_other($backend).await
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_batch_handler_applies_a_batch_at_once() {
+            super::a_batch_handler_applies_a_batch_at_once($backend).await
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn an_undecodable_message_goes_to_the_dlq_at_once() {

@@ -32,7 +32,7 @@ use map_kit::{
     db::Db,
     outbox::{NewEvent, Outbox},
 };
-use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseTransaction, Statement};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, sea_query::Query};
 use secrecy::SecretString;
 use tokio::sync::{oneshot, watch};
 
@@ -63,6 +63,10 @@ pub struct EventsArgs {
     /// several); the call ends when the consumer has applied all of them.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
     pub events_per_call: u64,
+    /// The consumer writes each event's row in a statement of its own
+    /// instead of one multi-row insert per batch (`Handler::handle_batch`).
+    #[arg(long)]
+    pub per_event_handler: bool,
 }
 
 type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<()>>>>;
@@ -77,27 +81,43 @@ fn wake(waiters: &Waiters, id: &str) {
     }
 }
 
-/// The consumer's work: the expense row, in the inbox's transaction.
-struct BookExpense;
+/// The consumer's work: the expense row, in the inbox's transaction. Several
+/// events at once go in one multi-row insert unless `per_event`.
+struct BookExpense {
+    per_event: bool,
+}
+
+fn amount(event: &Event) -> Result<i64, HandlerError> {
+    let purchase: AmsAssetPurchased = event.payload()?;
+    Ok(purchase.purchase_cost.map_or(0, |m| m.amount_minor))
+}
 
 #[async_trait::async_trait]
 impl Handler for BookExpense {
     async fn handle(&self, event: &Event, txn: &DatabaseTransaction) -> Result<(), HandlerError> {
-        let purchase: AmsAssetPurchased = event.payload()?;
-        let amount = purchase.purchase_cost.map_or(0, |m| m.amount_minor);
-        let backend = txn.get_database_backend();
-        let sql = match backend {
-            DatabaseBackend::Postgres => {
-                "INSERT INTO bench_expense (event_id, amount) VALUES ($1, $2)"
-            }
-            _ => "INSERT INTO bench_expense (event_id, amount) VALUES (?, ?)",
+        self.handle_batch(&[event], txn).await
+    }
+
+    async fn handle_batch(
+        &self,
+        events: &[&Event],
+        txn: &DatabaseTransaction,
+    ) -> Result<(), HandlerError> {
+        let rows: Vec<&[&Event]> = if self.per_event {
+            events.chunks(1).collect()
+        } else {
+            vec![events]
         };
-        txn.execute_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [event.id().into(), amount.into()],
-        ))
-        .await?;
+        for rows in rows {
+            let mut insert = Query::insert();
+            insert
+                .into_table("bench_expense")
+                .columns(["event_id", "amount"]);
+            for event in rows {
+                insert.values_panic([event.id().into(), amount(event)?.into()]);
+            }
+            txn.execute(&insert).await?;
+        }
         Ok(())
     }
 }
@@ -252,7 +272,9 @@ async fn pipeline(
         "bms.asset-expenses",
         consumer_db.clone(),
         bus.clone(),
-        BookExpense,
+        BookExpense {
+            per_event: args.per_event_handler,
+        },
         ConsumerConfig {
             prefetch: args.prefetch,
             ..ConsumerConfig::default()
@@ -309,8 +331,13 @@ async fn pipeline(
     let _ = relay.await;
     let _ = consumer.await;
     report.notes.push(format!(
-        "producer and consumer database: {backend}; prefetch {}; latency = producer commit → consumer commit + ack",
-        args.prefetch
+        "producer and consumer database: {backend}; prefetch {}; handler: {}; latency = producer commit → consumer commit + ack",
+        args.prefetch,
+        if args.per_event_handler {
+            "one insert per event"
+        } else {
+            "one multi-row insert per batch"
+        }
     ));
     let _ = relay_db.close().await;
     let _ = consumer_db.close().await;

@@ -17,7 +17,9 @@
 //!
 //! Deliveries that arrive together are applied together: up to
 //! [`ConsumerConfig::batch`] of them in one transaction (one inbox statement
-//! for all, the handler for each new one, one commit), with at most
+//! for all, [`Handler::handle_batch`] for the new ones — by default the
+//! handler for each, a batch-aware handler writes them at once — and one
+//! commit), with at most
 //! [`ConsumerConfig::concurrency`] such transactions in flight. While those
 //! run, new deliveries wait in the channel, so batches grow with the load
 //! and a lone event is applied at once. A batch whose handler fails is
@@ -45,6 +47,8 @@ pub struct Event {
     /// Whether the broker delivered it before (the inbox decides duplicates;
     /// this is for logs).
     pub redelivered: bool,
+    /// The `consume` span, continuing the producer's trace.
+    span: tracing::Span,
 }
 
 impl Event {
@@ -56,6 +60,12 @@ impl Event {
     /// The event type (routing key).
     pub fn event_type(&self) -> &str {
         &self.envelope.r#type
+    }
+
+    /// The event's `consume` span (a child of the producer's trace): work
+    /// done for this event belongs in it.
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
     }
 
     /// Decodes the payload as `M`. A payload of another type, or one that
@@ -103,11 +113,35 @@ impl From<DbErr> for HandlerError {
 }
 
 /// Applies events of one queue. Writes go through `txn`, which also holds
-/// the inbox row; the framework commits it.
+/// the inbox rows; the framework commits it.
 #[async_trait::async_trait]
 pub trait Handler: Send + Sync + 'static {
     /// Applies `event`. Must not commit or roll back `txn`.
     async fn handle(&self, event: &Event, txn: &DatabaseTransaction) -> Result<(), HandlerError>;
+
+    /// Applies several events in one transaction: those of a batch that the
+    /// inbox found new, in delivery order, never the same event twice. The
+    /// default runs [`Handler::handle`] for each, in the event's span.
+    ///
+    /// Override it when the events' writes can be made in fewer statements
+    /// (one multi-row insert for all of them, say): each statement is a
+    /// database round trip, and they dominate a consumer's cost. It must
+    /// leave the same state as `handle` would one by one, because an error
+    /// here rolls the whole batch back and the consumer then applies its
+    /// events one at a time through `handle` (which also decides which
+    /// event is dead-lettered). Must not commit or roll back `txn`.
+    async fn handle_batch(
+        &self,
+        events: &[&Event],
+        txn: &DatabaseTransaction,
+    ) -> Result<(), HandlerError> {
+        for event in events {
+            self.handle(event, txn)
+                .instrument(event.span.clone())
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 /// How a consumer paces itself.
@@ -272,8 +306,9 @@ impl Shared {
                     let event = Event {
                         envelope,
                         redelivered: message.redelivered,
+                        span,
                     };
-                    ready.push((event, message, span));
+                    ready.push((event, message));
                 }
                 Err(reason) => {
                     tracing::warn!(queue = self.queue, %reason, "undecodable message");
@@ -283,11 +318,12 @@ impl Shared {
             }
         }
         if ready.len() > 1 {
-            let events: Vec<_> = ready.iter().map(|(e, _, span)| (e, span)).collect();
+            let events: Vec<&Event> = ready.iter().map(|(e, _)| e).collect();
             match self.apply(&events).await {
                 Ok(applied) => {
                     let settled = ready.into_iter().zip(applied).map(
-                        |((event, message, span), applied)| async move {
+                        |((event, message), applied)| async move {
+                            let span = event.span.clone();
                             self.settle(&event, message, applied).instrument(span).await;
                         },
                     );
@@ -299,7 +335,8 @@ impl Shared {
                 }
             }
         }
-        for (event, message, span) in ready {
+        for (event, message) in ready {
+            let span = event.span.clone();
             self.apply_with_retries(event, message)
                 .instrument(span)
                 .await;
@@ -307,23 +344,29 @@ impl Shared {
     }
 
     /// One attempt: one inbox statement for all of `events`, the handler
-    /// for each new one (in its span), one commit. Returns, per event,
-    /// whether it was applied (false: a duplicate, also one listed twice).
-    async fn apply(&self, events: &[(&Event, &tracing::Span)]) -> Result<Vec<bool>, HandlerError> {
+    /// for the new ones ([`Handler::handle`] for one, [`Handler::handle_batch`]
+    /// for several), one commit. Returns, per event, whether it was applied
+    /// (false: a duplicate, also one listed twice).
+    async fn apply(&self, events: &[&Event]) -> Result<Vec<bool>, HandlerError> {
         let txn = self.db.begin_write().await?;
-        let ids: Vec<&str> = events.iter().map(|(e, _)| e.id()).collect();
+        let ids: Vec<&str> = events.iter().map(|e| e.id()).collect();
         let mut fresh = inbox::record_many(&txn, self.queue, &ids).await?;
-        let mut applied = Vec::with_capacity(events.len());
-        for (event, span) in events {
-            let new = fresh.remove(event.id());
-            if new {
-                // An error drops `txn`, which rolls it back.
+        let applied: Vec<bool> = events.iter().map(|e| fresh.remove(e.id())).collect();
+        let new: Vec<&Event> = events
+            .iter()
+            .zip(&applied)
+            .filter_map(|(e, new)| new.then_some(*e))
+            .collect();
+        // An error drops `txn`, which rolls it back.
+        match new.as_slice() {
+            [] => {}
+            [event] => {
                 self.handler
                     .handle(event, &txn)
-                    .instrument((*span).clone())
+                    .instrument(event.span.clone())
                     .await?;
             }
-            applied.push(new);
+            several => self.handler.handle_batch(several, &txn).await?,
         }
         txn.commit().await?;
         Ok(applied)
@@ -366,8 +409,7 @@ impl Shared {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let span = tracing::Span::current();
-            match self.apply(&[(&event, &span)]).await {
+            match self.apply(&[&event]).await {
                 Ok(applied) => {
                     let applied = applied.first().copied().unwrap_or(false);
                     self.settle(&event, message, applied).await;

@@ -4,7 +4,9 @@
 //! DIAGNOSTICS ONLY: `map worker <system> --probe-queue <queue>` runs it;
 //! production consumers are the systems' own.
 
-use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseTransaction, DbErr, Statement};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseTransaction, DbErr, Statement, sea_query::Query,
+};
 
 use super::{Event, Handler, HandlerError};
 use crate::db::Db;
@@ -65,36 +67,50 @@ impl ProbeHandler {
     }
 }
 
-/// Records `event` in `bus_probe` through `txn`.
+/// Records `event_id` in `bus_probe` through `txn`.
 pub async fn record(
     txn: &DatabaseTransaction,
     consumer: &str,
     event_id: &str,
 ) -> Result<(), DbErr> {
-    let backend = txn.get_database_backend();
-    let sql = match backend {
-        DatabaseBackend::Postgres => {
-            "INSERT INTO bus_probe (consumer, event_id, handled_at_us) VALUES ($1, $2, $3)"
-        }
-        _ => "INSERT INTO bus_probe (consumer, event_id, handled_at_us) VALUES (?, ?, ?)",
-    };
-    txn.execute_raw(Statement::from_sql_and_values(
-        backend,
-        sql,
-        [
-            consumer.into(),
-            event_id.into(),
-            chrono::Utc::now().timestamp_micros().into(),
-        ],
-    ))
-    .await
-    .map(|_| ())
+    record_many(txn, consumer, &[event_id]).await
+}
+
+/// Records each of `event_ids` in `bus_probe` through `txn`, in one
+/// multi-row insert.
+pub async fn record_many(
+    txn: &DatabaseTransaction,
+    consumer: &str,
+    event_ids: &[&str],
+) -> Result<(), DbErr> {
+    if event_ids.is_empty() {
+        return Ok(());
+    }
+    let now = chrono::Utc::now().timestamp_micros();
+    let mut insert = Query::insert();
+    insert
+        .into_table("bus_probe")
+        .columns(["consumer", "event_id", "handled_at_us"]);
+    for id in event_ids {
+        insert.values_panic([consumer.into(), (*id).into(), now.into()]);
+    }
+    txn.execute(&insert).await.map(|_| ())
 }
 
 #[async_trait::async_trait]
 impl Handler for ProbeHandler {
     async fn handle(&self, event: &Event, txn: &DatabaseTransaction) -> Result<(), HandlerError> {
         record(txn, &self.consumer, event.id()).await?;
+        Ok(())
+    }
+
+    async fn handle_batch(
+        &self,
+        events: &[&Event],
+        txn: &DatabaseTransaction,
+    ) -> Result<(), HandlerError> {
+        let ids: Vec<&str> = events.iter().map(|e| e.id()).collect();
+        record_many(txn, &self.consumer, &ids).await?;
         Ok(())
     }
 }
