@@ -1,5 +1,5 @@
-//! `events`: the event backbone end to end, beside the broker's own ceiling,
-//! in one run.
+//! `events`: the event backbone end to end, beside the database's and the
+//! broker's own ceilings, in one run.
 //!
 //! - **pipeline**: one call = a transaction that enqueues an
 //!   `ams.asset.purchased` event in the outbox and commits; the relay
@@ -9,6 +9,9 @@
 //!   returns when the consumer has acknowledged the event, so its latency is
 //!   the end-to-end latency (commit at the producer → commit and ack at the
 //!   consumer).
+//! - **producer alone**: the same producer transactions with no relay and
+//!   no consumer running: how fast this machine's PostgreSQL commits the
+//!   pipeline's first step by itself.
 //! - **broker**: one call = a plain persistent, mandatory, confirmed publish
 //!   of a message of the same size and routing key, consumed and acked by a
 //!   plain consumer; no database at all. The ceiling of the broker on this
@@ -225,6 +228,7 @@ pub async fn run(
     let result = async {
         reports.push(pipeline(opts, args, &bus).await?);
         if !args.pipeline_only {
+            reports.push(producer_alone(opts, args).await?);
             reports.push(broker(opts, &bus, args.prefetch).await?);
         }
         Ok::<(), Box<dyn std::error::Error>>(())
@@ -233,12 +237,17 @@ pub async fn run(
     let _ = bus.delete_topology().await;
     bus.close().await;
     result?;
-    if let [pipeline, broker] = reports.as_mut_slice() {
-        let ratio = pipeline.throughput / broker.throughput.max(1.0);
-        pipeline.notes.push(format!(
-            "{:.0}% of the broker ceiling's throughput measured in the same run",
-            ratio * 100.0
-        ));
+    if let [pipeline, producer, broker] = reports.as_mut_slice() {
+        for (ceiling, what) in [
+            (producer, "the producer alone"),
+            (broker, "the broker ceiling"),
+        ] {
+            let ratio = pipeline.throughput / ceiling.throughput.max(1.0);
+            pipeline.notes.push(format!(
+                "{:.0}% of {what}'s throughput measured in the same run",
+                ratio * 100.0
+            ));
+        }
     }
     Ok(reports)
 }
@@ -297,21 +306,13 @@ async fn pipeline(
         let waiters = call_waiters.clone();
         let first = counter.fetch_add(per_call, std::sync::atomic::Ordering::Relaxed);
         async move {
-            let outbox = Outbox::new(System::Ams);
-            let txn = db.begin_write().await.map_err(|e| e.to_string())?;
             let mut consumed = Vec::new();
-            for i in first..first + per_call {
-                let event =
-                    NewEvent::new("ams.asset.purchased", format!("asset-{i}"), 1, &purchase(i));
-                let id = outbox
-                    .enqueue(&txn, event)
-                    .await
-                    .map_err(|e| e.to_string())?;
+            produce(&db, first, per_call, |id| {
                 let (tx, rx) = oneshot::channel();
                 lock(&waiters).insert(id.to_string(), tx);
                 consumed.push(rx);
-            }
-            txn.commit().await.map_err(|e| e.to_string())?;
+            })
+            .await?;
             let all = futures::future::try_join_all(consumed);
             tokio::time::timeout(Duration::from_secs(30), all)
                 .await
@@ -341,6 +342,53 @@ async fn pipeline(
     ));
     let _ = relay_db.close().await;
     let _ = consumer_db.close().await;
+    bench_db.remove().await;
+    Ok(report)
+}
+
+/// One producer transaction: `per_call` events (numbered from `first`)
+/// enqueued in the outbox, `enqueued` told of each id before the commit.
+async fn produce(
+    db: &Db,
+    first: u64,
+    per_call: u64,
+    mut enqueued: impl FnMut(uuid::Uuid),
+) -> Result<(), String> {
+    let outbox = Outbox::new(System::Ams);
+    let txn = db.begin_write().await.map_err(|e| e.to_string())?;
+    for i in first..first + per_call {
+        let event = NewEvent::new("ams.asset.purchased", format!("asset-{i}"), 1, &purchase(i));
+        let id = outbox
+            .enqueue(&txn, event)
+            .await
+            .map_err(|e| e.to_string())?;
+        enqueued(id);
+    }
+    txn.commit().await.map_err(|e| e.to_string())
+}
+
+/// The producer's transactions alone (no relay, no consumer) against a
+/// database of their own: the database's ceiling for the pipeline's first
+/// step, measured in the same run.
+async fn producer_alone(
+    opts: &LoadOptions,
+    args: &EventsArgs,
+) -> Result<Report, Box<dyn std::error::Error>> {
+    let bench_db = database(args.database_server.as_deref()).await?;
+    let db = bench_db.db.clone();
+    let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let per_call = args.events_per_call;
+    let name = if per_call == 1 {
+        "events: producer alone (outbox commit, no relay)".to_owned()
+    } else {
+        format!("events: producer alone, {per_call} per transaction")
+    };
+    let report = run_load(&name, opts, move |_| {
+        let db = db.clone();
+        let first = counter.fetch_add(per_call, std::sync::atomic::Ordering::Relaxed);
+        async move { produce(&db, first, per_call, |_| {}).await }
+    })
+    .await;
     bench_db.remove().await;
     Ok(report)
 }
