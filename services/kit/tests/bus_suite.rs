@@ -732,6 +732,7 @@ async fn the_relay_wakes_when_an_event_is_enqueued(backend: Backend) {
         fx.producer.db.clone(),
         fx.bus.clone(),
         map_kit::bus::RelayConfig {
+            poll_min: Duration::from_secs(3600),
             poll_interval: Duration::from_secs(3600),
             ..fast_relay()
         },
@@ -747,6 +748,45 @@ async fn the_relay_wakes_when_an_event_is_enqueued(backend: Backend) {
         let got = receive(&mut seen, 1, Duration::from_secs(10)).await;
         assert_eq!(got[0].id(), ids[0]);
     }
+    let _ = stop_tx.send(true);
+    relay.await.unwrap();
+    consumer.await.unwrap();
+}
+
+/// A relay that no enqueue wakes (one in a worker process beside the API)
+/// still finds new rows soon while events flow: after a publish it looks
+/// again within milliseconds, not after its (here: hour-long) poll interval.
+async fn a_relay_apart_from_the_producer_finds_rows_while_events_flow(backend: Backend) {
+    let Some(fx) = Fixture::new(backend).await else {
+        return;
+    };
+    let (stop_tx, stop) = watch::channel(false);
+    let (recorder, mut seen) = Recorder::new("tts.user-sync");
+    let consumer = start(&fx, "tts.user-sync", recorder, consumer_config(), &stop);
+    // The first row is there before the relay starts: its first look finds it.
+    let mut ids = enqueue(&fx.producer.db, vec![user_created("u", 0, "x")]).await;
+    let relay = Relay::new(
+        System::Auth,
+        fx.producer.db.clone(),
+        fx.bus.clone(),
+        map_kit::bus::RelayConfig {
+            wake_on_enqueue: false,
+            poll_min: Duration::from_millis(5),
+            poll_interval: Duration::from_secs(3600),
+            ..fast_relay()
+        },
+    );
+    let mut stop_relay = stop.clone();
+    let relay = tokio::spawn(relay.run(async move {
+        let _ = stop_relay.wait_for(|s| *s).await;
+    }));
+    for i in 1..4 {
+        let got = receive(&mut seen, 1, Duration::from_secs(10)).await;
+        assert_eq!(got[0].id(), ids[0]);
+        ids = enqueue(&fx.producer.db, vec![user_created("u", i, "x")]).await;
+    }
+    let got = receive(&mut seen, 1, Duration::from_secs(10)).await;
+    assert_eq!(got[0].id(), ids[0]);
     let _ = stop_tx.send(true);
     relay.await.unwrap();
     consumer.await.unwrap();
@@ -985,6 +1025,10 @@ macro_rules! bus_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn the_relay_wakes_when_an_event_is_enqueued() {
             super::the_relay_wakes_when_an_event_is_enqueued($backend).await
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_relay_apart_from_the_producer_finds_rows_while_events_flow() {
+            super::a_relay_apart_from_the_producer_finds_rows_while_events_flow($backend).await
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn the_consumer_continues_the_producers_trace() {

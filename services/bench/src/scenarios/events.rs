@@ -70,6 +70,10 @@ pub struct EventsArgs {
     /// instead of one multi-row insert per batch (`Handler::handle_batch`).
     #[arg(long)]
     pub per_event_handler: bool,
+    /// The relay is not woken by the producer's enqueues, as when it runs
+    /// in a worker process apart from the API that produces.
+    #[arg(long)]
+    pub relay_apart: bool,
 }
 
 type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<()>>>>;
@@ -273,7 +277,10 @@ async fn pipeline(
         System::Ams,
         relay_db.clone(),
         bus.clone(),
-        RelayConfig::default(),
+        RelayConfig {
+            wake_on_enqueue: !args.relay_apart,
+            ..RelayConfig::default()
+        },
     );
     let relay = tokio::spawn(relay.run(stopped(stop.clone())));
     let hook_waiters = waiters.clone();

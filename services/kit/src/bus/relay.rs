@@ -10,9 +10,12 @@
 //! once, and consumers deduplicate by event id). SQLite has no row locks, so
 //! a process runs a single relay per database.
 //!
-//! While the broker is away the relay backs off exponentially; when idle it
-//! waits for a wake-up from [`crate::outbox::Outbox::enqueue`] in the same
-//! process or the poll interval, whichever comes first. Published rows are
+//! While the broker is away the relay backs off exponentially. When it finds
+//! nothing to publish it waits for a wake-up from
+//! [`crate::outbox::Outbox::enqueue`] in the same process or for its idle
+//! pause, whichever comes first; the pause starts short (rows committed by
+//! another process are found within milliseconds while events flow) and
+//! doubles up to the poll interval while the outbox stays empty. Published rows are
 //! pruned after the retention period.
 
 use std::{
@@ -39,8 +42,13 @@ use crate::{System, db::Db, outbox::entity as outbox};
 pub struct RelayConfig {
     /// Most rows claimed and published at once.
     pub batch: u64,
-    /// Longest idle wait before looking at the outbox again (rows written by
-    /// another process wake no one here).
+    /// First wait after a look that found nothing; each further empty look
+    /// doubles it up to `poll_interval`, a published row resets it. While
+    /// events flow, rows written by another process (which wake no one
+    /// here) are found within a few milliseconds; an idle outbox is looked
+    /// at every `poll_interval`.
+    pub poll_min: Duration,
+    /// Longest idle wait before looking at the outbox again.
     pub poll_interval: Duration,
     /// How long published rows are kept (for operators) before pruning.
     pub retention: Duration,
@@ -52,18 +60,24 @@ pub struct RelayConfig {
     pub backoff_max: Duration,
     /// Concurrent claiming loops on PostgreSQL (SQLite always runs one).
     pub claimers: usize,
+    /// Whether an enqueue in this process wakes the relay. Off, it behaves
+    /// as a relay in another process than the producers does (`map worker`
+    /// beside `map serve`): it learns of new rows only by looking.
+    pub wake_on_enqueue: bool,
 }
 
 impl Default for RelayConfig {
     fn default() -> Self {
         RelayConfig {
             batch: 500,
+            poll_min: Duration::from_millis(5),
             poll_interval: Duration::from_millis(100),
             retention: Duration::from_secs(7 * 24 * 3600),
             prune_interval: Duration::from_secs(300),
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(10),
             claimers: 2,
+            wake_on_enqueue: true,
         }
     }
 }
@@ -76,6 +90,10 @@ pub struct BatchOutcome {
     /// Rows whose publish failed; they stay pending.
     pub failed: usize,
 }
+
+/// How soon a relay woken by an enqueue looks again when it found nothing
+/// (the enqueueing transaction had not committed yet).
+const WOKEN_RECHECK: Duration = Duration::from_millis(5);
 
 /// Wake-up counters, one per producing system, bumped on every enqueue.
 static ENQUEUED: LazyLock<[watch::Sender<u64>; 5]> =
@@ -142,6 +160,7 @@ impl Relay {
     async fn claim_loop(&self, pruner: bool, mut stop: watch::Receiver<bool>) {
         let mut woken = ENQUEUED[slot(self.source)].subscribe();
         let mut backoff = Backoff::new(self.config.backoff_min, self.config.backoff_max);
+        let mut idle = Backoff::new(self.config.poll_min, self.config.poll_interval);
         let mut pruned_at: Option<Instant> = None;
         let mut just_woken = false;
         loop {
@@ -166,16 +185,21 @@ impl Relay {
                     tracing::warn!(system = %self.source, failed = o.failed, published = o.published, ?delay, "publishing failed; backing off");
                     (delay, false)
                 }
-                Ok(o) => {
+                Ok(o) if o.published > 0 => {
                     backoff.reset();
-                    if o.published > 0 {
-                        continue; // more may be waiting
-                    } else if just_woken {
-                        // The row that woke us may not have been committed
-                        // yet when we looked: look once more, shortly.
-                        (Duration::from_millis(10), false)
+                    idle.reset();
+                    continue; // more may be waiting
+                }
+                // Nothing pending. After a wake-up the row that woke us may
+                // not have been committed when we looked: look again after
+                // the pause whatever else is enqueued meanwhile (otherwise
+                // every enqueue of a busy producer would cost an empty look).
+                Ok(_) => {
+                    backoff.reset();
+                    if just_woken {
+                        (WOKEN_RECHECK, false)
                     } else {
-                        (self.config.poll_interval, true)
+                        (idle.next_delay(), true)
                     }
                 }
                 Err(error) => {
@@ -188,11 +212,12 @@ impl Relay {
             tokio::select! {
                 biased;
                 _ = stop.wait_for(|s| *s) => break,
-                changed = woken.changed(), if wakeable => {
+                changed = woken.changed(), if wakeable && self.config.wake_on_enqueue => {
                     if changed.is_err() {
                         break;
                     }
                     just_woken = true;
+                    idle.reset();
                 }
                 () = tokio::time::sleep(pause) => {}
             }
