@@ -21,7 +21,11 @@ use crate::{db::Db, server::GrpcServer};
 static SAY_SQLITE: Once = Once::new();
 static SAY_IN_PROCESS: Once = Once::new();
 
-/// A database of its own for one test, migrations applied.
+/// A database of its own for one test, migrations applied. On PostgreSQL
+/// the database is dropped with the `TestDb` when the test passed (keep the
+/// `TestDb` alive as long as anything uses its pool); a failed test keeps it
+/// for inspection (CI drops leftovers older than two hours). A temp-file
+/// SQLite database goes with its directory.
 #[derive(Debug)]
 pub struct TestDb {
     /// The pool.
@@ -29,6 +33,8 @@ pub struct TestDb {
     /// Its URL, e.g. for a child process.
     pub url: SecretString,
     _dir: Option<tempfile::TempDir>,
+    /// PostgreSQL: the server URL and the database's name, to drop it.
+    drop_from: Option<(SecretString, String)>,
 }
 
 impl TestDb {
@@ -37,18 +43,21 @@ impl TestDb {
     /// # Panics
     /// When `MAP_TEST_DATABASE_URL` is set but unusable, or migrations fail.
     pub async fn new<M: MigratorTrait>() -> TestDb {
-        let (url, dir) = match std::env::var("MAP_TEST_DATABASE_URL")
+        let (url, dir, drop_from) = match std::env::var("MAP_TEST_DATABASE_URL")
             .ok()
             .filter(|u| !u.is_empty())
         {
-            Some(server) => (create_postgres_database(&server).await, None),
+            Some(server) => {
+                let (url, name) = create_postgres_database(&server).await;
+                (url, None, Some((SecretString::from(server), name)))
+            }
             None => {
                 SAY_SQLITE.call_once(|| {
                     eprintln!("MAP_TEST_DATABASE_URL unset: tests use temp-file SQLite")
                 });
                 let dir = tempfile::tempdir().expect("temp dir for the test database");
                 let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
-                (SecretString::from(url), Some(dir))
+                (SecretString::from(url), Some(dir), None)
             }
         };
         crate::db::migrate::<M>(&url)
@@ -57,11 +66,49 @@ impl TestDb {
         let db = Db::connect(&url)
             .await
             .expect("connect to the test database");
-        TestDb { db, url, _dir: dir }
+        TestDb {
+            db,
+            url,
+            _dir: dir,
+            drop_from,
+        }
     }
 }
 
-async fn create_postgres_database(server: &str) -> SecretString {
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((server, name)) = self.drop_from.take() else {
+            return;
+        };
+        if std::thread::panicking() {
+            eprintln!("test failed: its database {name} is kept for inspection");
+            return;
+        }
+        // On a thread with a runtime of its own, as the test's may be
+        // shutting down. FORCE ends the connections still in the pool.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                if let Ok(admin) = Database::connect(server.expose_secret()).await {
+                    let _ = admin
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                    let _ = admin.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Creates a database named `map_test_<uuidv7>` on `server`; returns its URL
+/// and name.
+async fn create_postgres_database(server: &str) -> (SecretString, String) {
     let name = format!("map_test_{}", uuid::Uuid::now_v7().simple());
     let admin = Database::connect(server)
         .await
@@ -80,10 +127,11 @@ async fn create_postgres_database(server: &str) -> SecretString {
         Some(slash) => &base[..authority_end + slash],
         None => base,
     };
-    SecretString::from(match query {
+    let url = SecretString::from(match query {
         Some(q) => format!("{base}/{name}?{q}"),
         None => format!("{base}/{name}"),
-    })
+    });
+    (url, name)
 }
 
 /// The RabbitMQ URL to test against, or `None` for the in-process bus.
