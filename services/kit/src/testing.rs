@@ -8,7 +8,7 @@
 //! tests use the in-process bus. Set but unreachable fails the test: a CI run
 //! never silently falls back.
 
-use std::{net::SocketAddr, sync::Once};
+use std::{future::Future, net::SocketAddr, sync::Once};
 
 use sea_orm::{ConnectionTrait, Database};
 use sea_orm_migration::MigratorTrait;
@@ -84,26 +84,30 @@ impl Drop for TestDb {
             eprintln!("test failed: its database {name} is kept for inspection");
             return;
         }
-        // On a thread with a runtime of its own, as the test's may be
-        // shutting down. FORCE ends the connections still in the pool.
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async {
-                if let Ok(admin) = Database::connect(server.expose_secret()).await {
-                    let _ = admin
-                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await;
-                    let _ = admin.close().await;
-                }
-            });
-        })
-        .join();
+        // FORCE ends the connections still in the pool.
+        on_a_runtime_of_its_own(async move {
+            if let Ok(admin) = Database::connect(server.expose_secret()).await {
+                let _ = admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
+                let _ = admin.close().await;
+            }
+        });
     }
+}
+
+/// Runs `cleanup` to the end on a thread and runtime of its own: a drop may
+/// happen while the test's runtime shuts down, or in a panicking test.
+fn on_a_runtime_of_its_own(cleanup: impl Future<Output = ()> + Send + 'static) {
+    let _ = std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            rt.block_on(cleanup);
+        }
+    })
+    .join();
 }
 
 /// Creates a database named `map_test_<uuidv7>` on `server`; returns its URL
@@ -177,24 +181,13 @@ impl AmqpCleanup {
 
 impl Drop for AmqpCleanup {
     fn drop(&mut self) {
-        // A fresh connection on a thread of its own: the test's runtime may
-        // be shutting down (or the test panicked).
         let (url, prefix) = (self.url.clone(), std::mem::take(&mut self.prefix));
-        let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async {
-                if let Ok(bus) = crate::bus::Bus::connect(Some(&url), &prefix).await {
-                    let _ = bus.delete_topology().await;
-                    bus.close().await;
-                }
-            });
-        })
-        .join();
+        on_a_runtime_of_its_own(async move {
+            if let Ok(bus) = crate::bus::Bus::connect(Some(&url), &prefix).await {
+                let _ = bus.delete_topology().await;
+                bus.close().await;
+            }
+        });
     }
 }
 

@@ -364,16 +364,23 @@ impl Handler for FailsOnBad {
 /// its events applied one by one). How deliveries group into batches is up
 /// to their arrival; with 20 adjacent pairs some pairs share a batch.
 async fn a_bad_event_in_a_batch_holds_back_no_other(backend: Backend) {
-    let Some(fx) = Fixture::new(backend).await else {
-        return;
-    };
-    let ids: Vec<String> = (0..20).map(|_| Uuid::now_v7().to_string()).collect();
-    // Each event twice in a row (a redelivery landing in the same batch).
+    if let Some(fx) = Fixture::new(backend).await {
+        a_bad_event_among_pairs(&fx, FailsOnBad, 20, 5).await;
+    }
+}
+
+/// Publishes `n` events, each twice in a row (a redelivery landing in the
+/// same batch), the one at `bad` with subject "bad", before `handler`
+/// starts consuming them; then checks that the bad one alone went to the
+/// DLQ with its reason and every other was applied exactly once, with its
+/// inbox row.
+async fn a_bad_event_among_pairs(fx: &Fixture, handler: impl Handler, n: usize, bad: usize) {
+    let ids: Vec<String> = (0..n).map(|_| Uuid::now_v7().to_string()).collect();
     let messages: Vec<Outgoing> = ids
         .iter()
         .enumerate()
         .flat_map(|(i, id)| {
-            let subject = if i == 5 { "bad" } else { "good" };
+            let subject = if i == bad { "bad" } else { "good" };
             let m = envelope_message(id, "auth.user.created", subject, 1);
             [m.clone(), m]
         })
@@ -383,29 +390,30 @@ async fn a_bad_event_in_a_batch_holds_back_no_other(backend: Backend) {
         r.unwrap();
     }
     let (stop_tx, stop) = watch::channel(false);
-    let consumer = start(&fx, "bms.user-sync", FailsOnBad, consumer_config(), &stop);
+    let consumer = start(fx, "bms.user-sync", handler, consumer_config(), &stop);
     let mut dlq = fx.bus.subscribe("bms.user-sync.dlq", 4).await.unwrap();
     let dead = tokio::time::timeout(WAIT, dlq.next())
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(dead.message_id.as_deref(), Some(ids[5].as_str()));
+    assert_eq!(dead.message_id.as_deref(), Some(ids[bad].as_str()));
     assert_eq!(
         dead.headers.get(ERROR_HEADER).map(String::as_str),
         Some("subject is bad")
     );
     dead.ack().await.unwrap();
     let db = fx.consumer.db.clone();
-    eventually("the 19 good events committed", WAIT, || {
+    let good = i64::try_from(n - 1).unwrap();
+    eventually("the good events committed", WAIT, || {
         let db = db.clone();
-        async move { probe::counts(&db, "fails-on-bad").await.unwrap() == (19, 19) }
+        async move { probe::counts(&db, "fails-on-bad").await.unwrap() == (good, good) }
     })
     .await;
     for (i, id) in ids.iter().enumerate() {
         let recorded = inbox::contains(fx.consumer.db.conn(), "bms.user-sync", id)
             .await
             .unwrap();
-        assert_eq!(recorded, i != 5, "inbox row of event {i}");
+        assert_eq!(recorded, i != bad, "inbox row of event {i}");
     }
     let _ = stop_tx.send(true);
     consumer.await.unwrap();
@@ -453,36 +461,9 @@ async fn a_batch_handler_applies_a_batch_at_once(backend: Backend) {
     let Some(fx) = Fixture::new(backend).await else {
         return;
     };
-    let ids: Vec<String> = (0..30).map(|_| Uuid::now_v7().to_string()).collect();
-    let messages: Vec<Outgoing> = ids
-        .iter()
-        .enumerate()
-        .flat_map(|(i, id)| {
-            let subject = if i == 7 { "bad" } else { "good" };
-            let m = envelope_message(id, "auth.user.created", subject, 1);
-            [m.clone(), m]
-        })
-        .collect();
-    for r in fx.bus.publish(&messages).await {
-        r.unwrap();
-    }
     let handler = BatchFailsOnBad::default();
     let (largest, repeated) = (handler.largest.clone(), handler.repeated.clone());
-    let (stop_tx, stop) = watch::channel(false);
-    let consumer = start(&fx, "bms.user-sync", handler, consumer_config(), &stop);
-    let mut dlq = fx.bus.subscribe("bms.user-sync.dlq", 4).await.unwrap();
-    let dead = tokio::time::timeout(WAIT, dlq.next())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(dead.message_id.as_deref(), Some(ids[7].as_str()));
-    dead.ack().await.unwrap();
-    let db = fx.consumer.db.clone();
-    eventually("the 29 good events committed", WAIT, || {
-        let db = db.clone();
-        async move { probe::counts(&db, "fails-on-bad").await.unwrap() == (29, 29) }
-    })
-    .await;
+    a_bad_event_among_pairs(&fx, handler, 30, 7).await;
     assert!(
         largest.load(Ordering::SeqCst) >= 2,
         "handle_batch never got more than one event"
@@ -491,14 +472,6 @@ async fn a_batch_handler_applies_a_batch_at_once(backend: Backend) {
         !repeated.load(Ordering::SeqCst),
         "a batch held an event twice"
     );
-    for (i, id) in ids.iter().enumerate() {
-        let recorded = inbox::contains(fx.consumer.db.conn(), "bms.user-sync", id)
-            .await
-            .unwrap();
-        assert_eq!(recorded, i != 7, "inbox row of event {i}");
-    }
-    let _ = stop_tx.send(true);
-    consumer.await.unwrap();
 }
 
 /// Bytes that are not an envelope go to the DLQ at once, without the handler.
