@@ -12,8 +12,10 @@ mod bus_support;
 use std::time::Duration;
 
 use bus_support::{Backend, BrokerStopped, Fixture, enqueue, eventually, user_created};
+use futures::FutureExt as _;
 use map_kit::{
     bus::{Consumer, ConsumerConfig, probe},
+    db::Db,
     outbox::entity as outbox,
 };
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -89,21 +91,10 @@ async fn every_event_is_handled_once_across_a_broker_restart() {
         first_half.await.unwrap();
         produce(chunks / 2..chunks).await.unwrap();
         // While the broker is away, publishing fails and rows stay pending.
-        let producer_db = fx.producer.db.clone();
         eventually(
             "a publish to fail during the outage",
             Duration::from_secs(60),
-            || {
-                let db = producer_db.clone();
-                async move {
-                    outbox::Entity::find()
-                        .filter(outbox::Column::Attempts.gt(0))
-                        .count(db.conn())
-                        .await
-                        .unwrap()
-                        > 0
-                }
-            },
+            || outbox_rows(&fx.producer.db, outbox::Column::Attempts.gt(0)).map(|n| n > 0),
         )
         .await;
         // `_down` starts the broker again here.
@@ -124,25 +115,23 @@ async fn every_event_is_handled_once_across_a_broker_restart() {
     assert_eq!(total, EVENTS as i64, "some event was handled twice");
     // The relay marks a batch published after its confirms, so the consumer
     // may finish a batch before the relay's commit: wait for the marks.
-    let producer_db = fx.producer.db.clone();
     eventually(
         "every outbox row to be marked published",
         Duration::from_secs(60),
-        || {
-            let db = producer_db.clone();
-            async move {
-                outbox::Entity::find()
-                    .filter(outbox::Column::PublishedAt.is_null())
-                    .count(db.conn())
-                    .await
-                    .unwrap()
-                    == 0
-            }
-        },
+        || outbox_rows(&fx.producer.db, outbox::Column::PublishedAt.is_null()).map(|n| n == 0),
     )
     .await;
 
     let _ = stop_tx.send(true);
     consumer.await.unwrap().unwrap();
     relay.await.unwrap();
+}
+
+/// How many of `db`'s outbox rows meet `condition`.
+async fn outbox_rows(db: &Db, condition: sea_orm::sea_query::SimpleExpr) -> u64 {
+    outbox::Entity::find()
+        .filter(condition)
+        .count(db.conn())
+        .await
+        .unwrap()
 }

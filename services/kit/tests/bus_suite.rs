@@ -700,20 +700,14 @@ async fn the_relay_wakes_when_an_event_is_enqueued(backend: Backend) {
         return;
     };
     let (stop_tx, stop) = watch::channel(false);
-    let relay = Relay::new(
-        System::Auth,
-        fx.producer.db.clone(),
-        fx.bus.clone(),
+    let relay = fx.spawn_relay_with(
         map_kit::bus::RelayConfig {
             poll_min: Duration::from_secs(3600),
             poll_interval: Duration::from_secs(3600),
             ..fast_relay()
         },
+        &stop,
     );
-    let mut stop_relay = stop.clone();
-    let relay = tokio::spawn(relay.run(async move {
-        let _ = stop_relay.wait_for(|s| *s).await;
-    }));
     let (recorder, mut seen) = Recorder::new("tts.user-sync");
     let consumer = start(&fx, "tts.user-sync", recorder, consumer_config(), &stop);
     for i in 0..3 {
@@ -738,21 +732,15 @@ async fn a_relay_apart_from_the_producer_finds_rows_while_events_flow(backend: B
     let consumer = start(&fx, "tts.user-sync", recorder, consumer_config(), &stop);
     // The first row is there before the relay starts: its first look finds it.
     let mut ids = enqueue(&fx.producer.db, vec![user_created("u", 0, "x")]).await;
-    let relay = Relay::new(
-        System::Auth,
-        fx.producer.db.clone(),
-        fx.bus.clone(),
+    let relay = fx.spawn_relay_with(
         map_kit::bus::RelayConfig {
             wake_on_enqueue: false,
             poll_min: Duration::from_millis(5),
             poll_interval: Duration::from_secs(3600),
             ..fast_relay()
         },
+        &stop,
     );
-    let mut stop_relay = stop.clone();
-    let relay = tokio::spawn(relay.run(async move {
-        let _ = stop_relay.wait_for(|s| *s).await;
-    }));
     for i in 1..4 {
         let got = receive(&mut seen, 1, Duration::from_secs(10)).await;
         assert_eq!(got[0].id(), ids[0]);

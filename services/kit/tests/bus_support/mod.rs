@@ -84,11 +84,20 @@ impl Fixture {
 
     /// A relay of Auth's outbox with a fast poll, running until `stop`.
     pub fn spawn_relay(&self, stop: &watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+        self.spawn_relay_with(fast_relay(), stop)
+    }
+
+    /// A relay of Auth's outbox configured by `config`, running until `stop`.
+    pub fn spawn_relay_with(
+        &self,
+        config: RelayConfig,
+        stop: &watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
         let relay = Relay::new(
             System::Auth,
             self.producer.db.clone(),
             self.bus.clone(),
-            fast_relay(),
+            config,
         );
         let mut stop = stop.clone();
         tokio::spawn(relay.run(async move {
