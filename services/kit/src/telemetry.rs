@@ -130,6 +130,16 @@ pub fn inject(span: &tracing::Span, carrier: &mut dyn Injector) {
     TraceContextPropagator::new().inject_context(&span.context(), carrier);
 }
 
+/// Links `span` to `other` (OpenTelemetry span links: a batch's span names
+/// each event's span it works for, without being their child).
+pub fn link(span: &tracing::Span, other: &tracing::Span) {
+    use opentelemetry::trace::TraceContextExt as _;
+    let other = other.context().span().span_context().clone();
+    if other.is_valid() {
+        span.add_link(other);
+    }
+}
+
 /// Makes `span` a child of the trace context found in `carrier`, if any.
 pub fn adopt_parent(span: &tracing::Span, carrier: &dyn Extractor) {
     let parent = TraceContextPropagator::new().extract(carrier);

@@ -426,6 +426,7 @@ async fn a_bad_event_among_pairs(fx: &Fixture, handler: impl Handler, n: usize, 
 struct BatchFailsOnBad {
     largest: Arc<AtomicUsize>,
     repeated: Arc<std::sync::atomic::AtomicBool>,
+    untraced: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[async_trait::async_trait]
@@ -440,6 +441,9 @@ impl Handler for BatchFailsOnBad {
         txn: &DatabaseTransaction,
     ) -> Result<(), HandlerError> {
         self.largest.fetch_max(events.len(), Ordering::SeqCst);
+        if map_kit::telemetry::current_trace_context().0.is_empty() {
+            self.untraced.store(true, Ordering::SeqCst);
+        }
         let ids: Vec<&str> = events.iter().map(|e| e.id()).collect();
         let distinct: std::collections::HashSet<&str> = ids.iter().copied().collect();
         if distinct.len() != ids.len() {
@@ -454,15 +458,20 @@ impl Handler for BatchFailsOnBad {
 }
 
 /// A handler that writes a whole batch at once gets the batch's new events
-/// in one call (never one twice); when that call fails, the consumer falls
-/// back to `handle` one by one, so the bad event alone is dead-lettered and
-/// every other is applied exactly once.
+/// in one call (never one twice), inside a span of the batch; when that call
+/// fails, the consumer falls back to `handle` one by one, so the bad event
+/// alone is dead-lettered and every other is applied exactly once.
 async fn a_batch_handler_applies_a_batch_at_once(backend: Backend) {
     let Some(fx) = Fixture::new(backend).await else {
         return;
     };
+    trace_spans();
     let handler = BatchFailsOnBad::default();
-    let (largest, repeated) = (handler.largest.clone(), handler.repeated.clone());
+    let (largest, repeated, untraced) = (
+        handler.largest.clone(),
+        handler.repeated.clone(),
+        handler.untraced.clone(),
+    );
     a_bad_event_among_pairs(&fx, handler, 30, 7).await;
     assert!(
         largest.load(Ordering::SeqCst) >= 2,
@@ -471,6 +480,10 @@ async fn a_batch_handler_applies_a_batch_at_once(backend: Backend) {
     assert!(
         !repeated.load(Ordering::SeqCst),
         "a batch held an event twice"
+    );
+    assert!(
+        !untraced.load(Ordering::SeqCst),
+        "handle_batch ran outside any span"
     );
 }
 
@@ -753,6 +766,18 @@ async fn a_relay_apart_from_the_producer_finds_rows_while_events_flow(backend: B
     consumer.await.unwrap();
 }
 
+/// Spans need the OpenTelemetry layer to carry trace ids (no log output
+/// here); another test of this binary may have installed it already.
+fn trace_spans() {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let _ = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bus-test")))
+        .try_init();
+}
+
 /// The handler runs in a span of the trace of the request that enqueued
 /// the event.
 async fn the_consumer_continues_the_producers_trace(backend: Backend) {
@@ -760,17 +785,7 @@ async fn the_consumer_continues_the_producers_trace(backend: Backend) {
     let Some(fx) = Fixture::new(backend).await else {
         return;
     };
-    // Spans need the OpenTelemetry layer to carry trace ids (no log output
-    // here); another test of this binary may have installed it already.
-    {
-        use opentelemetry::trace::TracerProvider as _;
-        use tracing_subscriber::layer::SubscriberExt as _;
-        use tracing_subscriber::util::SubscriberInitExt as _;
-        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
-        let _ = tracing_subscriber::registry()
-            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bus-test")))
-            .try_init();
-    }
+    trace_spans();
     let (stop_tx, stop) = watch::channel(false);
     struct TraceOf(tokio::sync::mpsc::UnboundedSender<String>);
     #[async_trait::async_trait]

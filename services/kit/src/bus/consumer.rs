@@ -120,8 +120,9 @@ pub trait Handler: Send + Sync + 'static {
     async fn handle(&self, event: &Event, txn: &DatabaseTransaction) -> Result<(), HandlerError>;
 
     /// Applies several events in one transaction: those of a batch that the
-    /// inbox found new, in delivery order, never the same event twice. The
-    /// default runs [`Handler::handle`] for each, in the event's span.
+    /// inbox found new, in delivery order, never the same event twice. It
+    /// runs in a `consume_batch` span linked to each event's `consume` span.
+    /// The default runs [`Handler::handle`] for each, in the event's span.
     ///
     /// Override it when the events' writes can be made in fewer statements
     /// (one multi-row insert for all of them, say): each statement is a
@@ -366,7 +367,21 @@ impl Shared {
                     .instrument(event.span.clone())
                     .await?;
             }
-            several => self.handler.handle_batch(several, &txn).await?,
+            several => {
+                // The batch's own span, linked to each event's `consume` span.
+                let span = tracing::info_span!(
+                    "consume_batch",
+                    queue = self.queue,
+                    events = several.len()
+                );
+                for event in several {
+                    telemetry::link(&span, &event.span);
+                }
+                self.handler
+                    .handle_batch(several, &txn)
+                    .instrument(span)
+                    .await?;
+            }
         }
         txn.commit().await?;
         Ok(applied)
