@@ -74,6 +74,10 @@ impl Outgoing {
     }
 }
 
+/// Longest wait for an acknowledgement (or a requeue) to be handed to the
+/// broker connection.
+pub const SETTLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A delivered message. Acknowledge it with [`Incoming::ack`] once its
 /// effects are committed; dropping it unacknowledged returns it to the queue
 /// (in process) or leaves it to be redelivered (RabbitMQ).
@@ -96,13 +100,24 @@ pub struct Incoming {
 
 impl Incoming {
     /// Acknowledges the message: the broker forgets it.
+    ///
+    /// Bounded by [`SETTLE_TIMEOUT`]: an acknowledgement on the channel of a
+    /// connection that was since replaced may otherwise wait forever for a
+    /// recovery that never comes. A lost acknowledgement only means a
+    /// redelivery, which the inbox recognises.
     pub async fn ack(self) -> Result<(), BusError> {
         match self.ack {
-            Acker::Amqp(acker) => acker
-                .ack(lapin::options::BasicAckOptions::default())
-                .await
-                .map(|_| ())
-                .map_err(|e| BusError::Unavailable(e.to_string())),
+            Acker::Amqp(acker) => {
+                let ack = acker.ack(lapin::options::BasicAckOptions::default());
+                match tokio::time::timeout(SETTLE_TIMEOUT, ack).await {
+                    Ok(acked) => acked
+                        .map(|_| ())
+                        .map_err(|e| BusError::Unavailable(e.to_string())),
+                    Err(_) => Err(BusError::Unavailable(format!(
+                        "no acknowledgement sent within {SETTLE_TIMEOUT:?}"
+                    ))),
+                }
+            }
             Acker::Memory(ack) => {
                 ack.ack();
                 Ok(())
@@ -113,17 +128,17 @@ impl Incoming {
 
 impl Incoming {
     /// Gives the message back to the queue for redelivery (a negative
-    /// acknowledgement with requeue). Failure is ignored: a broken channel
-    /// requeues its unacknowledged messages anyway.
+    /// acknowledgement with requeue), bounded like [`Incoming::ack`]. Failure
+    /// is ignored: a broken channel requeues its unacknowledged messages
+    /// anyway.
     pub async fn requeue(self) {
         match self.ack {
             Acker::Amqp(acker) => {
-                let _ = acker
-                    .nack(lapin::options::BasicNackOptions {
-                        multiple: false,
-                        requeue: true,
-                    })
-                    .await;
+                let nack = acker.nack(lapin::options::BasicNackOptions {
+                    multiple: false,
+                    requeue: true,
+                });
+                let _ = tokio::time::timeout(SETTLE_TIMEOUT, nack).await;
             }
             // Dropping an unacknowledged in-process delivery requeues it.
             Acker::Memory(ack) => drop(ack),
