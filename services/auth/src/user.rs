@@ -79,14 +79,7 @@ impl User {
             display_name: self.display_name.clone(),
             department: self.department.clone(),
             active: self.active,
-            roles: self
-                .roles
-                .iter()
-                .map(|r| ev::RoleRef {
-                    system: r.system.clone(),
-                    role: r.role.clone(),
-                })
-                .collect(),
+            roles: self.roles.iter().map(event_role).collect(),
             version: self.version,
             create_time: Some(timestamp(self.created_at)),
             update_time: Some(timestamp(self.updated_at)),
@@ -142,6 +135,14 @@ pub fn check_new_password(v: &mut Violations, field: &str, password: &str) {
 pub fn check_uuid(v: &mut Violations, field: &str, id: &str) {
     if uuid::Uuid::try_parse(id).is_err() {
         v.add(field, "is not a UUID");
+    }
+}
+
+/// A role as events carry it.
+pub(crate) fn event_role(role: &RoleRef) -> ev::RoleRef {
+    ev::RoleRef {
+        system: role.system.clone(),
+        role: role.role.clone(),
     }
 }
 

@@ -27,7 +27,7 @@ use crate::{
     paging, secrets,
     user::{
         self, MAX_DEPARTMENT, MAX_DISPLAY_NAME, User, check_email, check_new_password,
-        check_role_ref, check_uuid, finish, normalize_email,
+        check_role_ref, check_uuid, event_role, finish, normalize_email,
     },
 };
 
@@ -491,10 +491,7 @@ impl Auth {
         let user = self
             .commit_user_change(txn, id, "auth.role.granted", |user| ev::AuthRoleGranted {
                 user: Some(user),
-                role: Some(ev::RoleRef {
-                    system: role.system,
-                    role: role.role,
-                }),
+                role: Some(event_role(&role)),
                 actor_user_id: actor_id(actor),
             })
             .await?;
@@ -531,10 +528,7 @@ impl Auth {
         let user = self
             .commit_user_change(txn, id, "auth.role.revoked", |user| ev::AuthRoleRevoked {
                 user: Some(user),
-                role: Some(ev::RoleRef {
-                    system: role.system,
-                    role: role.role,
-                }),
+                role: Some(event_role(&role)),
                 actor_user_id: actor_id(actor),
             })
             .await?;

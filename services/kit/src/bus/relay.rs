@@ -15,8 +15,8 @@
 //! [`crate::outbox::Outbox::enqueue`] in the same process or for its idle
 //! pause, whichever comes first; the pause starts short (rows committed by
 //! another process are found within milliseconds while events flow) and
-//! doubles up to the poll interval while the outbox stays empty. Published rows are
-//! pruned after the retention period.
+//! doubles up to the poll interval while the outbox stays empty. Published
+//! rows are pruned after the retention period.
 
 use std::{
     future::Future,
