@@ -30,6 +30,7 @@ fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
     })
 }
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn every_change_enqueues_its_event_with_the_users_version() {
     let h = Harness::start().await;
@@ -170,7 +171,9 @@ async fn every_change_enqueues_its_event_with_the_users_version() {
     assert!(snapshot.active);
     assert_eq!(snapshot.version, 6);
 }
+}
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn failed_changes_leave_no_event_and_no_change() {
     let h = Harness::start().await;
@@ -273,7 +276,9 @@ async fn failed_changes_leave_no_event_and_no_change() {
         (1, "maria@example.com")
     );
 }
+}
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn bad_admin_input_is_invalid_argument_with_fields() {
     let h = Harness::start().await;
@@ -375,7 +380,9 @@ async fn bad_admin_input_is_invalid_argument_with_fields() {
     );
     assert_eq!(fields(&s), ["page_size"]);
 }
+}
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn roles_systems_and_paging() {
     let h = Harness::start().await;
@@ -580,4 +587,5 @@ async fn roles_systems_and_paging() {
         Code::InvalidArgument,
     );
     assert_eq!(fields(&s), ["user_ids"]);
+}
 }

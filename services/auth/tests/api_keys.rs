@@ -9,6 +9,7 @@ use common::*;
 use map_contracts::auth::v1 as pb;
 use tonic::Code;
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn api_key_lifecycle() {
     let h = Harness::start().await;
@@ -152,7 +153,9 @@ async fn api_key_lifecycle() {
         .api_keys;
     assert_eq!(all.len(), 1);
 }
+}
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn bad_api_key_requests() {
     let h = Harness::start().await;
@@ -220,6 +223,7 @@ async fn bad_api_key_requests() {
         Code::InvalidArgument,
     );
     assert_eq!(fields(&s), ["page_token"]);
+}
 }
 
 fn uuid_v7() -> String {

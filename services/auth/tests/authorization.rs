@@ -219,6 +219,7 @@ fn gets_through(code: Code) -> bool {
     !matches!(code, Code::Unauthenticated | Code::PermissionDenied)
 }
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn every_rpc_admits_its_roles_and_refuses_the_rest() {
     let h = Harness::start().await;
@@ -322,4 +323,5 @@ async fn every_rpc_admits_its_roles_and_refuses_the_rest() {
             Code::Unauthenticated
         );
     }
+}
 }

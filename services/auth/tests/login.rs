@@ -17,6 +17,7 @@ fn login_req(email: &str, password: &str) -> pb::LoginRequest {
     }
 }
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn good_login_returns_tokens_and_the_user() {
     let h = Harness::start().await;
@@ -31,7 +32,9 @@ async fn good_login_returns_tokens_and_the_user() {
     assert_eq!(u.roles, vec![pb_role("hdts", "employee")], "default role");
     assert!(h.valid(&r.access_token).await);
 }
+}
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn unknown_email_and_wrong_password_look_the_same() {
     let h = Harness::start().await;
@@ -77,7 +80,9 @@ async fn unknown_email_and_wrong_password_look_the_same() {
         "known {known:?} vs unknown {unknown:?}"
     );
 }
+}
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn five_failures_lock_the_account_even_for_the_right_password() {
     let h = Harness::start().await;
@@ -117,7 +122,9 @@ async fn five_failures_lock_the_account_even_for_the_right_password() {
     );
     assert_eq!(reason(&s), "ACCOUNT_LOCKED");
 }
+}
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn the_lock_expires_after_its_duration() {
     let h = Harness::with(|s| {
@@ -146,7 +153,9 @@ async fn the_lock_expires_after_its_duration() {
         }
     }
 }
+}
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn deactivated_users_cannot_sign_in() {
     let h = Harness::start().await;
@@ -168,7 +177,9 @@ async fn deactivated_users_cannot_sign_in() {
     );
     assert_eq!(reason(&s), "INVALID_CREDENTIALS");
 }
+}
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn hostile_input_is_invalid_argument_naming_the_field() {
     let h = Harness::start().await;
@@ -190,7 +201,9 @@ async fn hostile_input_is_invalid_argument_naming_the_field() {
     assert_eq!(fields(&s), ["password"]);
     assert!(!s.message().contains("pppp"));
 }
+}
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn a_flood_from_one_address_is_rate_limited() {
     // Only 127.0.0.2 is a trusted proxy; the test connects from 127.0.0.1.
@@ -215,7 +228,9 @@ async fn a_flood_from_one_address_is_rate_limited() {
     let s = expect_err(c.login(r).await, Code::ResourceExhausted);
     assert_eq!(reason(&s), "RATE_LIMITED");
 }
+}
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn forwarded_addresses_count_separately_behind_a_trusted_proxy() {
     let h = Harness::with(|s| {
@@ -244,4 +259,5 @@ async fn forwarded_addresses_count_separately_behind_a_trusted_proxy() {
         c.login(from("198.51.100.1")).await.unwrap_err().code(),
         Code::ResourceExhausted
     );
+}
 }

@@ -17,6 +17,7 @@ fn next(system: &str, role: &str) -> pb::NextAssigneeRequest {
     }
 }
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn two_hundred_concurrent_calls_over_four_agents_give_fifty_each() {
     let h = Harness::start().await;
@@ -59,7 +60,9 @@ async fn two_hundred_concurrent_calls_over_four_agents_give_fifty_each() {
         assert_eq!(counts.get(agent), Some(&50), "{counts:?}");
     }
 }
+}
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn turns_follow_user_id_order_and_survive_a_restart() {
     let h = Harness::start().await;
@@ -86,7 +89,9 @@ async fn turns_follow_user_id_order_and_survive_a_restart() {
     let then = other.next_assignee(role("hdts", "agent")).await.unwrap();
     assert_eq!(then.id, b);
 }
+}
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn nobody_eligible_or_unknown_role() {
     let h = Harness::start().await;
@@ -107,4 +112,5 @@ async fn nobody_eligible_or_unknown_role() {
         Code::InvalidArgument,
     );
     assert_eq!(fields(&s), ["system", "role"]);
+}
 }

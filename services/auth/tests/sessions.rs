@@ -32,6 +32,7 @@ async fn refresh(h: &Harness, token: &str) -> Result<pb::RefreshResponse, tonic:
         .map(|r| r.into_inner())
 }
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_family() {
     let h = Harness::start().await;
@@ -70,7 +71,9 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     let s = expect_err(refresh(&h, "").await, Code::InvalidArgument);
     assert_eq!(fields(&s), ["refresh_token"]);
 }
+}
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn concurrent_refreshes_of_one_token_let_exactly_one_win() {
     let h = Harness::start().await;
@@ -83,6 +86,7 @@ async fn concurrent_refreshes_of_one_token_let_exactly_one_win() {
     for r in results.iter().filter_map(|r| r.as_ref().err()) {
         assert_eq!(r.code(), Code::Unauthenticated);
     }
+}
 }
 
 /// A stand-in for another system: a service behind the kit's authenticator
@@ -113,6 +117,7 @@ async fn check(server: &TestServer, cred: &Cred) -> Code {
     }
 }
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn logout_reaches_another_services_authenticator_within_its_ttl() {
     let h = Harness::start().await;
@@ -175,7 +180,9 @@ async fn logout_reaches_another_services_authenticator_within_its_ttl() {
     );
     assert_eq!(fields(&s), ["refresh_token"]);
 }
+}
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn change_password_keeps_this_session_and_ends_the_others() {
     let h = Harness::start().await;
@@ -245,7 +252,9 @@ async fn change_password_keeps_this_session_and_ends_the_others() {
         .await
         .unwrap();
 }
+}
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn deactivation_ends_every_session_and_reactivation_restores_sign_in() {
     let h = Harness::start().await;
@@ -312,7 +321,9 @@ async fn deactivation_ends_every_session_and_reactivation_restores_sign_in() {
     let tokens = h.login("maria@example.com").await;
     assert!(h.valid(&tokens.access_token).await);
 }
+}
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn validate_token_says_false_for_every_kind_of_bad_token() {
     let h = Harness::start().await;
@@ -377,4 +388,5 @@ async fn validate_token_says_false_for_every_kind_of_bad_token() {
     assert_eq!(p.department, "IT");
     assert_eq!(p.kind, pb::PrincipalKind::User as i32);
     assert!(r.expires_at.is_some());
+}
 }

@@ -45,31 +45,42 @@ async fn applies<M: MigratorTrait>() {
     assert!(pending.is_empty());
 }
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn auth_migrations_apply() {
     applies::<m::auth::Migrator>().await;
 }
+}
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn ams_migrations_apply() {
     applies::<m::ams::Migrator>().await;
 }
+}
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn bms_migrations_apply() {
     applies::<m::bms::Migrator>().await;
 }
+}
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn tts_migrations_apply() {
     applies::<m::tts::Migrator>().await;
 }
+}
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn hdts_migrations_apply() {
     applies::<m::hdts::Migrator>().await;
 }
+}
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn concurrent_migration_runs_are_serialised() {
     // A database with nothing applied yet, migrated by four runs at once.
@@ -87,4 +98,5 @@ async fn concurrent_migration_runs_are_serialised() {
             .unwrap_or_else(|e| panic!("a concurrent run failed: {e}"));
     }
     assert!(tables(&db).await.iter().any(|t| t == "outbox"));
+}
 }

@@ -18,6 +18,7 @@ fn event(subject: &str) -> NewEvent {
     )
 }
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn an_enqueued_event_is_rolled_back_with_its_transaction() {
     let db = TestDb::new::<map_migrations::auth::Migrator>().await;
@@ -60,7 +61,9 @@ async fn an_enqueued_event_is_rolled_back_with_its_transaction() {
         Some(AuthUserDeactivated::type_url())
     );
 }
+}
 
+map_kit::db_tests! {
 #[tokio::test]
 async fn an_event_of_another_system_is_refused() {
     let db = TestDb::new::<map_migrations::tts::Migrator>().await;
@@ -70,4 +73,5 @@ async fn an_event_of_another_system_is_refused() {
         matches!(refused, Err(OutboxError::BadType { .. })),
         "{refused:?}"
     );
+}
 }

@@ -52,6 +52,9 @@ fn json_str(json: &str, key: &str) -> Option<String> {
 
 #[tokio::test]
 async fn grpcurl_signs_in_and_validates_through_reflection_on_map_dev() {
+    if map_kit::testing::tool("grpcurl").is_none() {
+        return;
+    }
     let data = tempfile::tempdir().unwrap();
     let offset = free_offset();
     let mut dev = Command::new(env!("CARGO_BIN_EXE_map"))

@@ -11,7 +11,7 @@ use map_kit::{
     System,
     bus::{Bus, Relay, RelayConfig, failpoint, inbox, probe},
     outbox::{NewEvent, Outbox},
-    testing::{AmqpCleanup, TestDb, amqp_prefix, amqp_url, expose},
+    testing::{AmqpCleanup, Backend, TestDb, amqp_prefix, amqp_url, expose, postgres_url},
 };
 use sea_orm::{EntityTrait, PaginatorTrait};
 use tokio::process::{Child, Command};
@@ -37,15 +37,16 @@ fn worker(consumer: &TestDb, amqp: &str, prefix: &str, failpoint: Option<&str>) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_between_commit_and_ack_applies_each_event_once() {
-    let Some(url) = amqp_url() else {
-        eprintln!("skipped: the worker crash test needs RabbitMQ (MAP_TEST_AMQP_URL unset)");
+    // The production shape: RabbitMQ and PostgreSQL.
+    let Some(url) = amqp_url() else { return };
+    if postgres_url().is_none() {
         return;
-    };
+    }
     let prefix = amqp_prefix();
     let _cleanup = AmqpCleanup::new(&url, &prefix);
     let bus = Bus::connect(Some(&url), &prefix).await.unwrap();
-    let producer = TestDb::new::<map_migrations::auth::Migrator>().await;
-    let consumer = TestDb::new::<map_migrations::tts::Migrator>().await;
+    let producer = TestDb::on::<map_migrations::auth::Migrator>(Backend::Postgres).await;
+    let consumer = TestDb::on::<map_migrations::tts::Migrator>(Backend::Postgres).await;
     probe::ensure_table(&consumer.db).await.unwrap();
 
     // 2,000 user events, published before the worker starts.

@@ -1,14 +1,19 @@
 //! The test harness every crate reuses (feature `testing`): a fresh database
-//! per test with migrations applied, a unique AMQP prefix, and a real gRPC
-//! server on port 0.
+//! per test with migrations applied, on SQLite and on PostgreSQL
+//! ([`db_tests!`](crate::db_tests) runs a test on both), a unique AMQP
+//! prefix, a real gRPC server on port 0, and skips that never pass silently
+//! ([`skip`]: a test lacking PostgreSQL, RabbitMQ or a tool fails under `CI`
+//! and is counted as skipped elsewhere).
 //!
-//! `MAP_TEST_DATABASE_URL` (a PostgreSQL server URL) gives each test its own
-//! new database on that server; unset, each test gets a temp-file SQLite
-//! database. `MAP_TEST_AMQP_URL` names the RabbitMQ to test against; unset,
-//! tests use the in-process bus. Set but unreachable fails the test: a CI run
-//! never silently falls back.
+//! `MAP_TEST_DATABASE_URL` names a PostgreSQL server on which each
+//! PostgreSQL test gets a new database of its own; `MAP_TEST_AMQP_URL` names
+//! the RabbitMQ to test against. `cargo xtask test` sets both when it finds
+//! the services on their default local ports.
 
-use std::{future::Future, net::SocketAddr, sync::Once};
+mod backend;
+mod skip;
+
+use std::{future::Future, net::SocketAddr};
 
 use sea_orm::{ConnectionTrait, Database};
 use sea_orm_migration::MigratorTrait;
@@ -16,10 +21,10 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::transport::{Channel, Endpoint};
 
-use crate::{db::Db, server::GrpcServer};
+pub use backend::{Backend, amqp_url, postgres_url};
+pub use skip::{current_test, needs, skip, tool, under_ci};
 
-static SAY_SQLITE: Once = Once::new();
-static SAY_IN_PROCESS: Once = Once::new();
+use crate::{db::Db, server::GrpcServer};
 
 /// A database of its own for one test, migrations applied. On PostgreSQL
 /// the database is dropped with the `TestDb` when the test passed (keep the
@@ -32,43 +37,68 @@ pub struct TestDb {
     pub db: Db,
     /// Its URL, e.g. for a child process.
     pub url: SecretString,
+    /// Which backend it is on.
+    pub backend: Backend,
     _dir: Option<tempfile::TempDir>,
     /// PostgreSQL: the server URL and the database's name, to drop it.
     drop_from: Option<(SecretString, String)>,
 }
 
 impl TestDb {
-    /// Creates the database and applies `M`'s migrations.
+    /// A database on the [current backend](Backend::current) with `M`'s
+    /// migrations applied: inside a [`db_tests!`](crate::db_tests) variant
+    /// that variant's backend, SQLite anywhere else.
     ///
     /// # Panics
-    /// When `MAP_TEST_DATABASE_URL` is set but unusable, or migrations fail.
+    /// When the database cannot be made or migrations fail.
     pub async fn new<M: MigratorTrait>() -> TestDb {
-        let (url, dir, drop_from) = match std::env::var("MAP_TEST_DATABASE_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-        {
-            Some(server) => {
+        TestDb::on::<M>(Backend::current()).await
+    }
+
+    /// A database on `backend` with `M`'s migrations applied.
+    ///
+    /// # Panics
+    /// When the database cannot be made (PostgreSQL: `MAP_TEST_DATABASE_URL`
+    /// unset or unusable), or migrations fail.
+    pub async fn on<M: MigratorTrait>(backend: Backend) -> TestDb {
+        let db = TestDb::empty(backend).await;
+        crate::db::migrate::<M>(&db.url)
+            .await
+            .expect("migrations apply to the test database");
+        db
+    }
+
+    /// An empty database on `backend`, no migration applied (e.g. to load a
+    /// fixture into).
+    ///
+    /// # Panics
+    /// When the database cannot be made (PostgreSQL: `MAP_TEST_DATABASE_URL`
+    /// unset or unusable).
+    pub async fn empty(backend: Backend) -> TestDb {
+        let (url, dir, drop_from) = match backend {
+            Backend::Postgres => {
+                let server = std::env::var("MAP_TEST_DATABASE_URL")
+                    .ok()
+                    .filter(|u| !u.is_empty())
+                    .expect(
+                        "a PostgreSQL test needs MAP_TEST_DATABASE_URL (see testing::postgres_url)",
+                    );
                 let (url, name) = create_postgres_database(&server).await;
                 (url, None, Some((SecretString::from(server), name)))
             }
-            None => {
-                SAY_SQLITE.call_once(|| {
-                    eprintln!("MAP_TEST_DATABASE_URL unset: tests use temp-file SQLite")
-                });
+            Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir for the test database");
                 let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
                 (SecretString::from(url), Some(dir), None)
             }
         };
-        crate::db::migrate::<M>(&url)
-            .await
-            .expect("migrations apply to the test database");
         let db = Db::connect(&url)
             .await
             .expect("connect to the test database");
         TestDb {
             db,
             url,
+            backend,
             _dir: dir,
             drop_from,
         }
@@ -136,21 +166,6 @@ async fn create_postgres_database(server: &str) -> (SecretString, String) {
         None => format!("{base}/{name}"),
     });
     (url, name)
-}
-
-/// The RabbitMQ URL to test against, or `None` for the in-process bus.
-pub fn amqp_url() -> Option<SecretString> {
-    match std::env::var("MAP_TEST_AMQP_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    {
-        Some(u) => Some(SecretString::from(u)),
-        None => {
-            SAY_IN_PROCESS
-                .call_once(|| eprintln!("MAP_TEST_AMQP_URL unset: tests use the in-process bus"));
-            None
-        }
-    }
 }
 
 /// A unique prefix for exchange and queue names, so parallel tests never

@@ -16,7 +16,9 @@ use map_kit::{
     System,
     bus::{Bus, Event, Handler, HandlerError, Relay, RelayConfig, probe},
     outbox::{NewEvent, Outbox},
-    testing::{AmqpCleanup, TestDb, amqp_prefix, amqp_url, expose},
+    testing::{
+        AmqpCleanup, Backend as DbBackend, TestDb, amqp_prefix, amqp_url, expose, postgres_url,
+    },
 };
 use sea_orm::DatabaseTransaction;
 use secrecy::SecretString;
@@ -50,7 +52,6 @@ impl Fixture {
             Backend::InProcess => (Bus::in_process(&prefix), None),
             Backend::RabbitMq => {
                 let Some(url) = amqp_url() else {
-                    eprintln!("skipped: MAP_TEST_AMQP_URL unset, no RabbitMQ to test against");
                     return None;
                 };
                 let bus = Bus::connect(Some(&url), &prefix)
@@ -59,8 +60,18 @@ impl Fixture {
                 (bus, Some((url, prefix)))
             }
         };
-        let producer = TestDb::new::<map_migrations::auth::Migrator>().await;
-        let consumer = TestDb::new::<map_migrations::tts::Migrator>().await;
+        // Each bus with the database it runs beside: the in-process bus with
+        // SQLite (`map dev`), RabbitMQ with PostgreSQL (production). The
+        // full 2×2 is for end-to-end flow tests only.
+        let database = match backend {
+            Backend::InProcess => DbBackend::Sqlite,
+            Backend::RabbitMq => {
+                postgres_url()?;
+                DbBackend::Postgres
+            }
+        };
+        let producer = TestDb::on::<map_migrations::auth::Migrator>(database).await;
+        let consumer = TestDb::on::<map_migrations::tts::Migrator>(database).await;
         probe::ensure_table(&consumer.db).await.unwrap();
         let cleanup = amqp
             .as_ref()
