@@ -11,6 +11,8 @@
 //!    with its reason. Tests record skips in `MAP_TEST_SKIP_LOG`
 //!    (`map_kit::testing::skip`); under `CI` a skip is a failure instead.
 //!
+//! `cargo xtask tools` does step 1 alone (CI's lint step needs `buf`).
+//!
 //! Only the standard library: the command must build before anything else.
 #![forbid(unsafe_code)]
 
@@ -39,8 +41,23 @@ fn main() -> ExitCode {
     let mut args = env::args().skip(1);
     match args.next().as_deref() {
         Some("test") => test(args.collect()),
+        Some("tools") => {
+            let root = root();
+            let tools = tools_dir(&root);
+            match std::fs::create_dir_all(&tools) {
+                Ok(()) => {
+                    install_tools(&root, &tools);
+                    say(&format!("tools in {}", tools.display()));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    say(&format!("cannot create {}: {e}", tools.display()));
+                    ExitCode::FAILURE
+                }
+            }
+        }
         _ => {
-            eprintln!("usage: cargo xtask test [cargo test arguments…]");
+            eprintln!("usage: cargo xtask test [cargo test arguments…] | cargo xtask tools");
             ExitCode::from(2)
         }
     }
@@ -88,6 +105,22 @@ fn test(extra: Vec<String>) -> ExitCode {
     let _ = std::fs::remove_file(&skip_log);
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
+    // What `cargo run` set for this crate alone must not reach the build
+    // of the workspace (a changed environment can rebuild dependencies).
+    for (var, _) in env::vars_os() {
+        let name = var.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || [
+                "CARGO_CRATE_NAME",
+                "CARGO_BIN_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+            ]
+            .contains(&&*name)
+        {
+            cmd.env_remove(&var);
+        }
+    }
     cmd.current_dir(&root)
         .args(["test", "--workspace", "--locked"])
         .args(&extra)
