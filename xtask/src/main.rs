@@ -122,14 +122,14 @@ fn test(extra: Vec<String>) -> ExitCode {
         }
     }
     cmd.current_dir(&root)
-        .args(["test", "--workspace", "--locked"])
+        .args(["test", "--workspace", "--locked", "--no-fail-fast"])
         .args(&extra)
         .env("PATH", path)
         .env("MAP_TEST_SKIP_LOG", &skip_log)
         .envs(services)
         .stdout(Stdio::piped());
     say(&format!(
-        "running cargo test --workspace --locked {}",
+        "running cargo test --workspace --locked --no-fail-fast {}",
         extra.join(" ")
     ));
     let mut child = match cmd.spawn() {
