@@ -58,7 +58,7 @@ pub fn amqp_url() -> Option<SecretString> {
 /// [`TestDb::new`](crate::testing::TestDb::new) makes the variant's
 /// database and [`Backend::current`] names it.
 ///
-/// ```ignore
+/// ```text
 /// map_kit::db_tests! {
 ///     #[tokio::test]
 ///     async fn a_row_survives_a_restart() {
