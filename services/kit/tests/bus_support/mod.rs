@@ -51,9 +51,7 @@ impl Fixture {
         let (bus, amqp) = match backend {
             Backend::InProcess => (Bus::in_process(&prefix), None),
             Backend::RabbitMq => {
-                let Some(url) = amqp_url() else {
-                    return None;
-                };
+                let url = amqp_url()?;
                 let bus = Bus::connect(Some(&url), &prefix)
                     .await
                     .unwrap_or_else(|e| panic!("MAP_TEST_AMQP_URL is set but: {e}"));
