@@ -5,7 +5,7 @@
 use chrono::Utc;
 use map_contracts::events::v1::{Envelope, TraceContext};
 use prost::Message as _;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DbErr};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, DbErr};
 use uuid::Uuid;
 
 use crate::{System, telemetry};
@@ -117,13 +117,14 @@ impl Outbox {
         Outbox { source }
     }
 
-    /// Stores `event` through `txn`, which should be the transaction that
-    /// makes the change: a rollback removes the event with the change.
+    /// Stores `event` in `txn`, the transaction that makes the change (the
+    /// type allows nothing else): a rollback removes the event with the
+    /// change, a commit publishes both.
     /// The current span's trace context travels with the event.
     /// Returns the event id.
-    pub async fn enqueue<C: ConnectionTrait>(
+    pub async fn enqueue(
         &self,
-        txn: &C,
+        txn: &DatabaseTransaction,
         event: NewEvent,
     ) -> Result<Uuid, OutboxError> {
         self.check_type(event.event_type)?;
