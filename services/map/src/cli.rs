@@ -57,9 +57,18 @@ pub enum Command {
     /// and balanced over the systems' replicas (MAP_UPSTREAM_<SYSTEM>).
     Gateway(Box<map_gateway::GatewayArgs>),
     /// Run a benchmark scenario (see BENCHMARKS.md).
+    #[cfg(feature = "bench")]
     Bench {
         #[command(subcommand)]
         scenario: crate::bench::Scenario,
+    },
+    /// Benchmarks are not in this build (`--features bench`).
+    #[cfg(not(feature = "bench"))]
+    #[command(hide = true)]
+    Bench {
+        /// Ignored: the scenarios are not built in.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
 }
 

@@ -5,6 +5,7 @@
 
 mod admin;
 mod auth;
+#[cfg(feature = "bench")]
 mod bench;
 mod cli;
 mod dev;
@@ -42,6 +43,12 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         } => worker::run(system, &args, &worker, &cli.log).await,
         cli::Command::Dev(args) => dev::run(args, &cli.log).await,
         cli::Command::Gateway(args) => gateway::run(&args, &cli.log).await,
+        #[cfg(feature = "bench")]
         cli::Command::Bench { scenario } => bench::run(scenario).await,
+        #[cfg(not(feature = "bench"))]
+        cli::Command::Bench { .. } => anyhow::bail!(
+            "this map binary is built without benchmarks: build it with \
+             `cargo build --release -p map --features bench`"
+        ),
     }
 }
