@@ -2,9 +2,12 @@
 //! login rate limit and the validation cache. Flags and `MAP_AUTH_*`
 //! variables, validated (keys parsed) before any port is bound.
 
-use std::{net::IpAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
-use map_kit::config::{ConfigError, secret};
+use map_kit::{
+    client_addr::TrustedProxies,
+    config::{ConfigError, secret},
+};
 use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::keys::Keyset;
@@ -79,7 +82,7 @@ pub struct AuthSettings {
     /// Auth-side validation cache TTL.
     pub validation_cache_ttl: Duration,
     /// Peers whose `x-forwarded-for` is believed.
-    pub trusted_proxies: Vec<IpAddr>,
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl AuthSettings {
@@ -98,7 +101,7 @@ impl AuthSettings {
                 burst: 20,
             },
             validation_cache_ttl: Duration::from_secs(5),
-            trusted_proxies: Vec::new(),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -135,7 +138,7 @@ fn duration(s: &str, variable: &'static str, flag: &'static str) -> Result<Durat
 impl AuthArgs {
     /// Checks everything and parses the keys. `trusted_proxies` comes from
     /// the service configuration (`MAP_TRUSTED_PROXIES`).
-    pub fn validate(&self, trusted_proxies: Vec<IpAddr>) -> Result<AuthSettings, ConfigError> {
+    pub fn validate(&self, trusted_proxies: TrustedProxies) -> Result<AuthSettings, ConfigError> {
         const KEY: &str = "MAP_AUTH_SIGNING_KEY";
         let pem = match (&self.auth_signing_key, &self.auth_signing_key_file) {
             (Some(_), Some(_)) => {

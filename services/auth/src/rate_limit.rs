@@ -3,7 +3,7 @@
 //!
 //! Behind the gateway every caller shares the gateway's address, so the
 //! client address is taken from `x-forwarded-for`, but only when the peer is
-//! one of the configured trusted proxies (see [`client_address`]).
+//! one of the configured trusted proxies (`map_kit::client_addr`).
 
 use std::{
     net::IpAddr,
@@ -63,64 +63,12 @@ impl RateLimiter {
     }
 }
 
-/// The client's address: the peer, or, when the peer is a trusted proxy,
-/// the right-most address of `x-forwarded-for` that is not itself a trusted
-/// proxy (the one the outermost trusted hop saw). Malformed entries end the
-/// walk at the last trusted hop.
-pub fn client_address(
-    peer: Option<IpAddr>,
-    forwarded_for: Option<&str>,
-    trusted: &[IpAddr],
-) -> Option<IpAddr> {
-    let peer = peer.map(|p| p.to_canonical())?;
-    if !trusted.contains(&peer) {
-        return Some(peer);
-    }
-    let Some(list) = forwarded_for else {
-        return Some(peer);
-    };
-    let mut client = peer;
-    for entry in list.rsplit(',') {
-        match entry.trim().parse::<IpAddr>() {
-            Ok(ip) => {
-                let ip = ip.to_canonical();
-                client = ip;
-                if !trusted.contains(&ip) {
-                    break;
-                }
-            }
-            Err(_) => break,
-        }
-    }
-    Some(client)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
-    }
-
-    #[test]
-    fn forwarded_for_is_believed_only_from_trusted_peers() {
-        let gw = ip("10.0.0.1");
-        let trusted = [gw];
-        assert_eq!(
-            client_address(Some(ip("203.0.113.9")), Some("1.2.3.4"), &trusted),
-            Some(ip("203.0.113.9"))
-        );
-        assert_eq!(
-            client_address(Some(gw), Some("6.6.6.6, 1.2.3.4"), &trusted),
-            Some(ip("1.2.3.4"))
-        );
-        assert_eq!(
-            client_address(Some(gw), Some("1.2.3.4, 10.0.0.1"), &trusted),
-            Some(ip("1.2.3.4"))
-        );
-        assert_eq!(client_address(Some(gw), None, &trusted), Some(gw));
-        assert_eq!(client_address(Some(gw), Some("junk"), &trusted), Some(gw));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use map_contracts::auth::v1 as pb;
+use map_kit::client_addr::TrustedProxies;
 use tonic::{Code, Request};
 
 fn login_req(email: &str, password: &str) -> pb::LoginRequest {
@@ -210,7 +211,7 @@ async fn a_flood_from_one_address_is_rate_limited() {
     let h = Harness::with(|s| {
         s.login_rate.per_minute = 1;
         s.login_rate.burst = 2;
-        s.trusted_proxies = vec!["127.0.0.2".parse().unwrap()];
+        s.trusted_proxies = TrustedProxies::parse(["127.0.0.2"]).unwrap();
     })
     .await;
     let mut c = h.client();
@@ -236,7 +237,8 @@ async fn forwarded_addresses_count_separately_behind_a_trusted_proxy() {
     let h = Harness::with(|s| {
         s.login_rate.per_minute = 1;
         s.login_rate.burst = 0;
-        s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        // a range, as a pod network would be given
+        s.trusted_proxies = TrustedProxies::parse(["127.0.0.0/8"]).unwrap();
     })
     .await;
     let mut c = h.client();

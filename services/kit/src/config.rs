@@ -6,16 +6,11 @@
 //! the variable and the flag. Secrets are [`SecretString`]s: their `Debug`
 //! prints `[REDACTED]` and no error message repeats a value that may hold one.
 
-use std::{
-    convert::Infallible,
-    net::{IpAddr, SocketAddr},
-    path::PathBuf,
-    time::Duration,
-};
+use std::{convert::Infallible, net::SocketAddr, path::PathBuf, time::Duration};
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::System;
+use crate::{System, client_addr::TrustedProxies};
 
 /// A configuration error. It names the variable (and flag) at fault.
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +94,8 @@ pub struct ServiceArgs {
     /// Longest wait for in-flight calls after SIGTERM, e.g. `25s`, `500ms`.
     #[arg(long, env = "MAP_SHUTDOWN_GRACE", default_value = "25s")]
     pub shutdown_grace: String,
-    /// Peers whose `x-forwarded-for` is believed (the gateway's addresses), comma-separated.
+    /// Peers whose `x-forwarded-for` is believed (the gateway): addresses or
+    /// CIDR ranges such as a pod network, comma-separated.
     #[arg(long, env = "MAP_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
 }
@@ -147,7 +143,7 @@ pub struct ServiceConfig {
     /// Bounded drain on shutdown.
     pub shutdown_grace: Duration,
     /// Peers trusted to set `x-forwarded-for`.
-    pub trusted_proxies: Vec<IpAddr>,
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl ServiceArgs {
@@ -219,20 +215,10 @@ impl ServiceArgs {
         )?;
         let shutdown_grace = parse_duration(&self.shutdown_grace)
             .map_err(|reason| ConfigError::new("MAP_SHUTDOWN_GRACE", "shutdown-grace", reason))?;
-        let trusted_proxies = self
-            .trusted_proxies
-            .iter()
-            .filter(|s| !s.trim().is_empty())
-            .map(|s| {
-                s.trim().parse().map_err(|_| {
-                    ConfigError::new(
-                        "MAP_TRUSTED_PROXIES",
-                        "trusted-proxies",
-                        format!("'{s}' is not an IP address"),
-                    )
-                })
-            })
-            .collect::<Result<_, _>>()?;
+        let trusted_proxies = TrustedProxies::parse(
+            self.trusted_proxies.iter().map(String::as_str),
+        )
+        .map_err(|reason| ConfigError::new("MAP_TRUSTED_PROXIES", "trusted-proxies", reason))?;
         Ok(ServiceConfig {
             system,
             database_url,

@@ -2,6 +2,7 @@
 //!
 //! - [`authn`]: validating callers through Auth, roles per system;
 //! - [`bus`]: the event backbone (relay, consumers, AMQP, in-process);
+//! - [`client_addr`]: the client address behind trusted proxies (CIDR ranges);
 //! - [`config`]: typed configuration from `MAP_*` variables and flags, validated
 //!   before any port is bound;
 //! - [`telemetry`]: tracing (pretty or JSON) and OTLP export;
@@ -17,6 +18,7 @@
 
 pub mod authn;
 pub mod bus;
+pub mod client_addr;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -64,7 +64,7 @@ pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
             auth_api_key,
             tls: None,
             shutdown_grace: std::time::Duration::from_secs(5),
-            trusted_proxies: Vec::new(),
+            trusted_proxies: map_kit::client_addr::TrustedProxies::default(),
         };
         let server = serve::build_server(&config, auth).await?;
         let listener = TcpListener::bind(addr)

@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use tonic::{Request, Response, Status};
 
 use super::convert;
-use crate::{Auth, rate_limit::client_address, users::UserFilter};
+use crate::{Auth, users::UserFilter};
 
 /// The handlers of AuthService.
 #[derive(Debug, Clone)]
@@ -25,15 +25,7 @@ impl AuthApi {
     }
 
     fn client<T>(&self, request: &Request<T>) -> Option<IpAddr> {
-        let forwarded = request
-            .metadata()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok());
-        client_address(
-            request.remote_addr().map(|a| a.ip()),
-            forwarded,
-            &self.auth.settings().trusted_proxies,
-        )
+        self.auth.settings().trusted_proxies.of_request(request)
     }
 }
 
