@@ -8,7 +8,7 @@ use std::{
     collections::BTreeMap,
     net::SocketAddr,
     path::{Path, PathBuf},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use bytes::Bytes;
@@ -174,23 +174,8 @@ async fn collect(response: Response<hyper::body::Incoming>) -> Collected {
     }
 }
 
-/// Polls `cond` until it holds or `within` passes.
-pub async fn eventually<F, Fut>(within: Duration, mut cond: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if cond().await {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
+#[allow(unused_imports)] // not every test binary waits
+pub use map_kit::testing::poll_until as eventually;
 
 /// The descriptor sets of the platform and of grpc.health.v1, in one file
 /// (concatenated FileDescriptorSets are one FileDescriptorSet on the wire).

@@ -1,6 +1,6 @@
 //! The shared harness of Auth's integration tests: a fresh auth database
-//! (SQLite temp file, or a new PostgreSQL database with
-//! MAP_TEST_DATABASE_URL), the real server on port 0, and helpers to make
+//! on the running db_tests! variant's backend (SQLite temp file, or a new
+//! PostgreSQL database), the real server on port 0, and helpers to make
 //! users, keys and authenticated requests.
 #![allow(dead_code, clippy::unwrap_used)]
 
@@ -15,7 +15,7 @@ use map_kit::{
     testing::{TestDb, TestServer},
 };
 use secrecy::{ExposeSecret as _, SecretString};
-use tonic::{Code, Request, Status, transport::Channel};
+use tonic::{Request, transport::Channel};
 
 /// One test's Auth: database, domain, server, channel.
 pub struct Harness {
@@ -65,34 +65,8 @@ pub fn pb_role(system: &str, role: &str) -> pb::RoleRef {
     }
 }
 
-/// The ErrorInfo reason of a status.
-pub fn reason(status: &Status) -> String {
-    use tonic_types::StatusExt as _;
-    status
-        .get_details_error_info()
-        .map(|i| i.reason)
-        .unwrap_or_default()
-}
-
-/// The field names of a status's BadRequest violations.
-pub fn fields(status: &Status) -> Vec<String> {
-    use tonic_types::StatusExt as _;
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|f| f.field).collect())
-        .unwrap_or_default()
-}
-
-/// Asserts a call failed with `code` and returns the status.
-pub fn expect_err<T: std::fmt::Debug>(result: Result<T, Status>, code: Code) -> Status {
-    match result {
-        Ok(v) => panic!("expected {code:?}, got {v:?}"),
-        Err(s) => {
-            assert_eq!(s.code(), code, "{s:?}");
-            s
-        }
-    }
-}
+#[allow(unused_imports)] // not every test binary checks statuses
+pub use map_kit::testing::{expect_err, fields, reason};
 
 impl Harness {
     /// Auth with default settings.

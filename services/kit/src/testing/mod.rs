@@ -11,7 +11,9 @@
 //! the services on their default local ports.
 
 mod backend;
+mod eventually;
 mod skip;
+mod status;
 
 use std::{future::Future, net::SocketAddr};
 
@@ -22,7 +24,9 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::transport::{Channel, Endpoint};
 
 pub use backend::{Backend, amqp_url, postgres_url};
+pub use eventually::{eventually, poll_until};
 pub use skip::{current_test, needs, skip, tool, under_ci};
+pub use status::{expect_err, fields, reason};
 
 use crate::{db::Db, server::GrpcServer};
 

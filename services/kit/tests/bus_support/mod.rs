@@ -8,7 +8,7 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use map_contracts::events::v1::{AuthUserCreated, UserSnapshot};
@@ -167,21 +167,7 @@ pub fn capture_logs() {
         .try_init();
 }
 
-/// Polls `condition` every 20 ms until it holds, failing after `within`.
-pub async fn eventually<F, Fut>(what: &str, within: Duration, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if condition().await {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+pub use map_kit::testing::eventually;
 
 /// Records each handled event in `bus_probe` and reports it on a channel.
 #[derive(Clone)]
