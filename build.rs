@@ -14,6 +14,11 @@ const PROTO_ROOT: &str = "proto";
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut files = Vec::new();
     collect_protos(&Path::new(PROTO_ROOT).join("map"), &mut files)?;
+    // Vendored Google types (`google.type.Date`), generated on their own below.
+    let mut google = Vec::new();
+    collect_protos(&Path::new(PROTO_ROOT).join("google"), &mut google)?;
+    google.sort();
+    files.extend(google.iter().cloned());
     files.sort();
     println!("cargo:rerun-if-changed={PROTO_ROOT}");
 
@@ -29,6 +34,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = prost_build::Config::new();
     config.enable_type_names();
     config.type_name_domain(["."], "type.googleapis.com");
+    // The crate drops the `map` level of the packages (`crate::ams::v1`), so relative
+    // paths from `map.*` to `google.type` would climb one level too many: pin them
+    // and generate `google.type` in a pass of its own (messages only).
+    config.extern_path(".google.type", "crate::google::r#type");
+    let mut google_config = prost_build::Config::new();
+    google_config.enable_type_names();
+    google_config.type_name_domain(["."], "type.googleapis.com");
+    google_config.compile_fds(protox::compile(&google, [PROTO_ROOT])?)?;
     tonic_prost_build::configure()
         .build_client(client)
         .build_server(server)

@@ -22,6 +22,14 @@ macro_rules! package {
     };
 }
 
+/// Google's common types vendored from googleapis (`proto/google/type`).
+pub mod google {
+    /// Generated from `google.type`: `Date` for calendar dates without a time.
+    pub mod r#type {
+        include!(concat!(env!("OUT_DIR"), "/google.r#type.rs"));
+    }
+}
+
 package!(common, "map.common.v1", "Shared value types (money).");
 package!(
     auth,
