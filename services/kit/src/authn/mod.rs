@@ -1,0 +1,58 @@
+//! The client side of Auth that every other system uses: an authenticator
+//! that validates callers with Auth's `ValidateToken` (cached briefly) and
+//! puts the [`Principal`] in the request.
+//!
+//! - Credentials arrive as `authorization: Bearer <access token>` (people) or
+//!   `x-api-key: mapk_…` (machines); see [`Credential::from_headers`].
+//! - [`Authenticated`] wraps a generated tonic service: calls without
+//!   credentials answer UNAUTHENTICATED (deny by default; only the paths given
+//!   to [`Authenticated::allow_anonymous`] pass without), bad credentials
+//!   UNAUTHENTICATED, and good ones reach the handler with an
+//!   `Arc<Principal>` in the request extensions.
+//! - A handler checks its role in one line:
+//!   `authn::principal(&request)?.require(System::Tts, "agent")?`, which
+//!   answers PERMISSION_DENIED for a known caller without the role.
+//! - [`Authenticator`] is the [`Validator`] of every system but Auth: it calls
+//!   `ValidateToken` over gRPC and caches valid answers for at most its TTL
+//!   (≤ 30 s, never past the token's expiry) and rejections briefly. Auth
+//!   itself plugs in an in-process validator with the same [`Principal`].
+//! - [`ApiKeyInterceptor`] adds this service's `MAP_AUTH_API_KEY` to calls to
+//!   Auth.
+
+mod api_key;
+mod credential;
+mod layer;
+mod principal;
+mod validator;
+
+use std::time::Duration;
+
+pub use api_key::{ApiKeyInterceptor, AuthClient, BadApiKey, auth_client};
+pub use credential::Credential;
+pub use layer::Authenticated;
+pub use principal::{Principal, PrincipalKind, RoleRef, principal};
+pub use validator::{Authenticator, CacheConfig, Validator};
+
+use crate::ApiError;
+
+/// Metadata carrying a bearer access token.
+pub const AUTHORIZATION: &str = "authorization";
+/// Metadata carrying an API key secret.
+pub const API_KEY: &str = "x-api-key";
+/// The longest a validation answer may be cached by anyone (ARCHITECTURE.md,
+/// "Security"): revocation reaches every service within this time.
+pub const MAX_CACHE_TTL: Duration = Duration::from_secs(30);
+
+pub(crate) fn missing_credentials() -> ApiError {
+    ApiError::Unauthenticated {
+        reason: "MISSING_CREDENTIALS",
+        message: "missing credentials: send 'authorization: Bearer <token>' or 'x-api-key'".into(),
+    }
+}
+
+pub(crate) fn invalid_credentials() -> ApiError {
+    ApiError::Unauthenticated {
+        reason: "INVALID_TOKEN",
+        message: "invalid, expired or revoked credentials".into(),
+    }
+}
