@@ -70,6 +70,10 @@ pub enum AuthError {
     /// An administrator already exists (bootstrap).
     #[error("an active auth:admin already exists")]
     AlreadyBootstrapped,
+    /// A dependency (database, broker, another system) is unavailable;
+    /// retrying may help.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
     /// The database failed.
     #[error("database: {0}")]
     Db(#[from] sea_orm::DbErr),
@@ -98,7 +102,42 @@ impl From<map_kit::ApiError> for AuthError {
     fn from(e: map_kit::ApiError) -> Self {
         match e {
             map_kit::ApiError::InvalidArgument(v) => AuthError::InvalidArgument(v),
+            // Kept as themselves: a caller must see UNAVAILABLE (retry) and
+            // PERMISSION_DENIED (missing role), not INTERNAL.
+            map_kit::ApiError::PermissionDenied(m) => AuthError::PermissionDenied(m),
+            map_kit::ApiError::Unavailable(what) => AuthError::Unavailable(what),
+            map_kit::ApiError::NotFound { resource } => AuthError::NotFound(resource),
             other => AuthError::Internal(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic::{Code, Status};
+
+    use super::*;
+
+    #[test]
+    fn unavailable_and_permission_denied_keep_their_codes_through_auth_error() {
+        let cases = [
+            (
+                map_kit::ApiError::Unavailable("database".into()),
+                Code::Unavailable,
+            ),
+            (
+                map_kit::ApiError::PermissionDenied("requires auth:admin".into()),
+                Code::PermissionDenied,
+            ),
+            (
+                map_kit::ApiError::NotFound { resource: "user" },
+                Code::NotFound,
+            ),
+            (map_kit::ApiError::internal("boom"), Code::Internal),
+        ];
+        for (api, code) in cases {
+            let status = Status::from(AuthError::from(api));
+            assert_eq!(status.code(), code, "{status:?}");
         }
     }
 }

@@ -54,6 +54,17 @@ impl System {
         }
     }
 
+    /// The `google.rpc.ErrorInfo.domain` of the system's errors, e.g. `map.tts`.
+    pub const fn error_domain(self) -> &'static str {
+        match self {
+            System::Auth => "map.auth",
+            System::Ams => "map.ams",
+            System::Bms => "map.bms",
+            System::Tts => "map.tts",
+            System::Hdts => "map.hdts",
+        }
+    }
+
     /// The protobuf package of the system's API, e.g. `map.tts.v1`.
     pub fn package(self) -> String {
         format!("map.{}.v1", self.name())
@@ -122,6 +133,13 @@ mod tests {
             assert_eq!(sys.name().parse::<System>().ok(), Some(sys));
         }
         assert!("payroll".parse::<System>().is_err());
+    }
+
+    #[test]
+    fn error_domains_name_the_system() {
+        for sys in System::ALL {
+            assert_eq!(sys.error_domain(), format!("map.{}", sys.name()));
+        }
     }
 
     #[test]

@@ -132,6 +132,7 @@ impl From<AuthError> for Status {
             AuthError::InvalidArgument(v) => ApiError::InvalidArgument(v).into(),
             AuthError::PermissionDenied(m) => ApiError::PermissionDenied(m).into(),
             AuthError::NotFound(resource) => ApiError::NotFound { resource }.into(),
+            AuthError::Unavailable(what) => ApiError::Unavailable(what).into(),
             AuthError::Db(e) => ApiError::from(e).into(),
             AuthError::Internal(cause) => ApiError::internal(cause).into(),
         }
