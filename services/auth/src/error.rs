@@ -112,6 +112,14 @@ impl From<map_kit::ApiError> for AuthError {
     }
 }
 
+/// Whether a database error is a unique-constraint violation.
+pub(crate) fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
+    matches!(
+        e.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use tonic::{Code, Status};
@@ -140,12 +148,4 @@ mod tests {
             assert_eq!(status.code(), code, "{status:?}");
         }
     }
-}
-
-/// Whether a database error is a unique-constraint violation.
-pub(crate) fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
-    matches!(
-        e.sql_err(),
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-    )
 }
