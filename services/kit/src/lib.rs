@@ -29,7 +29,7 @@ pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use error::{ApiError, FieldViolation, Violations};
+pub use error::{ApiError, FieldViolation, Reason, Violations};
 pub use system::System;
 
 /// Installs ring as the process-wide rustls crypto provider. Every TLS user

@@ -1,140 +1,120 @@
-//! Domain errors to gRPC statuses. Reason-bearing errors carry an
-//! `ErrorInfo` with domain `map.auth` and the stable reason of the
-//! contract; the rest go through map-kit's [`ApiError`] (field violations,
-//! internal causes logged with a reference and never sent).
+//! Domain errors to gRPC statuses: one table from [`AuthError`] to map-kit's
+//! [`ApiError`], which builds the status (`ErrorInfo` with domain `map.auth`
+//! and the stable reason of the contract, field violations, internal causes
+//! logged with a reference and never sent).
 
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
 
-use map_kit::ApiError;
-use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt as _};
+use map_kit::{ApiError, Reason, System};
+use tonic::Status;
 
 use crate::AuthError;
 
 /// `ErrorInfo.domain` of Auth's errors (proto/map/auth/v1/types.proto).
-pub const ERROR_DOMAIN: &str = "map.auth";
-
-fn with_reason(
-    code: Code,
-    reason: &str,
-    message: &str,
-    metadata: HashMap<String, String>,
-    retry_after: Option<Duration>,
-) -> Status {
-    let mut details = ErrorDetails::new();
-    details.set_error_info(reason, ERROR_DOMAIN, metadata);
-    if let Some(d) = retry_after {
-        details.set_retry_info(Some(d));
-    }
-    Status::with_error_details(code, message, details)
-}
+pub const ERROR_DOMAIN: &str = System::Auth.error_domain();
 
 fn seconds(d: Duration) -> String {
     // Round up: "retry after 0 seconds" would invite an immediate retry.
     (d.as_secs() + u64::from(d.subsec_nanos() > 0)).to_string()
 }
 
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> ApiError {
+        let message = e.to_string();
+        let reason = |r: &'static str| Reason::new(System::Auth, r, message.clone());
+        match e {
+            AuthError::InvalidCredentials => {
+                ApiError::Unauthenticated(reason("INVALID_CREDENTIALS"))
+            }
+            AuthError::AccountLocked { retry_after } => ApiError::Unauthenticated(
+                reason("ACCOUNT_LOCKED")
+                    .with_metadata("retry_after_seconds", seconds(retry_after))
+                    .with_retry_after(retry_after),
+            ),
+            AuthError::AccountDeactivated => {
+                ApiError::Unauthenticated(reason("ACCOUNT_DEACTIVATED"))
+            }
+            AuthError::InvalidRefreshToken => {
+                ApiError::Unauthenticated(reason("INVALID_REFRESH_TOKEN"))
+            }
+            AuthError::RefreshTokenReused => {
+                ApiError::Unauthenticated(reason("REFRESH_TOKEN_REUSED"))
+            }
+            AuthError::InvalidToken => ApiError::Unauthenticated(reason("INVALID_TOKEN")),
+            AuthError::RateLimited { retry_after } => ApiError::ResourceExhausted(
+                reason("RATE_LIMITED")
+                    .with_metadata("retry_after_seconds", seconds(retry_after))
+                    .with_retry_after(retry_after),
+            ),
+            AuthError::EmailTaken => ApiError::AlreadyExists(reason("EMAIL_TAKEN")),
+            AuthError::RoleExists => ApiError::AlreadyExists(reason("ROLE_EXISTS")),
+            AuthError::VersionMismatch => ApiError::Aborted(reason("VERSION_MISMATCH")),
+            AuthError::LastAdmin => ApiError::FailedPrecondition(reason("LAST_ADMIN")),
+            AuthError::NoEligibleAssignee { .. } => {
+                ApiError::FailedPrecondition(reason("NO_ELIGIBLE_ASSIGNEE"))
+            }
+            AuthError::AlreadyBootstrapped => {
+                ApiError::FailedPrecondition(reason("ALREADY_BOOTSTRAPPED"))
+            }
+            AuthError::UsersNotFound(ids) => ApiError::NotFoundReason(
+                reason("USERS_NOT_FOUND").with_metadata("missing_user_ids", ids.join(",")),
+            ),
+            AuthError::InvalidArgument(v) => ApiError::InvalidArgument(v),
+            AuthError::PermissionDenied(m) => ApiError::PermissionDenied(m),
+            AuthError::NotFound(resource) => ApiError::NotFound { resource },
+            AuthError::Db(e) => ApiError::from(e),
+            AuthError::Internal(cause) => ApiError::internal(cause),
+            AuthError::Api(e) => *e,
+        }
+    }
+}
+
 impl From<AuthError> for Status {
     fn from(e: AuthError) -> Status {
-        let message = e.to_string();
-        let none = HashMap::new;
-        match e {
-            AuthError::InvalidCredentials => with_reason(
+        ApiError::from(e).into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic::Code;
+    use tonic_types::StatusExt as _;
+
+    use super::*;
+
+    #[test]
+    fn kit_errors_keep_their_code_through_auth_error() {
+        for (api, code) in [
+            (ApiError::Unavailable("database".into()), Code::Unavailable),
+            (
+                ApiError::PermissionDenied("auth:admin required".into()),
+                Code::PermissionDenied,
+            ),
+            (
+                ApiError::unauthenticated("INVALID_TOKEN", "bad token"),
                 Code::Unauthenticated,
-                "INVALID_CREDENTIALS",
-                &message,
-                none(),
-                None,
             ),
-            AuthError::AccountLocked { retry_after } => with_reason(
-                Code::Unauthenticated,
-                "ACCOUNT_LOCKED",
-                &message,
-                HashMap::from([("retry_after_seconds".to_owned(), seconds(retry_after))]),
-                Some(retry_after),
-            ),
-            AuthError::AccountDeactivated => with_reason(
-                Code::Unauthenticated,
-                "ACCOUNT_DEACTIVATED",
-                &message,
-                none(),
-                None,
-            ),
-            AuthError::InvalidRefreshToken => with_reason(
-                Code::Unauthenticated,
-                "INVALID_REFRESH_TOKEN",
-                &message,
-                none(),
-                None,
-            ),
-            AuthError::RefreshTokenReused => with_reason(
-                Code::Unauthenticated,
-                "REFRESH_TOKEN_REUSED",
-                &message,
-                none(),
-                None,
-            ),
-            AuthError::InvalidToken => with_reason(
-                Code::Unauthenticated,
-                "INVALID_TOKEN",
-                &message,
-                none(),
-                None,
-            ),
-            AuthError::RateLimited { retry_after } => with_reason(
-                Code::ResourceExhausted,
-                "RATE_LIMITED",
-                &message,
-                HashMap::from([("retry_after_seconds".to_owned(), seconds(retry_after))]),
-                Some(retry_after),
-            ),
-            AuthError::EmailTaken => with_reason(
-                Code::AlreadyExists,
-                "EMAIL_TAKEN",
-                "email already taken",
-                none(),
-                None,
-            ),
-            AuthError::RoleExists => {
-                with_reason(Code::AlreadyExists, "ROLE_EXISTS", &message, none(), None)
-            }
-            AuthError::VersionMismatch => {
-                with_reason(Code::Aborted, "VERSION_MISMATCH", &message, none(), None)
-            }
-            AuthError::LastAdmin => with_reason(
-                Code::FailedPrecondition,
-                "LAST_ADMIN",
-                &message,
-                none(),
-                None,
-            ),
-            AuthError::NoEligibleAssignee { .. } => with_reason(
-                Code::FailedPrecondition,
-                "NO_ELIGIBLE_ASSIGNEE",
-                &message,
-                none(),
-                None,
-            ),
-            AuthError::AlreadyBootstrapped => with_reason(
-                Code::FailedPrecondition,
-                "ALREADY_BOOTSTRAPPED",
-                &message,
-                none(),
-                None,
-            ),
-            AuthError::UsersNotFound(ids) => with_reason(
-                Code::NotFound,
-                "USERS_NOT_FOUND",
-                "users not found",
-                HashMap::from([("missing_user_ids".to_owned(), ids.join(","))]),
-                None,
-            ),
-            AuthError::InvalidArgument(v) => ApiError::InvalidArgument(v).into(),
-            AuthError::PermissionDenied(m) => ApiError::PermissionDenied(m).into(),
-            AuthError::NotFound(resource) => ApiError::NotFound { resource }.into(),
-            AuthError::Unavailable(what) => ApiError::Unavailable(what).into(),
-            AuthError::Db(e) => ApiError::from(e).into(),
-            AuthError::Internal(cause) => ApiError::internal(cause).into(),
+        ] {
+            let status = Status::from(AuthError::from(api));
+            assert_eq!(status.code(), code, "{}", status.message());
+            assert!(!status.message().starts_with("internal"), "{status:?}");
         }
+    }
+
+    #[test]
+    fn reasons_carry_the_auth_domain_and_metadata() {
+        let status = Status::from(AuthError::AccountLocked {
+            retry_after: Duration::from_millis(1500),
+        });
+        assert_eq!(status.code(), Code::Unauthenticated);
+        let info = status.get_details_error_info();
+        assert_eq!(
+            info.map(|i| (
+                i.reason,
+                i.domain,
+                i.metadata.get("retry_after_seconds").cloned()
+            )),
+            Some(("ACCOUNT_LOCKED".into(), "map.auth".into(), Some("2".into())))
+        );
     }
 }

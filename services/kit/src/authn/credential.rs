@@ -28,9 +28,11 @@ impl Credential {
     /// UNAUTHENTICATED error when the metadata is malformed (not UTF-8, not
     /// `Bearer`, empty). A bearer token wins over an API key.
     pub fn from_headers(headers: &http::HeaderMap) -> Result<Option<Credential>, ApiError> {
-        let malformed = |what: &str| ApiError::Unauthenticated {
-            reason: "MALFORMED_CREDENTIALS",
-            message: format!("malformed {what} metadata"),
+        let malformed = |what: &str| {
+            ApiError::unauthenticated(
+                "MALFORMED_CREDENTIALS",
+                format!("malformed {what} metadata"),
+            )
         };
         if let Some(value) = headers.get(AUTHORIZATION) {
             let value = value.to_str().map_err(|_| malformed(AUTHORIZATION))?;

@@ -44,15 +44,12 @@ pub const API_KEY: &str = "x-api-key";
 pub const MAX_CACHE_TTL: Duration = Duration::from_secs(30);
 
 pub(crate) fn missing_credentials() -> ApiError {
-    ApiError::Unauthenticated {
-        reason: "MISSING_CREDENTIALS",
-        message: "missing credentials: send 'authorization: Bearer <token>' or 'x-api-key'".into(),
-    }
+    ApiError::unauthenticated(
+        "MISSING_CREDENTIALS",
+        "missing credentials: send 'authorization: Bearer <token>' or 'x-api-key'",
+    )
 }
 
 pub(crate) fn invalid_credentials() -> ApiError {
-    ApiError::Unauthenticated {
-        reason: "INVALID_TOKEN",
-        message: "invalid, expired or revoked credentials".into(),
-    }
+    ApiError::unauthenticated("INVALID_TOKEN", "invalid, expired or revoked credentials")
 }

@@ -50,10 +50,11 @@ mod tests {
         );
         assert_eq!(fields(&status), ["email", "name"]);
         assert_eq!(reason(&status), "");
-        let status = Status::from(ApiError::Aborted {
-            reason: "VERSION_MISMATCH",
-            message: "stale".into(),
-        });
+        let status = Status::from(ApiError::Aborted(crate::Reason::new(
+            crate::System::Tts,
+            "VERSION_MISMATCH",
+            "stale",
+        )));
         assert_eq!(reason(&status), "VERSION_MISMATCH");
         assert!(fields(&status).is_empty());
         let got = expect_err::<()>(Err(status), Code::Aborted);
