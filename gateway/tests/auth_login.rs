@@ -64,18 +64,6 @@ async fn platform() -> Platform {
     }
 }
 
-/// The tool `name`, or `None` after recording a skip (a failure under CI;
-/// `cargo xtask test` installs it).
-fn need(name: &str) -> Option<std::path::PathBuf> {
-    let found = tool(name);
-    if found.is_none() {
-        map_kit::testing::skip(&format!(
-            "the tool `{name}` is missing (`cargo xtask test` installs it)"
-        ));
-    }
-    found
-}
-
 fn login_json(password: &str) -> String {
     serde_json::json!({ "email": EMAIL, "password": password }).to_string()
 }

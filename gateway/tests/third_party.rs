@@ -18,18 +18,6 @@ use tokio::process::Command;
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-/// The tool `name`, or `None` after recording a skip (a failure under CI;
-/// `cargo xtask test` installs it).
-fn need(name: &str) -> Option<std::path::PathBuf> {
-    let found = tool(name);
-    if found.is_none() {
-        map_kit::testing::skip(&format!(
-            "the tool `{name}` is missing (`cargo xtask test` installs it)"
-        ));
-    }
-    found
-}
-
 async fn platform() -> (Replica, TestGateway) {
     let tts = Replica::start(System::Tts, "tts-a").await;
     let gw = TestGateway::start(config(vec![(System::Tts, vec![tts.spec()])])).await;

@@ -205,6 +205,19 @@ pub fn tool(name: &str) -> Option<PathBuf> {
     })
 }
 
+/// The tool `name`, or `None` after recording a skip (a failure under CI;
+/// `cargo xtask test` installs it).
+#[allow(dead_code)] // not every test binary runs a third-party client
+pub fn need(name: &str) -> Option<PathBuf> {
+    let found = tool(name);
+    if found.is_none() {
+        map_kit::testing::skip(&format!(
+            "the tool `{name}` is missing (`cargo xtask test` installs it)"
+        ));
+    }
+    found
+}
+
 /// Runs a command with a time limit; returns (success, stdout, stderr).
 pub async fn run(mut cmd: tokio::process::Command, limit: Duration) -> (bool, String, String) {
     cmd.kill_on_drop(true);
