@@ -3,7 +3,11 @@
 //! creation; Auth stores its SHA-256 and the first 12 characters.
 
 use chrono::{DateTime, Utc};
-use map_kit::{Violations, authn::RoleRef};
+use map_kit::{
+    Violations,
+    authn::{Principal, RoleRef},
+    paging::PageSize,
+};
 use sea_orm::{
     ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _,
     QueryOrder as _, QuerySelect as _,
@@ -13,7 +17,7 @@ use secrecy::SecretString;
 use crate::{
     Auth, AuthError,
     entity::{api_key_roles, api_keys},
-    paging, secrets,
+    secrets,
     user::{check_role_ref, check_uuid, finish},
     users::ensure_roles_exist,
 };
@@ -88,7 +92,7 @@ impl Auth {
     /// create-api-key`, `map dev`). `creator` is the administrator, if any.
     pub async fn create_api_key(
         &self,
-        creator: Option<&str>,
+        creator: Option<&Principal>,
         name: &str,
         roles: Vec<RoleRef>,
     ) -> Result<CreatedApiKey, AuthError> {
@@ -113,7 +117,7 @@ impl Auth {
             name: Set(name.trim().to_owned()),
             secret_hash: Set(secrets::digest(&secret)),
             key_prefix: Set(secret[..secrets::KEY_PREFIX_LEN].to_owned()),
-            creator_user_id: Set(creator.map(str::to_owned)),
+            creator_user_id: Set(creator.map(|p| p.id.clone())),
             created_at: Set(Utc::now()),
             last_used_at: Set(None),
             revoked_at: Set(None),
@@ -148,9 +152,9 @@ impl Auth {
         page_size: i32,
         page_token: &str,
     ) -> Result<(Vec<ApiKey>, String), AuthError> {
-        let size = paging::page_size(page_size)?;
-        let filters = if show_revoked { "all" } else { "valid" };
-        let after = self.pager.open("api_keys", filters, page_token)?;
+        let size = PageSize::parse(page_size)?;
+        let filters = show_revoked;
+        let after: Option<String> = self.pager().open("api_keys", &filters, page_token)?;
         let mut q = api_keys::Entity::find().order_by_asc(api_keys::Column::Id);
         if let Some(last) = after {
             q = q.filter(api_keys::Column::Id.gt(last));
@@ -158,8 +162,10 @@ impl Auth {
         if !show_revoked {
             q = q.filter(api_keys::Column::RevokedAt.is_null());
         }
-        let mut rows = q.limit(size + 1).all(self.db.conn()).await?;
-        let next = self.next_token(&mut rows, size, "api_keys", filters, |r| r.id.clone());
+        let rows = q.limit(size.fetch()).all(self.db.conn()).await?;
+        let (rows, next) = self
+            .pager()
+            .page("api_keys", &filters, rows, size, |r| r.id.clone());
         Ok((with_roles(self.db.conn(), rows).await?, next))
     }
 

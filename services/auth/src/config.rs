@@ -7,6 +7,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use map_kit::{
     client_addr::TrustedProxies,
     config::{ConfigError, secret},
+    paging::Pager,
 };
 use secrecy::{ExposeSecret as _, SecretString};
 
@@ -83,10 +84,13 @@ pub struct AuthSettings {
     pub validation_cache_ttl: Duration,
     /// Peers whose `x-forwarded-for` is believed.
     pub trusted_proxies: TrustedProxies,
+    /// The List RPCs' page tokens (`MAP_PAGE_TOKEN_KEY`, shared by replicas).
+    pub pager: Pager,
 }
 
 impl AuthSettings {
-    /// Defaults of the flags with the given keys (tests, `map dev`).
+    /// Defaults of the flags with the given keys and a random page token key
+    /// (tests, `map dev`).
     pub fn with_keys(keys: Keyset) -> AuthSettings {
         AuthSettings {
             keys: Arc::new(keys),
@@ -102,6 +106,7 @@ impl AuthSettings {
             },
             validation_cache_ttl: Duration::from_secs(5),
             trusted_proxies: TrustedProxies::default(),
+            pager: Pager::random(),
         }
     }
 }
@@ -136,9 +141,14 @@ fn duration(s: &str, variable: &'static str, flag: &'static str) -> Result<Durat
 }
 
 impl AuthArgs {
-    /// Checks everything and parses the keys. `trusted_proxies` comes from
-    /// the service configuration (`MAP_TRUSTED_PROXIES`).
-    pub fn validate(&self, trusted_proxies: TrustedProxies) -> Result<AuthSettings, ConfigError> {
+    /// Checks everything and parses the keys. The trusted proxies and the
+    /// page token pager come from the service configuration
+    /// (`MAP_TRUSTED_PROXIES`, `MAP_PAGE_TOKEN_KEY`).
+    pub fn validate(
+        &self,
+        trusted_proxies: TrustedProxies,
+        pager: Pager,
+    ) -> Result<AuthSettings, ConfigError> {
         const KEY: &str = "MAP_AUTH_SIGNING_KEY";
         let pem = match (&self.auth_signing_key, &self.auth_signing_key_file) {
             (Some(_), Some(_)) => {
@@ -237,6 +247,7 @@ impl AuthArgs {
             },
             validation_cache_ttl,
             trusted_proxies,
+            pager,
         })
     }
 }

@@ -38,9 +38,6 @@ pub enum AuthError {
         /// When to try again.
         retry_after: Duration,
     },
-    /// The caller lacks what the operation needs.
-    #[error("{0}")]
-    PermissionDenied(String),
     /// A resource does not exist.
     #[error("{0} not found")]
     NotFound(&'static str),

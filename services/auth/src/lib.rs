@@ -20,7 +20,6 @@ mod error;
 pub mod grpc;
 pub mod keys;
 mod lockout;
-pub mod paging;
 pub mod password;
 pub mod rate_limit;
 pub mod roles;

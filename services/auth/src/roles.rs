@@ -1,17 +1,19 @@
 //! Systems and roles: listing both, creating custom roles.
 
 use chrono::Utc;
-use map_kit::Violations;
+use map_kit::{
+    Violations,
+    paging::{self, PageSize},
+};
 use sea_orm::{
-    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, Condition, EntityTrait as _,
-    QueryFilter as _, QueryOrder as _, QuerySelect as _,
+    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _,
+    QueryOrder as _, QuerySelect as _,
 };
 
 use crate::{
     Auth, AuthError,
     entity::{roles, systems},
     error::is_unique_violation,
-    paging,
     user::finish,
 };
 
@@ -35,15 +37,16 @@ impl Auth {
         page_size: i32,
         page_token: &str,
     ) -> Result<(Vec<systems::Model>, String), AuthError> {
-        let size = paging::page_size(page_size)?;
-        let after = self.pager.open("systems", "", page_token)?;
+        let size = PageSize::parse(page_size)?;
+        let after: Option<String> = self.pager().open("systems", &(), page_token)?;
         let mut q = systems::Entity::find().order_by_asc(systems::Column::Name);
         if let Some(last) = after {
             q = q.filter(systems::Column::Name.gt(last));
         }
-        let mut rows = q.limit(size + 1).all(self.db.conn()).await?;
-        let next = self.next_token(&mut rows, size, "systems", "", |r| r.name.clone());
-        Ok((rows, next))
+        let rows = q.limit(size.fetch()).all(self.db.conn()).await?;
+        Ok(self
+            .pager()
+            .page("systems", &(), rows, size, |r| r.name.clone()))
     }
 
     /// One page of roles by system then role (AdminService.ListRoles).
@@ -53,8 +56,8 @@ impl Auth {
         page_size: i32,
         page_token: &str,
     ) -> Result<(Vec<roles::Model>, String), AuthError> {
-        let size = paging::page_size(page_size)?;
-        let after = self.pager.open("roles", system, page_token)?;
+        let size = PageSize::parse(page_size)?;
+        let after: Option<(String, String)> = self.pager().open("roles", &system, page_token)?;
         if !system.is_empty()
             && systems::Entity::find_by_id(system.to_owned())
                 .one(self.db.conn())
@@ -69,41 +72,16 @@ impl Auth {
         if !system.is_empty() {
             q = q.filter(roles::Column::System.eq(system));
         }
-        if let Some(last) = after {
-            let (s, r) = last.split_once(':').ok_or_else(|| {
-                AuthError::invalid("page_token", "is not a token issued for this listing")
-            })?;
-            q = q.filter(
-                Condition::any().add(roles::Column::System.gt(s)).add(
-                    Condition::all()
-                        .add(roles::Column::System.eq(s))
-                        .add(roles::Column::Role.gt(r)),
-                ),
-            );
+        if let Some((system, role)) = after {
+            q = q.filter(paging::after(vec![
+                (roles::Column::System, system.into()),
+                (roles::Column::Role, role.into()),
+            ]));
         }
-        let mut rows = q.limit(size + 1).all(self.db.conn()).await?;
-        let next = self.next_token(&mut rows, size, "roles", system, |r| {
-            format!("{}:{}", r.system, r.role)
-        });
-        Ok((rows, next))
-    }
-
-    /// Trims a page fetched with one extra row and returns the next token.
-    pub(crate) fn next_token<T>(
-        &self,
-        rows: &mut Vec<T>,
-        size: u64,
-        kind: &str,
-        filters: &str,
-        key: impl Fn(&T) -> String,
-    ) -> String {
-        if rows.len() as u64 <= size {
-            return String::new();
-        }
-        rows.truncate(usize::try_from(size).unwrap_or(usize::MAX));
-        rows.last()
-            .map(|r| self.pager.issue(kind, filters, &key(r)))
-            .unwrap_or_default()
+        let rows = q.limit(size.fetch()).all(self.db.conn()).await?;
+        Ok(self.pager().page("roles", &system, rows, size, |r| {
+            (r.system.clone(), r.role.clone())
+        }))
     }
 
     /// Creates a custom role (AdminService.CreateRole).

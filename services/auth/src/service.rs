@@ -6,11 +6,10 @@
 
 use std::sync::Arc;
 
-use map_kit::{System, db::Db, outbox::Outbox};
+use map_kit::{System, db::Db, outbox::Outbox, paging::Pager};
 
 use crate::{
-    config::AuthSettings, paging::Pager, password::Passwords, rate_limit::RateLimiter,
-    validation::ValidationCache,
+    config::AuthSettings, password::Passwords, rate_limit::RateLimiter, validation::ValidationCache,
 };
 
 /// The Auth domain service.
@@ -22,19 +21,14 @@ pub struct Auth {
     pub(crate) passwords: Passwords,
     pub(crate) limiter: RateLimiter,
     pub(crate) cache: ValidationCache,
-    pub(crate) pager: Pager,
 }
 
 impl Auth {
     /// The service over a migrated auth database.
     pub fn new(db: Db, settings: AuthSettings) -> Arc<Auth> {
-        // Page tokens are authenticated with a key derived from the signing
-        // key, so every replica (same key) accepts every replica's tokens.
-        let seed = settings.keys.derived_secret(b"page tokens");
         Arc::new(Auth {
             limiter: RateLimiter::new(settings.login_rate),
             cache: ValidationCache::new(settings.validation_cache_ttl),
-            pager: Pager::new(&seed),
             outbox: Outbox::new(System::Auth),
             passwords: Passwords::default(),
             db,
@@ -50,6 +44,11 @@ impl Auth {
     /// The settings.
     pub fn settings(&self) -> &AuthSettings {
         &self.settings
+    }
+
+    /// Mints and opens the List RPCs' page tokens (`MAP_PAGE_TOKEN_KEY`).
+    pub(crate) fn pager(&self) -> &Pager {
+        &self.settings.pager
     }
 
     /// Prepares what the first requests would otherwise pay for (the dummy

@@ -10,7 +10,12 @@
 
 use chrono::Utc;
 use map_contracts::events::v1 as ev;
-use map_kit::{Violations, authn::RoleRef, outbox::NewEvent};
+use map_kit::{
+    Violations,
+    authn::{Principal, RoleRef},
+    outbox::NewEvent,
+    paging::PageSize,
+};
 use sea_orm::{
     ActiveModelTrait as _,
     ActiveValue::Set,
@@ -24,7 +29,7 @@ use crate::{
     Auth, AuthError,
     entity::{roles, sessions, user_roles, users},
     error::is_unique_violation,
-    paging, secrets,
+    secrets,
     user::{
         self, MAX_DEPARTMENT, MAX_DISPLAY_NAME, User, check_email, check_new_password,
         check_role_ref, check_uuid, event_role, finish, normalize_email,
@@ -178,8 +183,10 @@ pub(crate) async fn revoke_sessions<C: ConnectionTrait>(
     Ok(q.exec(conn).await?.rows_affected)
 }
 
-fn actor_id(actor: Option<&str>) -> String {
-    actor.unwrap_or_default().to_owned()
+/// The acting user's id for events; empty when the system itself acts
+/// (bootstrap, tests).
+fn actor_id(actor: Option<&Principal>) -> String {
+    actor.map(|p| p.id.clone()).unwrap_or_default()
 }
 
 impl Auth {
@@ -219,7 +226,7 @@ impl Auth {
     /// Emits `auth.user.created`.
     pub async fn create_user(
         &self,
-        actor: Option<&str>,
+        actor: Option<&Principal>,
         new: NewUser,
     ) -> Result<CreatedUser, AuthError> {
         let mut v = Violations::default();
@@ -315,7 +322,7 @@ impl Auth {
     /// Emits `auth.user.updated` when something changed.
     pub async fn update_user(
         &self,
-        actor: Option<&str>,
+        actor: Option<&Principal>,
         id: &str,
         expected_version: i64,
         patch: UserPatch,
@@ -400,7 +407,11 @@ impl Auth {
 
     /// Deactivates a user and revokes all their sessions
     /// (AdminService.DeactivateUser). Emits `auth.user.deactivated`.
-    pub async fn deactivate_user(&self, actor: Option<&str>, id: &str) -> Result<User, AuthError> {
+    pub async fn deactivate_user(
+        &self,
+        actor: Option<&Principal>,
+        id: &str,
+    ) -> Result<User, AuthError> {
         let mut v = Violations::default();
         check_uuid(&mut v, "user_id", id);
         finish(v)?;
@@ -437,7 +448,11 @@ impl Auth {
 
     /// Reactivates a user with their roles (AdminService.ReactivateUser).
     /// Emits `auth.user.updated` with changed field `active`.
-    pub async fn reactivate_user(&self, actor: Option<&str>, id: &str) -> Result<User, AuthError> {
+    pub async fn reactivate_user(
+        &self,
+        actor: Option<&Principal>,
+        id: &str,
+    ) -> Result<User, AuthError> {
         let mut v = Violations::default();
         check_uuid(&mut v, "user_id", id);
         finish(v)?;
@@ -465,7 +480,7 @@ impl Auth {
     /// Grants a role (AdminService.GrantRole). Emits `auth.role.granted`.
     pub async fn grant_role(
         &self,
-        actor: Option<&str>,
+        actor: Option<&Principal>,
         id: &str,
         role: RoleRef,
     ) -> Result<User, AuthError> {
@@ -502,7 +517,7 @@ impl Auth {
     /// Revokes a role (AdminService.RevokeRole). Emits `auth.role.revoked`.
     pub async fn revoke_role(
         &self,
-        actor: Option<&str>,
+        actor: Option<&Principal>,
         id: &str,
         role: RoleRef,
     ) -> Result<User, AuthError> {
@@ -586,12 +601,12 @@ impl Auth {
         page_size: i32,
         page_token: &str,
     ) -> Result<(Vec<User>, String), AuthError> {
-        let size = paging::page_size(page_size)?;
+        let size = PageSize::parse(page_size)?;
         if !filter.role.is_empty() && filter.system.is_empty() {
             return Err(AuthError::invalid("role", "requires system"));
         }
-        let fingerprint = format!("{}|{}|{:?}", filter.system, filter.role, filter.active);
-        let after = self.pager.open("users", &fingerprint, page_token)?;
+        let filters = (&filter.system, &filter.role, filter.active);
+        let after: Option<String> = self.pager().open("users", &filters, page_token)?;
         let mut q = users::Entity::find().order_by_asc(users::Column::Id);
         if let Some(last) = &after {
             q = q.filter(users::Column::Id.gt(last.clone()));
@@ -610,15 +625,10 @@ impl Auth {
             }
             q = q.filter(users::Column::Id.in_subquery(holders));
         }
-        let mut rows = q.limit(size + 1).all(self.db.conn()).await?;
-        let next = if rows.len() as u64 > size {
-            rows.truncate(usize::try_from(size).unwrap_or(usize::MAX));
-            rows.last()
-                .map(|r| self.pager.issue("users", &fingerprint, &r.id))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let rows = q.limit(size.fetch()).all(self.db.conn()).await?;
+        let (rows, next) = self
+            .pager()
+            .page("users", &filters, rows, size, |r| r.id.clone());
         Ok((user::with_roles(self.db.conn(), rows).await?, next))
     }
 }

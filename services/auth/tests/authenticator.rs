@@ -127,7 +127,8 @@ async fn scripted(config: CacheConfig) -> (TestServer, Authenticator, Arc<Atomic
     let auth = ScriptedAuth::default();
     let calls = auth.calls.clone();
     let server =
-        TestServer::start(GrpcServer::new("auth").add_service(AuthServiceServer::new(auth))).await;
+        TestServer::start(GrpcServer::new("auth").add_unguarded(AuthServiceServer::new(auth)))
+            .await;
     let authenticator = Authenticator::new(server.channel().await, config);
     (server, authenticator, calls)
 }

@@ -18,6 +18,7 @@ use map_contracts::auth::v1::{
 };
 use map_kit::{
     authn::{Authenticated, Authenticator, CacheConfig, Validator},
+    authz::{Access, Policy},
     server::GrpcServer,
     testing::TestServer,
 };
@@ -89,6 +90,22 @@ async fn concurrent_refreshes_of_one_token_let_exactly_one_win() {
 }
 }
 
+/// Every AuthService method for any signed-in caller: the other system's table.
+static SIGNED_IN: Policy = Policy {
+    service: "map.auth.v1.AuthService",
+    methods: &[
+        ("Login", Access::SignedIn),
+        ("Refresh", Access::SignedIn),
+        ("Logout", Access::SignedIn),
+        ("ValidateToken", Access::SignedIn),
+        ("GetUserInfo", Access::SignedIn),
+        ("BatchGetUserInfo", Access::SignedIn),
+        ("ListUsers", Access::SignedIn),
+        ("NextAssignee", Access::SignedIn),
+        ("ChangePassword", Access::SignedIn),
+    ],
+};
+
 /// A stand-in for another system: a service behind the kit's authenticator
 /// (which validates callers with Auth over gRPC), with no anonymous method.
 /// Its handlers happen to be Auth's; only the gate in front matters here.
@@ -102,7 +119,8 @@ async fn other_service(h: &Harness, ttl: Duration) -> (TestServer, Arc<Authentic
     ));
     let validator: Arc<dyn Validator> = authenticator.clone();
     let handlers = AuthServiceServer::new(AuthApi::new(h.auth.clone()));
-    let server = GrpcServer::new("other").add_service(Authenticated::new(handlers, validator));
+    let server =
+        GrpcServer::new("other").add_service(Authenticated::new(handlers, &SIGNED_IN, validator));
     (TestServer::start(server).await, authenticator)
 }
 

@@ -10,7 +10,7 @@ use std::{convert::Infallible, net::SocketAddr, path::PathBuf, time::Duration};
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::{System, client_addr::TrustedProxies};
+use crate::{System, client_addr::TrustedProxies, paging::Pager};
 
 /// A configuration error. It names the variable (and flag) at fault.
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +98,10 @@ pub struct ServiceArgs {
     /// CIDR ranges such as a pod network, comma-separated.
     #[arg(long, env = "MAP_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
+    /// Key of the List RPCs' page tokens: base64 of at least 32 random bytes
+    /// (`openssl rand -base64 32`), the same on every replica of the system.
+    #[arg(long, env = "MAP_PAGE_TOKEN_KEY", value_parser = secret, hide_env_values = true)]
+    pub page_token_key: Option<SecretString>,
 }
 
 /// TLS material read from disk at validation time.
@@ -144,6 +148,23 @@ pub struct ServiceConfig {
     pub shutdown_grace: Duration,
     /// Peers trusted to set `x-forwarded-for`.
     pub trusted_proxies: TrustedProxies,
+    /// Mints and opens page tokens with `MAP_PAGE_TOKEN_KEY`, when set;
+    /// [`ServiceConfig::pager`] insists on it.
+    pub page_tokens: Option<Pager>,
+}
+
+impl ServiceConfig {
+    /// The page token pager of a serving process: `MAP_PAGE_TOKEN_KEY` is
+    /// required there, so that every replica accepts every replica's tokens.
+    pub fn pager(&self) -> Result<Pager, ConfigError> {
+        self.page_tokens.clone().ok_or_else(|| {
+            ConfigError::new(
+                PAGE_TOKEN_KEY,
+                "page-token-key",
+                "is required, the same on every replica (generate one with `openssl rand -base64 32`)",
+            )
+        })
+    }
 }
 
 impl ServiceArgs {
@@ -219,6 +240,13 @@ impl ServiceArgs {
             self.trusted_proxies.iter().map(String::as_str),
         )
         .map_err(|reason| ConfigError::new("MAP_TRUSTED_PROXIES", "trusted-proxies", reason))?;
+        let page_tokens = match &self.page_token_key {
+            Some(key) => Some(
+                Pager::from_base64(key.expose_secret())
+                    .map_err(|reason| ConfigError::new(PAGE_TOKEN_KEY, "page-token-key", reason))?,
+            ),
+            None => None,
+        };
         Ok(ServiceConfig {
             system,
             database_url,
@@ -230,9 +258,12 @@ impl ServiceArgs {
             tls,
             shutdown_grace,
             trusted_proxies,
+            page_tokens,
         })
     }
 }
+
+const PAGE_TOKEN_KEY: &str = "MAP_PAGE_TOKEN_KEY";
 
 fn validate_database_url(url: &str) -> Result<(), ConfigError> {
     let ok = ["postgres://", "postgresql://", "sqlite:"]

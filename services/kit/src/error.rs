@@ -87,9 +87,9 @@ pub enum ApiError {
     /// The caller is not authenticated (missing, expired or bad credentials).
     #[error("{}", .0.message)]
     Unauthenticated(Reason),
-    /// The caller is known but lacks the role.
-    #[error("{0}")]
-    PermissionDenied(String),
+    /// The caller is known but lacks the role (or may not do this at all).
+    #[error("{}", .0.message)]
+    PermissionDenied(Reason),
     /// The resource does not exist (or the caller may not know it exists).
     #[error("{resource} not found")]
     NotFound {
@@ -190,6 +190,7 @@ impl From<ApiError> for Status {
                 message
             }
             ApiError::Unauthenticated(r)
+            | ApiError::PermissionDenied(r)
             | ApiError::NotFoundReason(r)
             | ApiError::AlreadyExists(r)
             | ApiError::FailedPrecondition(r)
@@ -201,7 +202,6 @@ impl From<ApiError> for Status {
                 }
                 r.message
             }
-            ApiError::PermissionDenied(message) => message,
             ApiError::NotFound { resource } => format!("{resource} not found"),
             ApiError::Unavailable(what) => format!("service unavailable: {what}"),
             ApiError::Internal(cause) => {

@@ -1,6 +1,8 @@
 //! map-kit: the one place for what every MAP system shares.
 //!
 //! - [`authn`]: validating callers through Auth, roles per system;
+//! - [`authz`]: who may call each RPC, one policy table per service, checked
+//!   against the contracts before a server starts;
 //! - [`bus`]: the event backbone (relay, consumers, AMQP, in-process);
 //! - [`client_addr`]: the client address behind trusted proxies (CIDR ranges);
 //! - [`config`]: typed configuration from `MAP_*` variables and flags, validated
@@ -12,17 +14,21 @@
 //!   shutdown with a bounded drain);
 //! - [`error`]: the small set of API error kinds and their `google.rpc` details;
 //! - [`outbox`]: events written in the same transaction as the state change;
+//! - [`paging`]: page sizes and authenticated page tokens with typed keyset
+//!   cursors, for every List RPC;
 //! - [`system`]: the five systems, their ports and services;
 //! - `testing` (feature): a fresh database and a port-0 server per test.
 #![forbid(unsafe_code)]
 
 pub mod authn;
+pub mod authz;
 pub mod bus;
 pub mod client_addr;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod outbox;
+pub mod paging;
 pub mod server;
 pub mod system;
 pub mod telemetry;

@@ -1,5 +1,6 @@
-//! The gRPC server bootstrap every system uses: h2c, or rustls TLS when a
-//! certificate is configured; `grpc.health.v1`; server reflection v1 and
+//! The gRPC server bootstrap every system uses: services only behind their
+//! access policy (checked against the contracts before serving); h2c, or
+//! rustls TLS when a certificate is configured; `grpc.health.v1`; server reflection v1 and
 //! v1alpha; a span per call that continues the caller's trace; graceful
 //! shutdown with a bounded drain.
 //!
@@ -35,7 +36,7 @@ use tonic::{
 };
 use tonic_health::{ServingStatus, server::HealthReporter};
 
-use crate::{System, config::TlsConfig, telemetry};
+use crate::{System, authn::Authenticated, authz::Policy, config::TlsConfig, telemetry};
 
 /// Errors starting or running a server.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,9 @@ pub enum ServeError {
     /// Reflection could not be built from the descriptor sets.
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// A registered service's access policy does not match its contract.
+    #[error(transparent)]
+    Policy(#[from] crate::authz::PolicyError),
     /// TLS material was rejected.
     #[error("tls: {0}")]
     Tls(String),
@@ -57,6 +61,7 @@ pub struct GrpcServer {
     label: String,
     routes: RoutesBuilder,
     names: Vec<String>,
+    policies: Vec<&'static Policy>,
     scaffold: Option<System>,
     tls: Option<TlsConfig>,
     grace: Duration,
@@ -70,6 +75,7 @@ impl GrpcServer {
             label: label.into(),
             routes: RoutesBuilder::default(),
             names: Vec::new(),
+            policies: Vec::new(),
             scaffold: None,
             tls: None,
             grace: Duration::from_secs(25),
@@ -77,9 +83,42 @@ impl GrpcServer {
         }
     }
 
-    /// Adds a generated service; it is listed by reflection and reported
-    /// SERVING by health under its fully-qualified name.
-    pub fn add_service<S>(mut self, svc: S) -> Self
+    /// Adds a generated service behind its access policy; it is listed by
+    /// reflection and reported SERVING by health under its fully-qualified
+    /// name. [`serve`](Self::serve) refuses to start when the policy misses
+    /// one of the service's methods. There is no way to add a service
+    /// without a policy outside tests.
+    pub fn add_service<S>(mut self, svc: Authenticated<S>) -> Self
+    where
+        Authenticated<S>: tower::Service<http::Request<Body>, Error = Infallible, Response = http::Response<Body>>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <Authenticated<S> as tower::Service<http::Request<Body>>>::Future: Send + 'static,
+    {
+        self.policies.push(svc.policy());
+        self.add_route(svc)
+    }
+
+    /// Adds a service with no access policy in front: test doubles (a fake
+    /// Auth, an OTLP collector) and benchmark ceilings only.
+    #[cfg(feature = "testing")]
+    pub fn add_unguarded<S>(self, svc: S) -> Self
+    where
+        S: tower::Service<http::Request<Body>, Error = Infallible, Response = http::Response<Body>>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.add_route(svc)
+    }
+
+    fn add_route<S>(mut self, svc: S) -> Self
     where
         S: tower::Service<http::Request<Body>, Error = Infallible, Response = http::Response<Body>>
             + NamedService
@@ -92,6 +131,14 @@ impl GrpcServer {
         self.names.push(S::NAME.to_owned());
         self.routes.add_service(svc);
         self
+    }
+
+    /// Checks every registered service's policy against the contracts
+    /// (also done by [`serve`](Self::serve) before it accepts a call).
+    pub fn check_policies(&self) -> Result<(), crate::authz::PolicyError> {
+        self.policies
+            .iter()
+            .try_for_each(|p| p.check(map_contracts::FILE_DESCRIPTOR_SET))
     }
 
     /// Lists a system's services whose implementation has not landed yet:
@@ -128,10 +175,12 @@ impl GrpcServer {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), ServeError> {
+        self.check_policies()?;
         let GrpcServer {
             label,
             mut routes,
             names,
+            policies: _,
             scaffold,
             tls,
             grace,

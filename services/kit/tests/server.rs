@@ -194,7 +194,7 @@ async fn shutdown_lets_an_in_flight_call_finish_then_stops() {
     let (svc, entered, release) = gated();
     let mut server = TestServer::start(
         GrpcServer::new("test")
-            .add_service(svc)
+            .add_unguarded(svc)
             .grace(Duration::from_secs(30)),
     )
     .await;
@@ -238,7 +238,7 @@ async fn shutdown_drain_is_bounded() {
     let (svc, entered, _release) = gated();
     let mut server = TestServer::start(
         GrpcServer::new("test")
-            .add_service(svc)
+            .add_unguarded(svc)
             .grace(Duration::from_millis(300)),
     )
     .await;

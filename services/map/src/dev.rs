@@ -65,6 +65,8 @@ pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
             tls: None,
             shutdown_grace: std::time::Duration::from_secs(5),
             trusted_proxies: map_kit::client_addr::TrustedProxies::default(),
+            // One process mints and opens every token: a fresh key per run.
+            page_tokens: Some(map_kit::paging::Pager::random()),
         };
         let server = serve::build_server(&config, auth).await?;
         let listener = TcpListener::bind(addr)

@@ -46,9 +46,11 @@ pub async fn serve(
     log: &LogArgs,
 ) -> anyhow::Result<()> {
     let config = args.validate(system, true)?;
+    // A serving process mints page tokens every replica must accept.
+    let pager = config.pager()?;
     // Auth's keys and settings are validated before anything is bound too.
     let auth_settings = match system {
-        System::Auth => Some(auth_args.validate(config.trusted_proxies.clone())?),
+        System::Auth => Some(auth_args.validate(config.trusted_proxies.clone(), pager)?),
         _ => None,
     };
     let guard = telemetry::init(&format!("map-{system}"), log.log_format, &log.log)?;

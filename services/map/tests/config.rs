@@ -12,6 +12,7 @@ fn map(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
         "MAP_AMQP_URL",
         "MAP_AUTH_URL",
         "MAP_AUTH_API_KEY",
+        "MAP_PAGE_TOKEN_KEY",
     ] {
         cmd.env_remove(key);
     }
@@ -69,4 +70,34 @@ fn an_unknown_system_is_refused() {
     );
     assert!(!ok);
     assert!(stderr.contains("payroll"), "{stderr}");
+}
+
+#[test]
+fn serving_without_a_page_token_key_names_map_page_token_key() {
+    for system in ["auth", "tts"] {
+        let (ok, stderr) = map(
+            &["serve", system],
+            &[("MAP_DATABASE_URL", "sqlite::memory:")],
+        );
+        assert!(!ok, "{system} started without a page token key");
+        assert!(stderr.contains("MAP_PAGE_TOKEN_KEY"), "{system}: {stderr}");
+        assert!(stderr.contains("is required"), "{system}: {stderr}");
+    }
+}
+
+#[test]
+fn a_short_page_token_key_is_refused_and_not_echoed() {
+    // base64 of 16 bytes: a key too short to trust.
+    let key = "c2VjcmV0LWtleS0xNi1iIQ==";
+    let (ok, stderr) = map(
+        &["serve", "auth"],
+        &[
+            ("MAP_DATABASE_URL", "sqlite::memory:"),
+            ("MAP_PAGE_TOKEN_KEY", key),
+        ],
+    );
+    assert!(!ok);
+    assert!(stderr.contains("MAP_PAGE_TOKEN_KEY"), "{stderr}");
+    assert!(stderr.contains("at least 32 bytes"), "{stderr}");
+    assert!(!stderr.contains(key), "the key leaked: {stderr}");
 }

@@ -1,11 +1,12 @@
-//! `map.auth.v1.AuthService` over the domain. Authentication happens in
-//! front of it (map-kit's `Authenticated` with the in-process validator);
-//! each handler checks its role, converts, calls the domain and converts back.
+//! `map.auth.v1.AuthService` over the domain. Authentication and the
+//! policy's role checks happen in front of it (map-kit's `Authenticated`
+//! with the in-process validator and `policy::AUTH_SERVICE`); each handler
+//! converts, calls the domain and converts back.
 
 use std::{net::IpAddr, sync::Arc};
 
 use map_contracts::auth::v1::{self as pb, auth_service_server::AuthService};
-use map_kit::{System, authn};
+use map_kit::authn;
 use secrecy::SecretString;
 use tonic::{Request, Response, Status};
 
@@ -27,14 +28,6 @@ impl AuthApi {
     fn client<T>(&self, request: &Request<T>) -> Option<IpAddr> {
         self.auth.settings().trusted_proxies.of_request(request)
     }
-}
-
-/// GetUserInfo, BatchGetUserInfo, ListUsers and NextAssignee: services and
-/// administrators only.
-fn require_directory_reader<T>(request: &Request<T>) -> Result<(), Status> {
-    authn::principal(request)?
-        .require_any(&[(System::Auth, "service"), (System::Auth, "admin")])?;
-    Ok(())
 }
 
 #[tonic::async_trait]
@@ -101,7 +94,6 @@ impl AuthService for AuthApi {
         &self,
         request: Request<pb::GetUserInfoRequest>,
     ) -> Result<Response<pb::GetUserInfoResponse>, Status> {
-        require_directory_reader(&request)?;
         let user = self.auth.get_user(&request.into_inner().user_id).await?;
         Ok(Response::new(pb::GetUserInfoResponse {
             user: Some(convert::user(user)),
@@ -112,7 +104,6 @@ impl AuthService for AuthApi {
         &self,
         request: Request<pb::BatchGetUserInfoRequest>,
     ) -> Result<Response<pb::BatchGetUserInfoResponse>, Status> {
-        require_directory_reader(&request)?;
         let users = self
             .auth
             .batch_get_users(&request.into_inner().user_ids)
@@ -126,7 +117,6 @@ impl AuthService for AuthApi {
         &self,
         request: Request<pb::ListUsersRequest>,
     ) -> Result<Response<pb::ListUsersResponse>, Status> {
-        require_directory_reader(&request)?;
         let r = request.into_inner();
         let filter = UserFilter {
             system: r.system,
@@ -147,7 +137,6 @@ impl AuthService for AuthApi {
         &self,
         request: Request<pb::NextAssigneeRequest>,
     ) -> Result<Response<pb::NextAssigneeResponse>, Status> {
-        require_directory_reader(&request)?;
         let r = request.into_inner();
         let user = self
             .auth
@@ -165,7 +154,6 @@ impl AuthService for AuthApi {
         &self,
         request: Request<pb::ChangePasswordRequest>,
     ) -> Result<Response<pb::ChangePasswordResponse>, Status> {
-        authn::principal(&request)?.require_user()?;
         let token = request
             .metadata()
             .get(authn::AUTHORIZATION)

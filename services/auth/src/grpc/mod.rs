@@ -1,11 +1,12 @@
 //! The tonic adapter: AuthService and AdminService behind map-kit's
-//! authentication layer, fed by the in-process validator (the same
-//! `Principal` the other systems get from ValidateToken, without the
-//! network hop).
+//! authentication layer and their access policies ([`policy`]), fed by the
+//! in-process validator (the same `Principal` the other systems get from
+//! ValidateToken, without the network hop).
 
 mod admin_api;
 mod auth_api;
 mod convert;
+pub mod policy;
 mod status;
 
 use std::sync::Arc;
@@ -25,14 +26,6 @@ pub use auth_api::AuthApi;
 pub use status::ERROR_DOMAIN;
 
 use crate::Auth;
-
-/// The AuthService methods open to anonymous callers.
-pub const ANONYMOUS: [&str; 4] = [
-    "/map.auth.v1.AuthService/Login",
-    "/map.auth.v1.AuthService/Refresh",
-    "/map.auth.v1.AuthService/Logout",
-    "/map.auth.v1.AuthService/ValidateToken",
-];
 
 /// Validates credentials of calls to Auth itself, in process.
 #[derive(Debug, Clone)]
@@ -62,10 +55,14 @@ pub fn grpc_server(auth: Arc<Auth>) -> GrpcServer {
     let validator: Arc<dyn Validator> = Arc::new(InProcessValidator(auth.clone()));
     let auth_service = Authenticated::new(
         AuthServiceServer::new(AuthApi::new(auth.clone())),
+        &policy::AUTH_SERVICE,
         validator.clone(),
-    )
-    .allow_anonymous(&ANONYMOUS);
-    let admin_service = Authenticated::new(AdminServiceServer::new(AdminApi::new(auth)), validator);
+    );
+    let admin_service = Authenticated::new(
+        AdminServiceServer::new(AdminApi::new(auth)),
+        &policy::ADMIN_SERVICE,
+        validator,
+    );
     GrpcServer::new("auth")
         .add_service(auth_service)
         .add_service(admin_service)

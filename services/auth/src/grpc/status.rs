@@ -60,7 +60,6 @@ impl From<AuthError> for ApiError {
                 reason("USERS_NOT_FOUND").with_metadata("missing_user_ids", ids.join(",")),
             ),
             AuthError::InvalidArgument(v) => ApiError::InvalidArgument(v),
-            AuthError::PermissionDenied(m) => ApiError::PermissionDenied(m),
             AuthError::NotFound(resource) => ApiError::NotFound { resource },
             AuthError::Db(e) => ApiError::from(e),
             AuthError::Internal(cause) => ApiError::internal(cause),
@@ -87,7 +86,11 @@ mod tests {
         for (api, code) in [
             (ApiError::Unavailable("database".into()), Code::Unavailable),
             (
-                ApiError::PermissionDenied("auth:admin required".into()),
+                ApiError::PermissionDenied(Reason::new(
+                    System::Auth,
+                    "ROLE_REQUIRED",
+                    "auth:admin required",
+                )),
                 Code::PermissionDenied,
             ),
             (

@@ -11,8 +11,8 @@ use map_contracts::auth::v1::{
     self as pb, admin_service_client::AdminServiceClient, auth_service_client::AuthServiceClient,
 };
 use map_kit::{
-    authn::RoleRef,
-    testing::{TestDb, TestServer},
+    authn::{Principal, RoleRef},
+    testing::{Caller, TestDb, TestServer},
 };
 use secrecy::{ExposeSecret as _, SecretString};
 use tonic::{Request, transport::Channel};
@@ -155,6 +155,18 @@ impl Harness {
             .await
             .unwrap();
         Cred::ApiKey(key.secret.expose_secret().to_owned())
+    }
+
+    /// The credential as a matrix caller, standing for the principal Auth
+    /// validates it to.
+    pub async fn caller(&self, cred: &Cred) -> Caller {
+        let (secret, make): (&str, fn(&str, Principal) -> Caller) = match cred {
+            Cred::Anonymous => return Caller::anonymous(),
+            Cred::Bearer(t) => (t, Caller::bearer),
+            Cred::ApiKey(k) => (k, Caller::api_key),
+        };
+        let principal = self.auth.validate(secret).await.unwrap().unwrap().principal;
+        make(secret, (*principal).clone())
     }
 
     /// ValidateToken's verdict on a token.

@@ -32,6 +32,7 @@ use map_auth::{Auth, AuthSettings, Keyset, users::NewUser};
 use map_contracts::auth::v1::{ValidateTokenRequest, auth_service_client::AuthServiceClient};
 use map_kit::{
     authn::{Authenticated, Authenticator, CacheConfig, RoleRef, Validator},
+    authz::{Access, Policy},
     db::Db,
 };
 use secrecy::SecretString;
@@ -133,7 +134,7 @@ async fn start_echo(
         Some(v) => {
             tokio::spawn(
                 Server::builder()
-                    .add_service(Authenticated::new(health, v))
+                    .add_service(Authenticated::new(health, &HEALTH_SIGNED_IN, v))
                     .serve_with_incoming_shutdown(incoming, shutdown),
             );
         }
@@ -289,3 +290,9 @@ async fn in_process_cost(validator: &dyn Validator, tokens: &[String]) -> Result
         hist.value_at_quantile(0.999) as f64 / 1000.0
     ))
 }
+
+/// The echo's policy behind the authenticator: any signed-in caller.
+static HEALTH_SIGNED_IN: Policy = Policy {
+    service: "grpc.health.v1.Health",
+    methods: &[("Check", Access::SignedIn), ("Watch", Access::SignedIn)],
+};

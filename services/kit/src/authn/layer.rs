@@ -1,4 +1,6 @@
-//! The tower layer in front of a generated service: no credential, no call.
+//! The tower layer in front of a generated service: every call is checked
+//! against the service's [`Policy`] — no entry, no call; no credential, no
+//! call unless the entry says anonymous; no role, no call.
 
 use std::{
     convert::Infallible,
@@ -11,20 +13,21 @@ use futures::future::BoxFuture;
 use tonic::{Status, body::Body, server::NamedService};
 
 use super::{Credential, Validator, invalid_credentials, missing_credentials};
+use crate::authz::{Access, Policy, not_declared};
 
-/// A generated tonic service behind authentication: see the module docs.
+/// A generated tonic service behind its access policy: see the module docs.
 pub struct Authenticated<S> {
     inner: S,
+    policy: &'static Policy,
     validator: Arc<dyn Validator>,
-    anonymous: Arc<[&'static str]>,
 }
 
 impl<S: Clone> Clone for Authenticated<S> {
     fn clone(&self) -> Self {
         Authenticated {
             inner: self.inner.clone(),
+            policy: self.policy,
             validator: self.validator.clone(),
-            anonymous: self.anonymous.clone(),
         }
     }
 }
@@ -32,26 +35,24 @@ impl<S: Clone> Clone for Authenticated<S> {
 impl<S> fmt::Debug for Authenticated<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Authenticated")
-            .field("anonymous", &self.anonymous)
+            .field("policy", &self.policy.service)
             .finish_non_exhaustive()
     }
 }
 
 impl<S> Authenticated<S> {
-    /// Every call of `inner` needs a valid credential.
-    pub fn new(inner: S, validator: Arc<dyn Validator>) -> Self {
+    /// `inner` behind `policy`, with callers validated by `validator`.
+    pub fn new(inner: S, policy: &'static Policy, validator: Arc<dyn Validator>) -> Self {
         Authenticated {
             inner,
+            policy,
             validator,
-            anonymous: Arc::from(Vec::new()),
         }
     }
 
-    /// These methods (full paths, e.g. `/map.auth.v1.AuthService/Login`)
-    /// pass without credentials, and credentials sent to them are ignored.
-    pub fn allow_anonymous(mut self, paths: &[&'static str]) -> Self {
-        self.anonymous = Arc::from(paths.to_vec());
-        self
+    /// The policy this layer enforces.
+    pub fn policy(&self) -> &'static Policy {
+        self.policy
     }
 }
 
@@ -82,11 +83,15 @@ where
         let fresh = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, fresh);
         let validator = self.validator.clone();
-        let anonymous = self.anonymous.iter().any(|p| *p == request.uri().path());
+        let access = self.policy.access(request.uri().path()).copied();
         Box::pin(async move {
-            if anonymous {
-                return inner.call(request).await;
-            }
+            let access = match access {
+                Some(Access::Anonymous) => return inner.call(request).await,
+                Some(access) => access,
+                None => {
+                    return Ok(Status::from(not_declared(request.uri().path())).into_http());
+                }
+            };
             let checked = match Credential::from_headers(request.headers()) {
                 Ok(Some(credential)) => validator
                     .validate(credential.secret())
@@ -94,7 +99,8 @@ where
                     .and_then(|p| p.ok_or_else(invalid_credentials)),
                 Ok(None) => Err(missing_credentials()),
                 Err(e) => Err(e),
-            };
+            }
+            .and_then(|principal| access.admit(&principal).map(|()| principal));
             match checked {
                 Ok(principal) => {
                     request.extensions_mut().insert(principal);

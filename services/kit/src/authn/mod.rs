@@ -4,14 +4,13 @@
 //!
 //! - Credentials arrive as `authorization: Bearer <access token>` (people) or
 //!   `x-api-key: mapk_…` (machines); see [`Credential::from_headers`].
-//! - [`Authenticated`] wraps a generated tonic service: calls without
-//!   credentials answer UNAUTHENTICATED (deny by default; only the paths given
-//!   to [`Authenticated::allow_anonymous`] pass without), bad credentials
-//!   UNAUTHENTICATED, and good ones reach the handler with an
-//!   `Arc<Principal>` in the request extensions.
-//! - A handler checks its role in one line:
-//!   `authn::principal(&request)?.require(System::Tts, "agent")?`, which
-//!   answers PERMISSION_DENIED for a known caller without the role.
+//! - [`Authenticated`] wraps a generated tonic service with its access
+//!   [`Policy`](crate::authz::Policy): a method without an entry is refused,
+//!   calls without credentials answer UNAUTHENTICATED (only methods the
+//!   table marks anonymous pass without), bad credentials UNAUTHENTICATED, a
+//!   caller without the table's role PERMISSION_DENIED, and the rest reach
+//!   the handler with an `Arc<Principal>` in the request extensions
+//!   ([`principal`] takes it out, for the domain's resource rules).
 //! - [`Authenticator`] is the [`Validator`] of every system but Auth: it calls
 //!   `ValidateToken` over gRPC and caches valid answers for at most its TTL
 //!   (≤ 30 s, never past the token's expiry) and rejections briefly. Auth

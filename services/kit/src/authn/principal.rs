@@ -5,7 +5,7 @@ use std::{fmt, sync::Arc};
 use map_contracts::auth::v1 as pb;
 
 use super::missing_credentials;
-use crate::{ApiError, System};
+use crate::{ApiError, Reason, System, authz, error::ERROR_DOMAIN};
 
 /// A role of one system, e.g. `tts:agent`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -69,19 +69,25 @@ impl Principal {
             return Ok(());
         }
         let wanted: Vec<String> = roles.iter().map(|(s, r)| format!("{s}:{r}")).collect();
-        Err(ApiError::PermissionDenied(format!(
-            "requires the role {}",
-            wanted.join(" or ")
-        )))
+        Err(ApiError::PermissionDenied(
+            Reason::in_domain(
+                ERROR_DOMAIN,
+                authz::ROLE_REQUIRED,
+                format!("requires the role {}", wanted.join(" or ")),
+            )
+            .with_metadata("roles", wanted.join(",")),
+        ))
     }
 
     /// `Ok` for a person, PERMISSION_DENIED for an API key.
     pub fn require_user(&self) -> Result<(), ApiError> {
         match self.kind {
             PrincipalKind::User => Ok(()),
-            PrincipalKind::ApiKey => Err(ApiError::PermissionDenied(
-                "only a signed-in user may do this, not an API key".into(),
-            )),
+            PrincipalKind::ApiKey => Err(ApiError::PermissionDenied(Reason::in_domain(
+                ERROR_DOMAIN,
+                authz::USER_REQUIRED,
+                "only a signed-in user may do this, not an API key",
+            ))),
         }
     }
 
@@ -169,7 +175,7 @@ mod tests {
         assert!(p.require(System::Tts, "agent").is_ok());
         let denied = p.require(System::Hdts, "agent");
         assert!(
-            matches!(&denied, Err(ApiError::PermissionDenied(m)) if m.contains("hdts:agent")),
+            matches!(&denied, Err(ApiError::PermissionDenied(r)) if r.message.contains("hdts:agent")),
             "{denied:?}"
         );
         assert!(p.require(System::Auth, "agent").is_err());

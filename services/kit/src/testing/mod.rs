@@ -3,7 +3,9 @@
 //! ([`db_tests!`](crate::db_tests) runs a test on both), a unique AMQP
 //! prefix, a real gRPC server on port 0, and skips that never pass silently
 //! ([`skip`]: a test lacking PostgreSQL, RabbitMQ or a tool fails under `CI`
-//! and is counted as skipped elsewhere).
+//! and is counted as skipped elsewhere), callers and a [`FakeValidator`]
+//! standing in for Auth, and the authorization matrix generated from a
+//! service's policy ([`check_policy_matrix`]).
 //!
 //! `MAP_TEST_DATABASE_URL` names a PostgreSQL server on which each
 //! PostgreSQL test gets a new database of its own; `MAP_TEST_AMQP_URL` names
@@ -11,7 +13,9 @@
 //! the services on their default local ports.
 
 mod backend;
+mod callers;
 mod eventually;
+mod policy_matrix;
 mod skip;
 mod status;
 
@@ -24,7 +28,9 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::transport::{Channel, Endpoint};
 
 pub use backend::{Backend, amqp_url, postgres_url};
+pub use callers::{Caller, FakeValidator, principal};
 pub use eventually::{eventually, poll_until};
+pub use policy_matrix::{RawCodec, call_raw, check_policy_matrix};
 pub use skip::{current_test, needs, skip, tool, under_ci};
 pub use status::{expect_err, fields, reason};
 
@@ -223,8 +229,11 @@ impl TestServer {
     /// Binds 127.0.0.1:0 and serves `server` in the background.
     ///
     /// # Panics
-    /// When no port can be bound.
+    /// When no port can be bound, or a service's policy misses a method.
     pub async fn start(server: GrpcServer) -> TestServer {
+        if let Err(e) = server.check_policies() {
+            panic!("the server would refuse to start: {e}");
+        }
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
