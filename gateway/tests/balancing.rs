@@ -15,7 +15,7 @@ use http_body_util::{BodyExt as _, Full};
 use hyper::client::conn::http2::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use map_gateway::UpstreamSpec;
-use map_kit::System;
+use map_kit::{System, testing::ReservedPort};
 use support::*;
 
 /// Each call's start, end and gRPC status.
@@ -186,13 +186,11 @@ async fn a_killed_replica_loses_no_call_that_had_not_started_on_it() {
 #[tokio::test]
 async fn a_refusing_endpoint_is_ejected_and_dns_names_resolve() {
     let a = Replica::start(System::Tts, "replica-a").await;
-    let dead_port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
+    // Reserved for the whole test, and refusing: nothing else can take it.
+    let dead_port = ReservedPort::new();
     let dead = UpstreamSpec::Static {
         host: "127.0.0.1".into(),
-        port: dead_port,
+        port: dead_port.port(),
     };
     // "localhost" may resolve to ::1 as well, where nothing listens: ejected too.
     let dns = UpstreamSpec::Dns {
@@ -214,13 +212,11 @@ async fn a_refusing_endpoint_is_ejected_and_dns_names_resolve() {
 #[tokio::test]
 async fn a_replica_that_comes_back_is_used_again() {
     let a = Replica::start(System::Tts, "replica-a").await;
-    // B's port is reserved, then B starts on it later.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let b_port = listener.local_addr().expect("addr").port();
-    drop(listener);
+    // B's port is reserved (refusing connections), then B starts on it later.
+    let b_port = ReservedPort::new();
     let b_spec = UpstreamSpec::Static {
         host: "127.0.0.1".into(),
-        port: b_port,
+        port: b_port.port(),
     };
     let gw = TestGateway::start(config(vec![(System::Tts, vec![a.spec(), b_spec])])).await;
     let mut sender = connect(&gw).await;
@@ -236,9 +232,7 @@ async fn a_replica_that_comes_back_is_used_again() {
         .health_reporter()
         .set_service_status("replica-b", tonic_health::ServingStatus::Serving)
         .await;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", b_port))
-        .await
-        .expect("rebind B's port");
+    let listener = b_port.listen();
     let (stop_b, stopped) = tokio::sync::oneshot::channel::<()>();
     let b = tokio::spawn(server.serve(listener, async {
         let _ = stopped.await;

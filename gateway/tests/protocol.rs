@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::{Request, StatusCode, header};
 use http_body_util::{BodyExt as _, Full};
 use map_gateway::config::CorsConfig;
-use map_kit::System;
+use map_kit::{System, testing::ReservedPort};
 use support::*;
 use tonic_health::ServingStatus;
 
@@ -215,14 +215,11 @@ async fn non_grpc_upstream_replies_map_like_envoy() {
 
 #[tokio::test]
 async fn upstream_down_is_unavailable() {
-    // A port nothing listens on.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
+    // A port nothing listens on, reserved for the whole test.
+    let nothing = ReservedPort::new();
     let spec = map_gateway::UpstreamSpec::Static {
         host: "127.0.0.1".into(),
-        port,
+        port: nothing.port(),
     };
     let gw = TestGateway::start(config(vec![(System::Hdts, vec![spec])])).await;
     let c = http1(

@@ -83,4 +83,8 @@ pub struct DevArgs {
     /// Add this to every port, to run two dev platforms side by side.
     #[arg(long, env = "MAP_DEV_PORT_OFFSET", default_value_t = 0)]
     pub port_offset: u16,
+    /// Bind every port to a free one the OS picks (tests running side by
+    /// side); the banner says which.
+    #[arg(long, conflicts_with = "port_offset")]
+    pub any_ports: bool,
 }

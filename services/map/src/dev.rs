@@ -22,15 +22,38 @@ pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
     // Every system's relay and consumers, on one in-process bus.
     let bus = map_kit::bus::Bus::in_process("");
     let mut workers = tokio::task::JoinSet::new();
-    // Auth comes first in System::ALL: the others get its URL and their key.
-    let auth_port = System::Auth.default_port() + args.port_offset;
-    let auth_url = map_kit::config::parse_http_url(&format!(
-        "http://{}",
-        SocketAddr::new(args.host, auth_port)
-    ))
-    .map_err(|e| anyhow::anyhow!(e))?;
-    let mut dev_auth = None;
+    // Every port is bound before anything starts, so the addresses are known
+    // (with --any-ports the OS picks them; the banner says which).
+    let port = |default: u16| {
+        if args.any_ports {
+            0
+        } else {
+            default + args.port_offset
+        }
+    };
+    let mut listeners = Vec::new();
     for system in System::ALL {
+        let addr = SocketAddr::new(args.host, port(system.default_port()));
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr} for {system}"))?;
+        listeners.push((system, listener));
+    }
+    let gateway_addr = SocketAddr::new(args.host, port(8080));
+    let gateway_listener = TcpListener::bind(gateway_addr)
+        .await
+        .with_context(|| format!("binding {gateway_addr} for the gateway"))?;
+    let gateway_addr = gateway_listener.local_addr()?;
+    // Auth comes first in System::ALL: the others get its URL and their key.
+    let auth_addr = listeners
+        .first()
+        .map(|(_, l)| l.local_addr())
+        .context("no auth listener")??;
+    let auth_url = map_kit::config::parse_http_url(&format!("http://{auth_addr}"))
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let mut dev_auth = None;
+    for (system, listener) in listeners {
+        let addr = listener.local_addr()?;
         let url = SecretString::from(format!(
             "sqlite://{}?mode=rwc",
             data_dir.join(format!("{system}.db")).display()
@@ -38,8 +61,6 @@ pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
         serve::migrate_system(system, &url).await?;
         let db = map_kit::db::Db::connect(&url).await?;
         crate::worker::spawn(system, &db, &bus, Vec::new(), &stop_rx, &mut workers)?;
-        let port = system.default_port() + args.port_offset;
-        let addr = SocketAddr::new(args.host, port);
         // Auth: the dev signing key (kept under the data dir so restarts keep
         // tokens valid), the first admin, one service key per other system.
         let auth = match system {
@@ -69,9 +90,6 @@ pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
             page_tokens: Some(map_kit::paging::Pager::random()),
         };
         let server = serve::build_server(&config, auth).await?;
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("binding {addr} for {system}"))?;
         let mut stop = stop_rx.clone();
         tasks.spawn(server.serve(listener, async move {
             let _ = stop.wait_for(|s| *s).await;
@@ -80,7 +98,6 @@ pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
     }
 
     // The gateway in front of the five, as in production: grpc-web, reflection, routing.
-    let gateway_addr = SocketAddr::new(args.host, 8080 + args.port_offset);
     let gateway_config = map_gateway::GatewayConfig {
         listen: gateway_addr,
         clusters: started
@@ -96,9 +113,6 @@ pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
         shutdown_grace: std::time::Duration::from_secs(5),
         ..map_gateway::GatewayConfig::default()
     };
-    let gateway_listener = TcpListener::bind(gateway_addr)
-        .await
-        .with_context(|| format!("binding {gateway_addr} for the gateway"))?;
     let mut stop = stop_rx.clone();
     let gateway = tokio::spawn(map_gateway::run(
         gateway_config,

@@ -16,6 +16,7 @@ mod backend;
 mod callers;
 mod eventually;
 mod policy_matrix;
+mod ports;
 mod skip;
 mod status;
 
@@ -31,6 +32,7 @@ pub use backend::{Backend, amqp_url, postgres_url};
 pub use callers::{Caller, FakeValidator, principal};
 pub use eventually::{eventually, poll_until};
 pub use policy_matrix::{RawCodec, call_raw, check_policy_matrix};
+pub use ports::ReservedPort;
 pub use skip::{current_test, needs, skip, tool, under_ci};
 pub use status::{expect_err, fields, reason};
 
