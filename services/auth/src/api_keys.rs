@@ -18,8 +18,10 @@ use crate::{
     Auth, AuthError,
     entity::{api_key_roles, api_keys},
     secrets,
-    user::{check_role_ref, check_uuid, finish},
-    users::ensure_roles_exist,
+    users::{
+        checks::{check_role_ref, finish},
+        ensure_roles_exist,
+    },
 };
 
 /// An API key's metadata (never its secret).
@@ -172,7 +174,7 @@ impl Auth {
     /// Revokes a key (AdminService.RevokeApiKey); idempotent.
     pub async fn revoke_api_key(&self, id: &str) -> Result<ApiKey, AuthError> {
         let mut v = Violations::default();
-        check_uuid(&mut v, "api_key_id", id);
+        v.uuid("api_key_id", id);
         finish(v)?;
         let txn = self.db.begin_write().await?;
         let row = api_keys::Entity::find_by_id(id.to_owned())

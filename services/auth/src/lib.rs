@@ -27,7 +27,6 @@ pub mod round_robin;
 pub mod secrets;
 mod service;
 pub mod sessions;
-pub mod user;
 pub mod users;
 pub mod validation;
 

@@ -14,7 +14,7 @@ use crate::{
     Auth, AuthError,
     entity::{roles, systems},
     error::is_unique_violation,
-    user::finish,
+    users::checks::finish,
 };
 
 /// Longest role description.

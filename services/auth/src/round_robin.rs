@@ -15,8 +15,11 @@ use sea_orm::{ConnectionTrait as _, Statement};
 
 use crate::{
     Auth, AuthError,
-    user::{self, User, finish},
-    users::ensure_roles_exist,
+    users::{
+        checks::finish,
+        ensure_roles_exist,
+        model::{self, User},
+    },
 };
 
 const ENSURE_CURSOR: &str = "INSERT INTO round_robin_cursors (system, role, last_user_id, turns) \
@@ -62,6 +65,6 @@ impl Auth {
             });
         };
         let id: String = row.try_get_by_index(0)?;
-        user::get_user(conn, &id).await
+        model::get_user(conn, &id).await
     }
 }

@@ -23,11 +23,13 @@ use crate::{
     keys::{Claims, ISSUER},
     lockout,
     secrets::{self, REFRESH_TOKEN_PREFIX},
-    user::{
-        self, MAX_EMAIL, MAX_LOGIN_PASSWORD_BYTES, User, check_new_password, finish,
-        normalize_email,
+    users::{
+        checks::{
+            MAX_EMAIL, MAX_LOGIN_PASSWORD_BYTES, check_new_password, finish, normalize_email,
+        },
+        model::{self, User},
+        revoke_sessions,
     },
-    users::revoke_sessions,
 };
 
 /// A new or refreshed session's tokens. `Debug` hides the tokens.
@@ -153,7 +155,7 @@ impl Auth {
         }
         lockout::clear(conn, &normalized).await?;
         let user_id = row.id.clone();
-        let user = user::with_roles(conn, vec![row])
+        let user = model::with_roles(conn, vec![row])
             .await?
             .pop()
             .ok_or(AuthError::NotFound("user"))?;
@@ -225,7 +227,7 @@ impl Auth {
             tracing::warn!(session_id = %session.id, "refresh token reused: session revoked");
             return Err(AuthError::RefreshTokenReused);
         }
-        let user = user::get_user(&txn, &session.user_id).await?;
+        let user = model::get_user(&txn, &session.user_id).await?;
         if !user.active {
             return Err(AuthError::AccountDeactivated);
         }

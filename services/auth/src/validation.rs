@@ -23,7 +23,8 @@ use sea_orm::{
 use crate::{
     Auth, AuthError,
     entity::{api_key_roles, api_keys, sessions},
-    secrets, user,
+    secrets,
+    users::model,
 };
 
 /// How stale `api_keys.last_used_at` may get.
@@ -141,7 +142,7 @@ impl Auth {
         if !live {
             return Ok(None);
         }
-        let Some(user) = user::find_user(conn, &claims.sub).await? else {
+        let Some(user) = model::find_user(conn, &claims.sub).await? else {
             return Ok(None);
         };
         if !user.active {

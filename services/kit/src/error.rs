@@ -214,69 +214,10 @@ impl From<ApiError> for Status {
     }
 }
 
-/// Collects field violations, so a request reports all its bad fields at once.
-///
-/// ```
-/// # use map_kit::Violations;
-/// let email = "";
-/// let mut v = Violations::default();
-/// v.check(!email.is_empty(), "email", "is required");
-/// assert!(v.finish().is_err());
-/// ```
-#[derive(Debug, Default)]
-pub struct Violations(Vec<FieldViolation>);
-
-impl Violations {
-    /// Records a violation of `field` unless `ok`.
-    pub fn check(
-        &mut self,
-        ok: bool,
-        field: impl Into<String>,
-        description: impl Into<String>,
-    ) -> &mut Self {
-        if !ok {
-            self.add(field, description);
-        }
-        self
-    }
-
-    /// Records a violation.
-    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) -> &mut Self {
-        self.0.push(FieldViolation {
-            field: field.into(),
-            description: description.into(),
-        });
-        self
-    }
-
-    /// Checks a required string's presence and length in characters.
-    pub fn text(&mut self, field: &str, value: &str, max_chars: usize) -> &mut Self {
-        if value.trim().is_empty() {
-            self.add(field, "is required");
-        } else if value.chars().count() > max_chars {
-            self.add(field, format!("must be at most {max_chars} characters"));
-        }
-        self
-    }
-
-    /// Whether nothing was recorded.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// `Ok` when nothing was recorded, else `INVALID_ARGUMENT` with every violation.
-    pub fn finish(self) -> Result<(), ApiError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::InvalidArgument(self.0))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Violations;
 
     #[test]
     fn invalid_argument_carries_field_violations() {

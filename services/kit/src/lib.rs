@@ -13,10 +13,14 @@
 //! - [`server`]: the gRPC bootstrap (h2c or TLS, health, reflection, graceful
 //!   shutdown with a bounded drain);
 //! - [`error`]: the small set of API error kinds and their `google.rpc` details;
+//!   [`Violations`] collects a request's bad fields (required, length,
+//!   email, UUID checks);
 //! - [`outbox`]: events written in the same transaction as the state change;
 //! - [`paging`]: page sizes and authenticated page tokens with typed keyset
 //!   cursors, for every List RPC;
 //! - [`system`]: the five systems, their ports and services;
+//! - [`wire`]: timestamp, duration, date, money and field-mask conversions
+//!   between the contracts and the domain, errors naming the field;
 //! - `testing` (feature): a fresh database and a port-0 server per test.
 #![forbid(unsafe_code)]
 
@@ -34,9 +38,12 @@ pub mod system;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod violations;
+pub mod wire;
 
-pub use error::{ApiError, FieldViolation, Reason, Violations};
+pub use error::{ApiError, FieldViolation, Reason};
 pub use system::System;
+pub use violations::Violations;
 
 /// Installs ring as the process-wide rustls crypto provider. Every TLS user
 /// (the servers, the gateway, lapin, sqlx, the OTLP exporter) shares it.

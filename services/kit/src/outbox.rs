@@ -135,10 +135,7 @@ impl Outbox {
             id: id.to_string(),
             r#type: event.event_type.to_owned(),
             source: self.source.name().to_owned(),
-            occurred_at: Some(prost_types::Timestamp {
-                seconds: now.timestamp(),
-                nanos: i32::try_from(now.timestamp_subsec_nanos()).unwrap_or(0),
-            }),
+            occurred_at: Some(crate::wire::time::timestamp(now)),
             subject: event.subject.clone(),
             subject_version: event.subject_version,
             trace: Some(TraceContext {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use map_contracts::auth::v1::{self as pb, admin_service_server::AdminService};
-use map_kit::{Violations, authn};
+use map_kit::{authn, wire::field_mask::update_paths};
 use secrecy::SecretString;
 use tonic::{Request, Response, Status};
 
@@ -72,29 +72,20 @@ impl AdminService for AdminApi {
         let actor = authn::principal(&request)?;
         let r = request.into_inner();
         let user = r.user.unwrap_or_default();
-        let paths = r.update_mask.map(|m| m.paths).unwrap_or_default();
-        let mut v = Violations::default();
-        if paths.is_empty() {
-            v.add(
-                "update_mask",
-                "names no field (allowed: email, display_name, department)",
-            );
-        }
-        let mut patch = UserPatch::default();
-        for path in &paths {
-            match path.as_str() {
-                "email" => patch.email = Some(user.email.clone()),
-                "display_name" => patch.display_name = Some(user.display_name.clone()),
-                "department" => patch.department = Some(user.department.clone()),
-                _ => {
-                    v.add(
-                        "update_mask",
-                        "unknown path (allowed: email, display_name, department)",
-                    );
-                }
-            }
-        }
-        v.finish().map_err(AuthError::from)?;
+        let paths = update_paths(
+            r.update_mask.as_ref(),
+            &["email", "display_name", "department"],
+        )
+        .map_err(AuthError::from)?;
+        let patch = UserPatch {
+            email: paths.contains("email").then(|| user.email.clone()),
+            display_name: paths
+                .contains("display_name")
+                .then(|| user.display_name.clone()),
+            department: paths
+                .contains("department")
+                .then(|| user.department.clone()),
+        };
         let updated = self
             .auth
             .update_user(Some(&*actor), &user.id, user.version, patch)

@@ -45,7 +45,7 @@ impl AuthService for AuthApi {
         Ok(Response::new(pb::LoginResponse {
             access_token: tokens.access_token,
             refresh_token: tokens.refresh_token,
-            expires_in: Some(convert::duration(tokens.expires_in)),
+            expires_in: Some(map_kit::wire::time::duration(tokens.expires_in)),
             user: Some(convert::user(tokens.user)),
         }))
     }
@@ -60,7 +60,7 @@ impl AuthService for AuthApi {
         Ok(Response::new(pb::RefreshResponse {
             access_token: tokens.access_token,
             refresh_token: tokens.refresh_token,
-            expires_in: Some(convert::duration(tokens.expires_in)),
+            expires_in: Some(map_kit::wire::time::duration(tokens.expires_in)),
             user: Some(convert::user(tokens.user)),
         }))
     }
@@ -83,7 +83,7 @@ impl AuthService for AuthApi {
             Some(v) => pb::ValidateTokenResponse {
                 valid: true,
                 principal: Some(v.principal.to_proto()),
-                expires_at: v.expires_at.map(crate::user::timestamp),
+                expires_at: v.expires_at.map(map_kit::wire::time::timestamp),
             },
             None => pb::ValidateTokenResponse::default(),
         };

@@ -1,12 +1,12 @@
 //! Domain values to and from the contract's messages.
 
 use map_contracts::auth::v1 as pb;
-use map_kit::authn::RoleRef;
+use map_kit::{authn::RoleRef, wire::time::timestamp};
 
 use crate::{
     api_keys::ApiKey,
     entity::{roles, systems},
-    user::{User, timestamp},
+    users::model::User,
 };
 
 pub(crate) fn role_ref(r: pb::RoleRef) -> RoleRef {
@@ -68,12 +68,5 @@ pub(crate) fn system(s: systems::Model) -> pb::System {
     pb::System {
         name: s.name,
         display_name: s.display_name,
-    }
-}
-
-pub(crate) fn duration(d: std::time::Duration) -> prost_types::Duration {
-    prost_types::Duration {
-        seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
     }
 }

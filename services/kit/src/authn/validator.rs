@@ -4,7 +4,7 @@
 use std::{
     fmt,
     sync::Arc,
-    time::{Duration, Instant, SystemTime},
+    time::{Duration, Instant},
 };
 
 use futures::future::BoxFuture;
@@ -140,7 +140,7 @@ impl Authenticator {
             Some(_) => {
                 let left = response
                     .expires_at
-                    .map_or(self.config.valid_ttl, |t| time_left(&t));
+                    .map_or(self.config.valid_ttl, |t| crate::wire::time::time_until(&t));
                 self.config.valid_ttl.min(left)
             }
             None => self.config.rejection_ttl,
@@ -156,15 +156,6 @@ impl Authenticator {
         }
         Ok(principal)
     }
-}
-
-/// Time from now until `t`, zero when `t` has passed.
-fn time_left(t: &prost_types::Timestamp) -> Duration {
-    let nanos = u32::try_from(t.nanos).unwrap_or(0);
-    let at = u64::try_from(t.seconds)
-        .map(|s| SystemTime::UNIX_EPOCH + Duration::new(s, nanos))
-        .unwrap_or(SystemTime::UNIX_EPOCH);
-    at.duration_since(SystemTime::now()).unwrap_or_default()
 }
 
 impl Validator for Authenticator {

@@ -1,11 +1,10 @@
-//! The user as the domain sees it (with its roles), how it is loaded, and
-//! the checks every user-facing input goes through.
+//! The user as the domain sees it (with its roles) and how it is loaded.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use map_contracts::events::v1 as ev;
-use map_kit::{Violations, authn::RoleRef};
+use map_kit::{authn::RoleRef, wire::time::timestamp};
 use sea_orm::{
     ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _, QueryOrder as _,
 };
@@ -14,17 +13,6 @@ use crate::{
     AuthError,
     entity::{user_roles, users},
 };
-
-/// Longest email accepted (RFC 5321's path limit).
-pub const MAX_EMAIL: usize = 254;
-/// Longest display name.
-pub const MAX_DISPLAY_NAME: usize = 200;
-/// Longest department code.
-pub const MAX_DEPARTMENT: usize = 100;
-/// Password length bounds for new passwords, in characters.
-pub const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 12..=128;
-/// Longest password even looked at on login, in bytes.
-pub const MAX_LOGIN_PASSWORD_BYTES: usize = 1024;
 
 /// A user with every role it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,84 +75,12 @@ impl User {
     }
 }
 
-/// A protobuf timestamp.
-pub fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
-
-/// Case-insensitive form of an email, as stored in `email_normalized`.
-pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
-}
-
-/// Checks an email's presence, length and shape (one `@`, a dot in the
-/// domain, no spaces). Never quotes the value.
-pub fn check_email(v: &mut Violations, field: &str, email: &str) {
-    let e = email.trim();
-    if e.is_empty() {
-        v.add(field, "is required");
-    } else if e.chars().count() > MAX_EMAIL {
-        v.add(field, format!("must be at most {MAX_EMAIL} characters"));
-    } else {
-        let shaped = e.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && !domain.contains('@')
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        }) && !e.chars().any(|c| c.is_whitespace() || c.is_control());
-        if !shaped {
-            v.add(field, "is not an email address");
-        }
-    }
-}
-
-/// Checks a new password's length (12 to 128 characters).
-pub fn check_new_password(v: &mut Violations, field: &str, password: &str) {
-    if password.len() > MAX_LOGIN_PASSWORD_BYTES
-        || !PASSWORD_CHARS.contains(&password.chars().count())
-    {
-        v.add(field, "must be 12 to 128 characters");
-    }
-}
-
-/// Checks a UUID argument.
-pub fn check_uuid(v: &mut Violations, field: &str, id: &str) {
-    if uuid::Uuid::try_parse(id).is_err() {
-        v.add(field, "is not a UUID");
-    }
-}
-
 /// A role as events carry it.
 pub(crate) fn event_role(role: &RoleRef) -> ev::RoleRef {
     ev::RoleRef {
         system: role.system.clone(),
         role: role.role.clone(),
     }
-}
-
-/// Checks a role reference's parts are present and plausibly sized.
-pub fn check_role_ref(v: &mut Violations, field: &str, role: &RoleRef) {
-    if role.system.is_empty() || role.system.len() > 32 {
-        v.add(
-            format!("{field}.system"),
-            "is required (at most 32 characters)",
-        );
-    }
-    if role.role.is_empty() || role.role.len() > 63 {
-        v.add(
-            format!("{field}.role"),
-            "is required (at most 63 characters)",
-        );
-    }
-}
-
-/// Finishes collected violations into the domain error.
-pub fn finish(v: Violations) -> Result<(), AuthError> {
-    v.finish().map_err(AuthError::from)
 }
 
 /// Roles of the given users, ordered by system then role.
@@ -222,29 +138,4 @@ pub(crate) async fn get_user<C: ConnectionTrait>(conn: &C, id: &str) -> Result<U
     find_user(conn, id)
         .await?
         .ok_or(AuthError::NotFound("user"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emails_are_checked_without_echoing_them() {
-        let check = |e: &str| {
-            let mut v = Violations::default();
-            check_email(&mut v, "email", e);
-            v.finish().err().map(|e| e.to_string())
-        };
-        assert_eq!(check("Maria.Santos@example.com"), None);
-        for bad in ["", "no-at", "a@b", "a@@b.c", "a b@c.d", "@b.c", "a@.c"] {
-            assert!(check(bad).is_some(), "{bad}");
-        }
-        let huge = format!("{}@example.com", "x".repeat(10_000));
-        let msg = check(&huge).unwrap_or_default();
-        assert!(
-            msg.contains("at most 254") && !msg.contains("xxxx"),
-            "{msg}"
-        );
-        assert_eq!(normalize_email(" Maria@Example.COM "), "maria@example.com");
-    }
 }

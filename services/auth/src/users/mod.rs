@@ -30,11 +30,16 @@ use crate::{
     entity::{roles, sessions, user_roles, users},
     error::is_unique_violation,
     secrets,
-    user::{
-        self, MAX_DEPARTMENT, MAX_DISPLAY_NAME, User, check_email, check_new_password,
-        check_role_ref, check_uuid, event_role, finish, normalize_email,
-    },
 };
+
+pub mod checks;
+pub mod model;
+
+use checks::{
+    MAX_DEPARTMENT, MAX_DISPLAY_NAME, MAX_EMAIL, check_new_password, check_role_ref, finish,
+    normalize_email,
+};
+use model::{User, event_role};
 
 /// The role every new user gets when none is given.
 pub const DEFAULT_ROLE: (&str, &str) = ("hdts", "employee");
@@ -215,7 +220,7 @@ impl Auth {
         event_type: &'static str,
         payload: impl FnOnce(ev::UserSnapshot) -> P,
     ) -> Result<User, AuthError> {
-        let user = user::get_user(&txn, id).await?;
+        let user = model::get_user(&txn, id).await?;
         let payload = payload(user.snapshot());
         self.enqueue(&txn, event_type, &user, &payload).await?;
         txn.commit().await?;
@@ -230,7 +235,7 @@ impl Auth {
         new: NewUser,
     ) -> Result<CreatedUser, AuthError> {
         let mut v = Violations::default();
-        check_email(&mut v, "email", &new.email);
+        v.email("email", &new.email, MAX_EMAIL);
         check_display_name(&mut v, &new.display_name);
         check_department(&mut v, &new.department);
         if let Some(p) = &new.password {
@@ -328,9 +333,9 @@ impl Auth {
         patch: UserPatch,
     ) -> Result<User, AuthError> {
         let mut v = Violations::default();
-        check_uuid(&mut v, "user.id", id);
+        v.uuid("user.id", id);
         if let Some(e) = &patch.email {
-            check_email(&mut v, "user.email", e);
+            v.email("user.email", e, MAX_EMAIL);
         }
         if let Some(n) = &patch.display_name {
             v.text("user.display_name", n, MAX_DISPLAY_NAME);
@@ -387,7 +392,7 @@ impl Auth {
             changed.push("department");
         }
         if changed.is_empty() {
-            return user::get_user(&txn, id).await;
+            return model::get_user(&txn, id).await;
         }
         bump_version(&txn, id, row.version).await?;
         update.update(&txn).await.map_err(|e| {
@@ -413,11 +418,11 @@ impl Auth {
         id: &str,
     ) -> Result<User, AuthError> {
         let mut v = Violations::default();
-        check_uuid(&mut v, "user_id", id);
+        v.uuid("user_id", id);
         finish(v)?;
         let txn = self.db.begin_write().await?;
         lock_admin_role(&txn).await?;
-        let user = user::get_user(&txn, id).await?;
+        let user = model::get_user(&txn, id).await?;
         if !user.active {
             return Ok(user);
         }
@@ -454,10 +459,10 @@ impl Auth {
         id: &str,
     ) -> Result<User, AuthError> {
         let mut v = Violations::default();
-        check_uuid(&mut v, "user_id", id);
+        v.uuid("user_id", id);
         finish(v)?;
         let txn = self.db.begin_write().await?;
-        let user = user::get_user(&txn, id).await?;
+        let user = model::get_user(&txn, id).await?;
         if user.active {
             return Ok(user);
         }
@@ -485,11 +490,11 @@ impl Auth {
         role: RoleRef,
     ) -> Result<User, AuthError> {
         let mut v = Violations::default();
-        check_uuid(&mut v, "user_id", id);
+        v.uuid("user_id", id);
         check_role_ref(&mut v, "role", &role);
         finish(v)?;
         let txn = self.db.begin_write().await?;
-        let user = user::get_user(&txn, id).await?;
+        let user = model::get_user(&txn, id).await?;
         ensure_roles_exist(&txn, std::slice::from_ref(&role)).await?;
         if user.holds(&role.system, &role.role) {
             return Ok(user);
@@ -522,12 +527,12 @@ impl Auth {
         role: RoleRef,
     ) -> Result<User, AuthError> {
         let mut v = Violations::default();
-        check_uuid(&mut v, "user_id", id);
+        v.uuid("user_id", id);
         check_role_ref(&mut v, "role", &role);
         finish(v)?;
         let txn = self.db.begin_write().await?;
         lock_admin_role(&txn).await?;
-        let user = user::get_user(&txn, id).await?;
+        let user = model::get_user(&txn, id).await?;
         ensure_roles_exist(&txn, std::slice::from_ref(&role)).await?;
         if !user.holds(&role.system, &role.role) {
             return Ok(user);
@@ -554,9 +559,9 @@ impl Auth {
     /// One user, active or not (AuthService.GetUserInfo).
     pub async fn get_user(&self, id: &str) -> Result<User, AuthError> {
         let mut v = Violations::default();
-        check_uuid(&mut v, "user_id", id);
+        v.uuid("user_id", id);
         finish(v)?;
-        user::get_user(self.db.conn(), id).await
+        model::get_user(self.db.conn(), id).await
     }
 
     /// Several users in request order (AuthService.BatchGetUserInfo); all or
@@ -567,7 +572,7 @@ impl Auth {
             v.add("user_ids", format!("at most {MAX_BATCH} ids"));
         } else {
             for (i, id) in ids.iter().enumerate() {
-                check_uuid(&mut v, &format!("user_ids[{i}]"), id);
+                v.uuid(&format!("user_ids[{i}]"), id);
             }
         }
         finish(v)?;
@@ -578,11 +583,12 @@ impl Auth {
             .filter(users::Column::Id.is_in(distinct.clone()))
             .all(self.db.conn())
             .await?;
-        let found: std::collections::HashMap<String, User> = user::with_roles(self.db.conn(), rows)
-            .await?
-            .into_iter()
-            .map(|u| (u.id.clone(), u))
-            .collect();
+        let found: std::collections::HashMap<String, User> =
+            model::with_roles(self.db.conn(), rows)
+                .await?
+                .into_iter()
+                .map(|u| (u.id.clone(), u))
+                .collect();
         let missing: Vec<String> = distinct
             .into_iter()
             .filter(|id| !found.contains_key(id))
@@ -629,6 +635,6 @@ impl Auth {
         let (rows, next) = self
             .pager()
             .page("users", &filters, rows, size, |r| r.id.clone());
-        Ok((user::with_roles(self.db.conn(), rows).await?, next))
+        Ok((model::with_roles(self.db.conn(), rows).await?, next))
     }
 }
