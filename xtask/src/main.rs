@@ -6,7 +6,8 @@
 //!    skipping what is there already, and puts them on `PATH`.
 //! 2. Uses PostgreSQL and RabbitMQ when given (`MAP_TEST_DATABASE_URL`,
 //!    `MAP_TEST_AMQP_URL`) or when they answer on their default local ports.
-//! 3. Runs `cargo test --workspace --locked` (extra arguments are passed on)
+//! 3. Runs `cargo test --workspace --locked --features map/test-hooks` (the
+//!    crash-recovery tests need the hooks; extra arguments are passed on)
 //!    and prints a summary: passed, failed, ignored, and every skipped test
 //!    with its reason. Tests record skips in `MAP_TEST_SKIP_LOG`
 //!    (`map_kit::testing::skip`); under `CI` a skip is a failure instead.
@@ -122,14 +123,16 @@ fn test(extra: Vec<String>) -> ExitCode {
         }
     }
     cmd.current_dir(&root)
+        // The crash-recovery tests need the worker's failpoints and probe.
         .args(["test", "--workspace", "--locked", "--no-fail-fast"])
+        .args(["--features", "map/test-hooks"])
         .args(&extra)
         .env("PATH", path)
         .env("MAP_TEST_SKIP_LOG", &skip_log)
         .envs(services)
         .stdout(Stdio::piped());
     say(&format!(
-        "running cargo test --workspace --locked --no-fail-fast {}",
+        "running cargo test --workspace --locked --no-fail-fast --features map/test-hooks {}",
         extra.join(" ")
     ));
     let mut child = match cmd.spawn() {

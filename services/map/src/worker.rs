@@ -5,7 +5,7 @@
 use anyhow::Context as _;
 use map_kit::{
     System,
-    bus::{Bus, Consumer, ConsumerConfig, Relay, RelayConfig, probe},
+    bus::{Bus, Consumer, Relay, RelayConfig},
     config::{LogArgs, ServiceArgs},
     db::Db,
     server::shutdown_signal,
@@ -16,9 +16,10 @@ use tokio::{sync::watch, task::JoinSet};
 /// Flags of `map worker` beyond the service's.
 #[derive(Debug, Clone, clap::Args)]
 pub struct WorkerArgs {
-    /// TEST AND DIAGNOSTICS ONLY: also consume this queue of the topology
-    /// with the probe handler, which records each handled event in the table
-    /// `bus_probe` (created if missing).
+    /// TESTS ONLY (feature `test-hooks`): also consume this queue of the
+    /// topology with the probe handler, which records each handled event in
+    /// the table `bus_probe` (created if missing).
+    #[cfg(feature = "test-hooks")]
     #[arg(long, env = "MAP_WORKER_PROBE_QUEUE", hide = true)]
     pub probe_queue: Option<String>,
 }
@@ -80,8 +81,13 @@ pub async fn run(
     let bus = Bus::connect(Some(amqp_url), &config.amqp_prefix)
         .await
         .context("connecting to RabbitMQ")?;
+    #[cfg(not(feature = "test-hooks"))]
+    let _ = worker;
+    #[cfg_attr(not(feature = "test-hooks"), allow(unused_mut))]
     let mut extra = Vec::new();
+    #[cfg(feature = "test-hooks")]
     if let Some(queue) = &worker.probe_queue {
+        use map_kit::bus::{ConsumerConfig, probe};
         probe::ensure_table(&db).await?;
         extra.push(Consumer::new(
             queue,

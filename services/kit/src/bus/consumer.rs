@@ -34,9 +34,7 @@ use sea_orm::{DatabaseTransaction, DbErr};
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
-use super::{
-    Bus, BusError, Incoming, backoff::Backoff, failpoint, inbox, mirror::Freshness, topology,
-};
+use super::{Bus, BusError, Incoming, backoff::Backoff, inbox, mirror::Freshness, topology};
 use crate::{db::Db, telemetry};
 
 /// An event handed to a handler.
@@ -456,7 +454,8 @@ impl Shared {
     /// applied (not a duplicate), tells the hook.
     async fn settle(&self, event: &Event, message: Incoming, applied: bool) {
         if applied {
-            failpoint::hit(failpoint::CONSUMER_AFTER_COMMIT);
+            #[cfg(feature = "test-hooks")]
+            super::failpoint::hit(super::failpoint::CONSUMER_AFTER_COMMIT);
         } else {
             tracing::debug!("already applied; acknowledging the duplicate");
         }

@@ -24,10 +24,12 @@ use tokio::{sync::mpsc, task::JoinHandle};
 mod amqp;
 mod backoff;
 pub mod consumer;
+#[cfg(feature = "test-hooks")]
 pub mod failpoint;
 pub mod inbox;
 mod memory;
 pub mod mirror;
+#[cfg(feature = "test-hooks")]
 pub mod probe;
 pub mod relay;
 pub mod topology;
