@@ -32,6 +32,9 @@ struct Platform {
 async fn platform() -> Platform {
     let db = TestDb::new::<map_migrations::auth::Migrator>().await;
     let auth = Auth::new(db.db.clone(), AuthSettings::with_keys(Keyset::generate().0));
+    auth.create_department(None, "IT", "Information Technology")
+        .await
+        .expect("department");
     auth.create_user(
         None,
         NewUser {

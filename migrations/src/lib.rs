@@ -43,6 +43,7 @@ migrator!(
     auth,
     crate::auth_schema::Identity,
     crate::auth_schema::Seed,
+    crate::auth_schema::Departments,
 );
 migrator!(
     /// Asset management's database.

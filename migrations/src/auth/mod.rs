@@ -1,8 +1,11 @@
 //! The auth database: users, systems and their roles, role grants, API keys,
-//! sessions with their refresh tokens, login attempts and round-robin cursors.
+//! sessions with their refresh tokens, login attempts, round-robin cursors
+//! and the organisation's departments.
 
 mod m0001_identity;
 mod m0002_seed;
+mod m0003_departments;
 
 pub(crate) use m0001_identity::Migration as Identity;
 pub(crate) use m0002_seed::Migration as Seed;
+pub(crate) use m0003_departments::Migration as Departments;

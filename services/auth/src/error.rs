@@ -47,6 +47,9 @@ pub enum AuthError {
     /// The email belongs to another user.
     #[error("email already taken")]
     EmailTaken,
+    /// A department with the code exists.
+    #[error("department already exists")]
+    DepartmentExists,
     /// The system already has the role.
     #[error("role already exists")]
     RoleExists,

@@ -2,7 +2,7 @@
 //! round-robin assignees.
 //!
 //! - [`Auth`] is the domain service (no tonic in it); its operations live in
-//!   one module per concern: [`users`], [`sessions`], [`validation`],
+//!   one module per concern: [`users`], [`departments`], [`sessions`], [`validation`],
 //!   [`api_keys`], [`roles`], [`round_robin`], [`bootstrap`];
 //! - [`grpc`] adapts it to `map.auth.v1.AuthService` and `AdminService`
 //!   and builds the server ([`grpc_server`]);
@@ -15,6 +15,7 @@
 pub mod api_keys;
 pub mod bootstrap;
 pub mod config;
+pub mod departments;
 pub mod entity;
 mod error;
 pub mod grpc;

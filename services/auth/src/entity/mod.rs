@@ -4,6 +4,7 @@
 
 pub mod api_key_roles;
 pub mod api_keys;
+pub mod departments;
 pub mod refresh_tokens;
 pub mod roles;
 pub mod sessions;

@@ -5,6 +5,7 @@ use map_kit::{authn::RoleRef, wire::time::timestamp};
 
 use crate::{
     api_keys::ApiKey,
+    departments::Department,
     entity::{roles, systems},
     users::model::User,
 };
@@ -68,5 +69,17 @@ pub(crate) fn system(s: systems::Model) -> pb::System {
     pb::System {
         name: s.name,
         display_name: s.display_name,
+    }
+}
+
+pub(crate) fn department(d: Department) -> pb::Department {
+    pb::Department {
+        etag: map_kit::wire::etag::etag(d.version),
+        code: d.code,
+        name: d.name,
+        active: d.active,
+        version: d.version,
+        create_time: Some(timestamp(d.created_at)),
+        update_time: Some(timestamp(d.updated_at)),
     }
 }

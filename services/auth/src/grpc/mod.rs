@@ -1,4 +1,4 @@
-//! The tonic adapter: AuthService and AdminService behind map-kit's
+//! The tonic adapter: AuthService, AdminService and DepartmentService behind map-kit's
 //! authentication layer and their access policies ([`policy`]), fed by the
 //! in-process validator (the same `Principal` the other systems get from
 //! ValidateToken, without the network hop).
@@ -6,6 +6,7 @@
 mod admin_api;
 mod auth_api;
 mod convert;
+mod department_api;
 pub mod policy;
 mod status;
 
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use map_contracts::auth::v1::{
     admin_service_server::AdminServiceServer, auth_service_server::AuthServiceServer,
+    department_service_server::DepartmentServiceServer,
 };
 use map_kit::{
     ApiError,
@@ -23,6 +25,7 @@ use map_kit::{
 
 pub use admin_api::AdminApi;
 pub use auth_api::AuthApi;
+pub use department_api::DepartmentApi;
 pub use status::ERROR_DOMAIN;
 
 use crate::Auth;
@@ -59,11 +62,17 @@ pub fn grpc_server(auth: Arc<Auth>) -> GrpcServer {
         validator.clone(),
     );
     let admin_service = Authenticated::new(
-        AdminServiceServer::new(AdminApi::new(auth)),
+        AdminServiceServer::new(AdminApi::new(auth.clone())),
         &policy::ADMIN_SERVICE,
+        validator.clone(),
+    );
+    let department_service = Authenticated::new(
+        DepartmentServiceServer::new(DepartmentApi::new(auth)),
+        &policy::DEPARTMENT_SERVICE,
         validator,
     );
     GrpcServer::new("auth")
         .add_service(auth_service)
         .add_service(admin_service)
+        .add_service(department_service)
 }

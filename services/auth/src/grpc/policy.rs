@@ -48,19 +48,35 @@ pub static ADMIN_SERVICE: Policy = Policy {
     ],
 };
 
+/// `map.auth.v1.DepartmentService`: everyone signed in reads (other
+/// systems backfill their directory with it), administrators change.
+pub static DEPARTMENT_SERVICE: Policy = Policy {
+    service: "map.auth.v1.DepartmentService",
+    methods: &[
+        ("CreateDepartment", ADMIN),
+        ("GetDepartment", Access::SignedIn),
+        ("ListDepartments", Access::SignedIn),
+        ("UpdateDepartment", ADMIN),
+    ],
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_rpc_of_auth_has_one_rule() {
-        for policy in [&AUTH_SERVICE, &ADMIN_SERVICE] {
+        for policy in [&AUTH_SERVICE, &ADMIN_SERVICE, &DEPARTMENT_SERVICE] {
             assert_eq!(policy.check(map_contracts::FILE_DESCRIPTOR_SET), Ok(()));
         }
         let services = System::Auth.service_names();
         assert_eq!(
             services,
-            [ADMIN_SERVICE.service, AUTH_SERVICE.service],
+            [
+                ADMIN_SERVICE.service,
+                AUTH_SERVICE.service,
+                DEPARTMENT_SERVICE.service
+            ],
             "a service of map.auth.v1 has no policy here"
         );
     }
@@ -70,7 +86,7 @@ mod tests {
     #[test]
     fn only_sign_in_and_password_change_are_open_without_a_role() {
         let mut open = Vec::new();
-        for policy in [&AUTH_SERVICE, &ADMIN_SERVICE] {
+        for policy in [&AUTH_SERVICE, &ADMIN_SERVICE, &DEPARTMENT_SERVICE] {
             for (method, access) in policy.methods {
                 match access {
                     Access::AnyRole(roles) => assert!(
@@ -89,6 +105,8 @@ mod tests {
                 "Logout: anonymous",
                 "ValidateToken: anonymous",
                 "ChangePassword: signed-in person",
+                "GetDepartment: signed in",
+                "ListDepartments: signed in",
             ]
         );
     }

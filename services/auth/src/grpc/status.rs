@@ -48,6 +48,7 @@ impl From<AuthError> for ApiError {
             ),
             AuthError::EmailTaken => ApiError::AlreadyExists(reason("EMAIL_TAKEN")),
             AuthError::RoleExists => ApiError::AlreadyExists(reason("ROLE_EXISTS")),
+            AuthError::DepartmentExists => ApiError::AlreadyExists(reason("DEPARTMENT_EXISTS")),
             AuthError::VersionMismatch => ApiError::Aborted(reason("VERSION_MISMATCH")),
             AuthError::LastAdmin => ApiError::FailedPrecondition(reason("LAST_ADMIN")),
             AuthError::NoEligibleAssignee { .. } => {

@@ -26,7 +26,7 @@ use sea_orm::{
 use secrecy::SecretString;
 
 use crate::{
-    Auth, AuthError,
+    Auth, AuthError, departments,
     entity::{roles, sessions, user_roles, users},
     error::is_unique_violation,
     secrets,
@@ -265,6 +265,7 @@ impl Auth {
 
         let txn = self.db.begin_write().await?;
         ensure_roles_exist(&txn, &wanted).await?;
+        departments::ensure_usable(&txn, "department", new.department.trim()).await?;
         let email = new.email.trim().to_owned();
         let normalized = normalize_email(&email);
         let taken = users::Entity::find()
@@ -388,6 +389,7 @@ impl Auth {
         if let Some(dept) = patch.department.map(|d| d.trim().to_owned())
             && dept != row.department
         {
+            departments::ensure_usable(&txn, "user.department", &dept).await?;
             update.department = Set(dept);
             changed.push("department");
         }

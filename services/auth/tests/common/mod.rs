@@ -1,7 +1,8 @@
 //! The shared harness of Auth's integration tests: a fresh auth database
 //! on the running db_tests! variant's backend (SQLite temp file, or a new
-//! PostgreSQL database), the real server on port 0, and helpers to make
-//! users, keys and authenticated requests.
+//! PostgreSQL database) with the departments IT and FINANCE, the real
+//! server on port 0, and helpers to make users, keys and authenticated
+//! requests.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::sync::Arc;
@@ -80,6 +81,10 @@ impl Harness {
         let mut settings = AuthSettings::with_keys(Keyset::generate().0);
         tune(&mut settings);
         let auth = Auth::new(db.db.clone(), settings);
+        // The departments the tests' users belong to.
+        for (code, name) in [("IT", "Information Technology"), ("FINANCE", "Finance")] {
+            auth.create_department(None, code, name).await.unwrap();
+        }
         let server = TestServer::start(map_auth::grpc_server(auth.clone())).await;
         let channel = server.channel().await;
         Harness {

@@ -81,6 +81,8 @@ async fn start_auth(args: &AuthValidateArgs) -> Result<AuthFixture, BoxError> {
     let per_user = args.tokens.max(1).div_ceil(users);
     let password = SecretString::from("bench password 123");
     let mut tokens = Vec::new();
+    auth.create_department(None, "IT", "Information Technology")
+        .await?;
     for u in 0..users {
         let email = format!("bench{u}@example.com");
         auth.create_user(

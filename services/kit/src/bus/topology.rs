@@ -35,7 +35,8 @@ pub struct QueueSpec {
     pub purpose: &'static str,
 }
 
-const USER_EVENTS: &[&str] = &["auth.user.*", "auth.role.*"];
+/// Auth's directory: users, their roles, departments.
+const DIRECTORY_EVENTS: &[&str] = &["auth.user.*", "auth.role.*", "auth.department.*"];
 
 /// Every consumer queue of the platform. Every process declares all of them
 /// (with their dead-letter queues) before it publishes, so an event published
@@ -52,7 +53,7 @@ pub const QUEUES: &[QueueSpec] = &[
     QueueSpec {
         name: "tts.user-sync",
         consumer: System::Tts,
-        bindings: USER_EVENTS,
+        bindings: DIRECTORY_EVENTS,
         purpose: "TTS's local user directory; reassigns the open work of deactivated users and \
                   of users who lost a role",
     },
@@ -73,13 +74,13 @@ pub const QUEUES: &[QueueSpec] = &[
     QueueSpec {
         name: "hdts.user-sync",
         consumer: System::Hdts,
-        bindings: USER_EVENTS,
+        bindings: DIRECTORY_EVENTS,
         purpose: "the help desk's local user directory (requesters, agents)",
     },
     QueueSpec {
         name: "ams.user-sync",
         consumer: System::Ams,
-        bindings: USER_EVENTS,
+        bindings: DIRECTORY_EVENTS,
         purpose: "AMS's local user directory; flags assets checked out to deactivated users",
     },
     QueueSpec {
@@ -104,7 +105,7 @@ pub const QUEUES: &[QueueSpec] = &[
     QueueSpec {
         name: "bms.user-sync",
         consumer: System::Bms,
-        bindings: USER_EVENTS,
+        bindings: DIRECTORY_EVENTS,
         purpose: "BMS's local user directory (submitters, approvers)",
     },
     QueueSpec {
@@ -256,6 +257,10 @@ mod tests {
                 "ams.user-sync",
                 "bms.user-sync"
             ]
+        );
+        assert_eq!(
+            routes("auth.department.updated"),
+            routes("auth.user.created")
         );
         assert_eq!(routes("hdts.ticket.submitted"), ["tts.ticket-tasks"]);
     }

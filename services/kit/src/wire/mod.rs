@@ -7,7 +7,9 @@
 //! - [`money`]: `map.common.v1.Money` ⇄ [`Money`](money::Money), integer
 //!   minor units and an ISO-4217 code, never floating point;
 //! - [`field_mask`]: the paths of an update's `google.protobuf.FieldMask`,
-//!   checked against the fields the RPC lets a caller change.
+//!   checked against the fields the RPC lets a caller change;
+//! - [`etag`]: a resource's etag from its version, and the check that
+//!   answers ABORTED for a stale one.
 //!
 //! ```
 //! use chrono::{TimeZone as _, Utc};
@@ -19,6 +21,7 @@
 //! ```
 
 pub mod date;
+pub mod etag;
 pub mod field_mask;
 pub mod money;
 pub mod time;
