@@ -24,9 +24,7 @@ use sea_orm::{
     DatabaseTransaction, EntityTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
 };
 
-use crate::{
-    Auth, AuthError, entity::departments, error::is_unique_violation, users::checks::finish,
-};
+use crate::{Auth, AuthError, entity::departments, error::taken_or_db, users::checks::finish};
 
 /// Longest department name.
 pub const MAX_NAME: usize = 200;
@@ -128,13 +126,7 @@ impl Auth {
         }
         .insert(&txn)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                AuthError::DepartmentExists
-            } else {
-                AuthError::Db(e)
-            }
-        })?;
+        .map_err(taken_or_db(AuthError::DepartmentExists))?;
         let payload = ev::AuthDepartmentCreated {
             department: Some(snapshot(&row)),
             actor_user_id: actor_id(actor),

@@ -108,9 +108,22 @@ impl From<map_kit::ApiError> for AuthError {
 }
 
 /// Whether a database error is a unique-constraint violation.
-pub(crate) fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
+fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
     matches!(
         e.sql_err(),
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
     )
+}
+
+/// Maps a write's error: a unique-constraint violation (a concurrent writer
+/// took the key between the check and the write) becomes `taken`, anything
+/// else a database error. `.map_err(taken_or_db(AuthError::EmailTaken))`.
+pub(crate) fn taken_or_db(taken: AuthError) -> impl FnOnce(sea_orm::DbErr) -> AuthError {
+    move |e| {
+        if is_unique_violation(&e) {
+            taken
+        } else {
+            AuthError::Db(e)
+        }
+    }
 }

@@ -13,7 +13,7 @@ use sea_orm::{
 use crate::{
     Auth, AuthError,
     entity::{roles, systems},
-    error::is_unique_violation,
+    error::taken_or_db,
     users::checks::finish,
 };
 
@@ -128,13 +128,7 @@ impl Auth {
         }
         .insert(&txn)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                AuthError::RoleExists
-            } else {
-                AuthError::Db(e)
-            }
-        })?;
+        .map_err(taken_or_db(AuthError::RoleExists))?;
         txn.commit().await?;
         Ok(row)
     }

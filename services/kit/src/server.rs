@@ -55,6 +55,36 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
 }
 
+/// What a server routes calls to: a generated tonic service, usually behind
+/// [`Authenticated`].
+pub trait Routable:
+    tower::Service<
+        http::Request<Body>,
+        Error = Infallible,
+        Response = http::Response<Body>,
+        Future: Send + 'static,
+    > + NamedService
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> Routable for S where
+    S: tower::Service<
+            http::Request<Body>,
+            Error = Infallible,
+            Response = http::Response<Body>,
+            Future: Send + 'static,
+        > + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// One gRPC port: the services, health, reflection, TLS and the drain limit.
 #[derive(Debug)]
 pub struct GrpcServer {
@@ -90,13 +120,7 @@ impl GrpcServer {
     /// without a policy outside tests.
     pub fn add_service<S>(mut self, svc: Authenticated<S>) -> Self
     where
-        Authenticated<S>: tower::Service<http::Request<Body>, Error = Infallible, Response = http::Response<Body>>
-            + NamedService
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        <Authenticated<S> as tower::Service<http::Request<Body>>>::Future: Send + 'static,
+        Authenticated<S>: Routable,
     {
         self.policies.push(svc.policy());
         self.add_route(svc)
@@ -105,29 +129,11 @@ impl GrpcServer {
     /// Adds a service with no access policy in front: test doubles (a fake
     /// Auth, an OTLP collector) and benchmark ceilings only.
     #[cfg(feature = "testing")]
-    pub fn add_unguarded<S>(self, svc: S) -> Self
-    where
-        S: tower::Service<http::Request<Body>, Error = Infallible, Response = http::Response<Body>>
-            + NamedService
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-    {
+    pub fn add_unguarded<S: Routable>(self, svc: S) -> Self {
         self.add_route(svc)
     }
 
-    fn add_route<S>(mut self, svc: S) -> Self
-    where
-        S: tower::Service<http::Request<Body>, Error = Infallible, Response = http::Response<Body>>
-            + NamedService
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-    {
+    fn add_route<S: Routable>(mut self, svc: S) -> Self {
         self.names.push(S::NAME.to_owned());
         self.routes.add_service(svc);
         self

@@ -28,7 +28,7 @@ use secrecy::SecretString;
 use crate::{
     Auth, AuthError, departments,
     entity::{roles, sessions, user_roles, users},
-    error::is_unique_violation,
+    error::taken_or_db,
     secrets,
 };
 
@@ -291,13 +291,7 @@ impl Auth {
         }
         .insert(&txn)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                AuthError::EmailTaken
-            } else {
-                AuthError::Db(e)
-            }
-        })?;
+        .map_err(taken_or_db(AuthError::EmailTaken))?;
         for r in &wanted {
             user_roles::ActiveModel {
                 user_id: Set(id.clone()),
@@ -397,13 +391,10 @@ impl Auth {
             return model::get_user(&txn, id).await;
         }
         bump_version(&txn, id, row.version).await?;
-        update.update(&txn).await.map_err(|e| {
-            if is_unique_violation(&e) {
-                AuthError::EmailTaken
-            } else {
-                AuthError::Db(e)
-            }
-        })?;
+        update
+            .update(&txn)
+            .await
+            .map_err(taken_or_db(AuthError::EmailTaken))?;
         self.commit_user_change(txn, id, "auth.user.updated", |user| ev::AuthUserUpdated {
             user: Some(user),
             changed_fields: changed.iter().map(|s| (*s).to_owned()).collect(),
