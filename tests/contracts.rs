@@ -142,7 +142,6 @@ const SURFACE: &[(&str, &[&str])] = &[
         "map.bms.v1.BudgetService",
         &[
             "CreateFiscalYear",
-            "CreateDepartment",
             "CreateBudget",
             "GetBudget",
             "ListBudgets",
