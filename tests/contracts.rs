@@ -76,6 +76,7 @@ const SURFACE: &[(&str, &[&str])] = &[
             "SubmitTicket",
             "GetTicket",
             "ListTickets",
+            "ListReplies",
             "AddReply",
             "WithdrawTicket",
             "ConfirmResolution",
