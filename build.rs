@@ -36,8 +36,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.type_name_domain(["."], "type.googleapis.com");
     // The crate drops the `map` level of the packages (`crate::ams::v1`), so relative
     // paths from `map.*` to `google.type` would climb one level too many: pin them
-    // and generate `google.type` in a pass of its own (messages only).
-    config.extern_path(".google.type", "crate::google::r#type");
+    // and generate `google.type` in a pass of its own (messages only). prost re-escapes
+    // each segment of a package path it extends (`r#type` would come out as `r_type`)
+    // but copies the path of an exact type verbatim, so each vendored type is named.
+    config.extern_path(".google.type.Date", "crate::google::r#type::Date");
     let mut google_config = prost_build::Config::new();
     google_config.enable_type_names();
     google_config.type_name_domain(["."], "type.googleapis.com");

@@ -76,6 +76,7 @@ const SURFACE: &[(&str, &[&str])] = &[
             "SubmitTicket",
             "GetTicket",
             "ListTickets",
+            "ListReplies",
             "AddReply",
             "WithdrawTicket",
             "ConfirmResolution",
@@ -142,7 +143,6 @@ const SURFACE: &[(&str, &[&str])] = &[
         "map.bms.v1.BudgetService",
         &[
             "CreateFiscalYear",
-            "CreateDepartment",
             "CreateBudget",
             "GetBudget",
             "ListBudgets",

@@ -47,7 +47,7 @@ for (const httpVersion of ["1.1", "2"]) {
   // A platform RPC routed by its service name.
   const tickets = createClient(service("map.tts.v1.TicketService"), transport());
   try {
-    await tickets.getTicket({ id: "x" });
+    await tickets.getTicket({ lookup: { case: "id", value: "x" } });
     results[`get_ticket_${httpVersion}`] = "ok";
   } catch (e) {
     const err = ConnectError.from(e);

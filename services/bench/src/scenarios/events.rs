@@ -26,7 +26,7 @@ use std::{
     time::Duration,
 };
 
-use map_contracts::events::v1::AmsAssetPurchased;
+use map_contracts::events::v1::{AmsAssetPurchased, AssetSnapshot, AssetStatus};
 use map_kit::{
     System,
     bus::{
@@ -96,7 +96,10 @@ struct BookExpense {
 
 fn amount(event: &Event) -> Result<i64, HandlerError> {
     let purchase: AmsAssetPurchased = event.payload()?;
-    Ok(purchase.purchase_cost.map_or(0, |m| m.amount_minor))
+    Ok(purchase
+        .asset
+        .and_then(|a| a.purchase_cost)
+        .map_or(0, |m| m.amount_minor))
 }
 
 #[async_trait::async_trait]
@@ -203,19 +206,29 @@ impl BenchDb {
 
 fn purchase(i: u64) -> AmsAssetPurchased {
     AmsAssetPurchased {
-        asset_id: uuid::Uuid::now_v7().to_string(),
-        asset_tag: format!("AST-{i:06}"),
-        asset_name: "Dell Latitude 5440".into(),
-        category: "Laptops".into(),
-        department: "IT".into(),
-        transaction_id: uuid::Uuid::now_v7().to_string(),
-        purchase_cost: Some(map_contracts::common::v1::Money {
-            amount_minor: 129_900,
-            currency_code: "EUR".into(),
+        asset: Some(AssetSnapshot {
+            id: uuid::Uuid::now_v7().to_string(),
+            number: format!("AST-{i:06}"),
+            name: "Dell Latitude 5440".into(),
+            category_code: "LAPTOP".into(),
+            category_name: "Laptops".into(),
+            department_code: "IT".into(),
+            status: AssetStatus::InStock.into(),
+            purchase_cost: Some(map_contracts::common::v1::Money {
+                amount_minor: 129_900,
+                currency_code: "EUR".into(),
+            }),
+            purchase_date: Some(map_contracts::google::r#type::Date {
+                year: 2026,
+                month: 11,
+                day: 25,
+            }),
+            supplier: "Dell".into(),
+            purchase_reference: format!("PO-{i}"),
+            version: 1,
+            ..AssetSnapshot::default()
         }),
-        purchase_date: "2026-11-25".into(),
-        supplier: "Dell".into(),
-        reference: format!("PO-{i}"),
+        transaction_id: uuid::Uuid::now_v7().to_string(),
         actor: None,
     }
 }
