@@ -10,6 +10,7 @@
 // The auth migrations live in auth/; the module `auth` is the Migrator.
 #[path = "auth/mod.rs"]
 mod auth_schema;
+mod counters;
 mod messaging;
 mod messaging_pending;
 
@@ -47,17 +48,21 @@ migrator!(
 );
 migrator!(
     /// Asset management's database.
-    ams
+    ams,
+    crate::counters::Migration,
 );
 migrator!(
     /// Budget management's database.
-    bms
+    bms,
+    crate::counters::Migration,
 );
 migrator!(
     /// Ticket tracking's database.
-    tts
+    tts,
+    crate::counters::Migration,
 );
 migrator!(
     /// The help desk's database.
-    hdts
+    hdts,
+    crate::counters::Migration,
 );

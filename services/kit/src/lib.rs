@@ -5,6 +5,8 @@
 //!   against the contracts before a server starts;
 //! - [`bus`]: the event backbone (relay, consumers, AMQP, in-process);
 //! - [`client_addr`]: the client address behind trusted proxies (CIDR ranges);
+//! - [`counters`]: people-facing numbers (`TT-000123`) without gaps or
+//!   duplicates, taken in the creating transaction;
 //! - [`config`]: typed configuration from `MAP_*` variables and flags, validated
 //!   before any port is bound;
 //! - [`telemetry`]: tracing (pretty or JSON) and OTLP export;
@@ -29,6 +31,7 @@ pub mod authz;
 pub mod bus;
 pub mod client_addr;
 pub mod config;
+pub mod counters;
 pub mod db;
 pub mod error;
 pub mod outbox;
