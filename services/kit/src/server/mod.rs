@@ -38,6 +38,10 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{System, authn::Authenticated, authz::Policy, config::TlsConfig, telemetry};
 
+mod readiness;
+
+pub use readiness::{LIVENESS, Readiness};
+
 /// Errors starting or running a server.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -96,6 +100,7 @@ pub struct GrpcServer {
     tls: Option<TlsConfig>,
     grace: Duration,
     health: HealthReporter,
+    readiness: Option<Readiness>,
 }
 
 impl GrpcServer {
@@ -110,6 +115,7 @@ impl GrpcServer {
             tls: None,
             grace: Duration::from_secs(25),
             health: HealthReporter::new(),
+            readiness: None,
         }
     }
 
@@ -162,6 +168,13 @@ impl GrpcServer {
         self
     }
 
+    /// Reports readiness from this database (see [`Readiness`]); without
+    /// it the server is ready whenever it serves.
+    pub fn readiness(mut self, readiness: Readiness) -> Self {
+        self.readiness = Some(readiness);
+        self
+    }
+
     /// How long in-flight calls may run after shutdown begins.
     pub fn grace(mut self, grace: Duration) -> Self {
         self.grace = grace;
@@ -191,6 +204,7 @@ impl GrpcServer {
             tls,
             grace,
             health: reporter,
+            readiness,
         } = self;
         let health_service = tonic_health::pb::health_server::HealthServer::new(
             tonic_health::server::HealthService::from_health_reporter(reporter.clone()),
@@ -207,6 +221,9 @@ impl GrpcServer {
                 .set_service_status(name, ServingStatus::Serving)
                 .await;
         }
+        reporter
+            .set_service_status(LIVENESS, ServingStatus::Serving)
+            .await;
         let reflection_v1alpha = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(map_contracts::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -264,10 +281,25 @@ impl GrpcServer {
         };
         tracing::info!(server = %label, addr = ?local, tls = tls.is_some(), services = names.len(), "serving gRPC");
 
+        let stop_watching = CancellationToken::new();
+        let watcher = readiness.map(|r| {
+            tokio::spawn(r.watch(
+                label.clone(),
+                reporter.clone(),
+                names.clone(),
+                stop_watching.clone(),
+            ))
+        });
         let draining = tokio::sync::Notify::new();
         let signal = async {
             shutdown.await;
             tracing::info!(server = %label, ?grace, "shutting down: draining in-flight calls");
+            // The watcher ends before the statuses go NOT_SERVING, so it
+            // cannot set one back to SERVING.
+            stop_watching.cancel();
+            if let Some(watcher) = watcher {
+                let _ = watcher.await;
+            }
             for name in &names {
                 reporter
                     .set_service_status(name, ServingStatus::NotServing)
