@@ -110,7 +110,10 @@ pub async fn run(command: AdminCommand, log: &LogArgs) -> anyhow::Result<()> {
                 let password = read_password(password_file.as_ref(), password.as_ref())?;
                 let config = args.validate(System::Auth, true)?;
                 crate::serve::migrate_system(System::Auth, &config.database_url).await?;
-                let auth = crate::auth::open(&config.database_url, settings).await?;
+                let db = map_kit::db::Db::connect(&config.database_url)
+                    .await
+                    .context("connecting to the auth database")?;
+                let auth = crate::auth::open(&db, settings).await;
                 let created = auth
                     .bootstrap_admin(&email, &display_name, Some(password))
                     .await
@@ -126,7 +129,10 @@ pub async fn run(command: AdminCommand, log: &LogArgs) -> anyhow::Result<()> {
                     .map(|r| parse_role(r))
                     .collect::<anyhow::Result<_>>()?;
                 let config = args.validate(System::Auth, true)?;
-                let auth = crate::auth::open(&config.database_url, settings).await?;
+                let db = map_kit::db::Db::connect(&config.database_url)
+                    .await
+                    .context("connecting to the auth database")?;
+                let auth = crate::auth::open(&db, settings).await;
                 let key = auth
                     .create_api_key(None, &name, roles)
                     .await

@@ -9,17 +9,11 @@ use map_auth::{Auth, AuthSettings, Keyset};
 use map_kit::{System, authn::RoleRef, db::Db};
 use secrecy::{ExposeSecret as _, SecretString};
 
-/// Opens Auth over its (migrated) database and warms it up.
-pub async fn open(
-    database_url: &SecretString,
-    settings: AuthSettings,
-) -> anyhow::Result<Arc<Auth>> {
-    let db = Db::connect(database_url)
-        .await
-        .context("connecting to the auth database")?;
-    let auth = Auth::new(db, settings);
+/// Auth over its (migrated) database, warmed up.
+pub async fn open(db: &Db, settings: AuthSettings) -> Arc<Auth> {
+    let auth = Auth::new(db.clone(), settings);
     auth.warm_up().await;
-    Ok(auth)
+    auth
 }
 
 /// The dev signing key: read from `<data dir>/auth-signing-key.pem`, or

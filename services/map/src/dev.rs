@@ -32,7 +32,8 @@ pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
         }
     };
     let mut listeners = Vec::new();
-    for system in System::ALL {
+    // Every registered system (crate::systems), in port order: Auth first.
+    for system in System::ALL.map(|s| crate::systems::of(s).system) {
         let addr = SocketAddr::new(args.host, port(system.default_port()));
         let listener = TcpListener::bind(addr)
             .await
@@ -66,7 +67,7 @@ pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
         let auth = match system {
             System::Auth => {
                 let keys = crate::auth::dev_keyset(&data_dir)?;
-                let auth = crate::auth::open(&url, map_auth::AuthSettings::with_keys(keys)).await?;
+                let auth = crate::auth::open(&db, map_auth::AuthSettings::with_keys(keys)).await;
                 dev_auth = Some(crate::auth::dev_setup(&auth).await?);
                 Some(auth)
             }
@@ -89,7 +90,7 @@ pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
             // One process mints and opens every token: a fresh key per run.
             page_tokens: Some(map_kit::paging::Pager::random()),
         };
-        let server = serve::build_server(&config, auth).await?;
+        let server = serve::build_server(&config, &db, auth)?;
         let mut stop = stop_rx.clone();
         tasks.spawn(server.serve(listener, async move {
             let _ = stop.wait_for(|s| *s).await;

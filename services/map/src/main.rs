@@ -11,6 +11,7 @@ mod cli;
 mod dev;
 mod gateway;
 mod serve;
+mod systems;
 mod worker;
 
 use clap::Parser as _;

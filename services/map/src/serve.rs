@@ -1,42 +1,42 @@
-//! `map serve` and `map migrate`: one system per process.
+//! `map serve` and `map migrate`: one system per process, as registered in
+//! [`crate::systems`].
 
 use anyhow::Context as _;
 use map_kit::{
     System,
     config::{LogArgs, ServiceArgs, ServiceConfig},
-    db,
-    server::{GrpcServer, shutdown_signal},
+    db::Db,
+    server::{GrpcServer, Readiness, shutdown_signal},
     telemetry,
 };
+
+use crate::systems::{self, Api};
 use tokio::net::TcpListener;
 
 /// Applies the system's migrations.
 pub async fn migrate_system(system: System, url: &secrecy::SecretString) -> anyhow::Result<()> {
-    use map_migrations as m;
-    let result = match system {
-        System::Auth => db::migrate::<m::auth::Migrator>(url).await,
-        System::Ams => db::migrate::<m::ams::Migrator>(url).await,
-        System::Bms => db::migrate::<m::bms::Migrator>(url).await,
-        System::Tts => db::migrate::<m::tts::Migrator>(url).await,
-        System::Hdts => db::migrate::<m::hdts::Migrator>(url).await,
-    };
-    result.with_context(|| format!("migrating {system}"))
+    (systems::of(system).migrate)(url)
+        .await
+        .with_context(|| format!("migrating {system}"))
 }
 
-/// The gRPC server of one system, wired to its dependencies. `auth` is
-/// Auth's domain service, required when `config.system` is Auth.
-pub async fn build_server(
+/// The gRPC server of one system over its database (readiness follows it),
+/// with TLS and the drain limit of `config`. `auth` is Auth's domain
+/// service, required when `config.system` is Auth.
+pub fn build_server(
     config: &ServiceConfig,
+    db: &Db,
     auth: Option<std::sync::Arc<map_auth::Auth>>,
 ) -> anyhow::Result<GrpcServer> {
-    let server = match config.system {
-        System::Auth => {
-            map_auth::grpc_server(auth.context("auth is served with its domain service")?)
-        }
-        // Systems whose issue has not landed answer UNIMPLEMENTED, naming themselves.
-        other => GrpcServer::new(other.name()).scaffold(other),
-    };
-    Ok(server.tls(config.tls.clone()).grace(config.shutdown_grace))
+    let server = (systems::of(config.system).api)(&Api {
+        config,
+        db: db.clone(),
+        auth,
+    })?;
+    Ok(server
+        .tls(config.tls.clone())
+        .grace(config.shutdown_grace)
+        .readiness(Readiness::of(db.clone())))
 }
 
 pub async fn serve(
@@ -54,11 +54,14 @@ pub async fn serve(
         _ => None,
     };
     let guard = telemetry::init(&format!("map-{system}"), log.log_format, &log.log)?;
+    let db = Db::connect(&config.database_url)
+        .await
+        .with_context(|| format!("connecting to {system}'s database"))?;
     let auth = match auth_settings {
-        Some(settings) => Some(crate::auth::open(&config.database_url, settings).await?),
+        Some(settings) => Some(crate::auth::open(&db, settings).await),
         None => None,
     };
-    let server = build_server(&config, auth).await?;
+    let server = build_server(&config, &db, auth)?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;

@@ -8,7 +8,7 @@ use map_kit::{
     bus::{Bus, Consumer, Relay, RelayConfig},
     config::{LogArgs, ServiceArgs},
     db::Db,
-    server::shutdown_signal,
+    server::{GrpcServer, Readiness, shutdown_signal},
     telemetry,
 };
 use tokio::{sync::watch, task::JoinSet};
@@ -16,22 +16,17 @@ use tokio::{sync::watch, task::JoinSet};
 /// Flags of `map worker` beyond the service's.
 #[derive(Debug, Clone, clap::Args)]
 pub struct WorkerArgs {
+    /// Where the worker serves `grpc.health.v1` (readiness follows the
+    /// database, `liveness` the process); default `0.0.0.0:<system port +
+    /// 1000>` (9000–9004).
+    #[arg(long, env = "MAP_HEALTH_LISTEN")]
+    pub health_listen: Option<std::net::SocketAddr>,
     /// TESTS ONLY (feature `test-hooks`): also consume this queue of the
     /// topology with the probe handler, which records each handled event in
     /// the table `bus_probe` (created if missing).
     #[cfg(feature = "test-hooks")]
     #[arg(long, env = "MAP_WORKER_PROBE_QUEUE", hide = true)]
     pub probe_queue: Option<String>,
-}
-
-/// The consumers `system`'s worker runs. A system adds its handlers here
-/// when it implements its queues (see `map_kit::bus::topology::QUEUES`);
-/// until then its queues buffer events for it.
-pub fn consumers(system: System, _db: &Db, _bus: &Bus) -> anyhow::Result<Vec<Consumer>> {
-    let consumers = match system {
-        System::Auth | System::Ams | System::Bms | System::Tts | System::Hdts => Vec::new(),
-    };
-    Ok(consumers)
 }
 
 /// Spawns `system`'s relay and consumers on `tasks`; they stop when `stop`
@@ -49,7 +44,8 @@ pub fn spawn(
     };
     let relay = Relay::new(system, db.clone(), bus.clone(), RelayConfig::default());
     tasks.spawn(relay.run(stopped(stop.clone())));
-    for consumer in consumers(system, db, bus)?.into_iter().chain(extra) {
+    let consumers = (crate::systems::of(system).consumers)(db, bus)?;
+    for consumer in consumers.into_iter().chain(extra) {
         let queue = consumer.queue();
         let until = stopped(stop.clone());
         tasks.spawn(async move {
@@ -81,8 +77,6 @@ pub async fn run(
     let bus = Bus::connect(Some(amqp_url), &config.amqp_prefix)
         .await
         .context("connecting to RabbitMQ")?;
-    #[cfg(not(feature = "test-hooks"))]
-    let _ = worker;
     #[cfg_attr(not(feature = "test-hooks"), allow(unused_mut))]
     let mut extra = Vec::new();
     #[cfg(feature = "test-hooks")]
@@ -98,10 +92,25 @@ pub async fn run(
         )?);
         tracing::warn!(%queue, "probe consumer enabled (test and diagnostics only)");
     }
+    let health_addr = worker.health_listen.unwrap_or_else(|| {
+        std::net::SocketAddr::from(([0, 0, 0, 0], system.default_port() + 1000))
+    });
+    let health_listener = tokio::net::TcpListener::bind(health_addr)
+        .await
+        .with_context(|| format!("binding {health_addr} (MAP_HEALTH_LISTEN)"))?;
+    let health_addr = health_listener.local_addr()?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     spawn(system, &db, &bus, extra, &stop_rx, &mut tasks)?;
-    tracing::info!(%system, "worker running");
+    // Health only: no API on the worker's port.
+    let health = GrpcServer::new(format!("{system}-worker"))
+        .readiness(Readiness::of(db.clone()))
+        .grace(std::time::Duration::from_secs(1));
+    let mut health_stop = stop_rx.clone();
+    let health = tokio::spawn(health.serve(health_listener, async move {
+        let _ = health_stop.wait_for(|s| *s).await;
+    }));
+    tracing::info!(%system, health = %health_addr, "worker running");
 
     shutdown_signal().await;
     let _ = stop_tx.send(true);
@@ -111,6 +120,9 @@ pub async fn run(
     .await;
     if drained.is_err() {
         tracing::warn!("worker tasks still running after the grace period");
+    }
+    if let Ok(Err(e)) = health.await {
+        tracing::error!(error = %e, "worker health server failed");
     }
     bus.close().await;
     guard.shutdown(std::time::Duration::from_secs(5)).await;

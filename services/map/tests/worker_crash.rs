@@ -26,6 +26,7 @@ fn worker(consumer: &TestDb, amqp: &str, prefix: &str, failpoint: Option<&str>) 
         .env("MAP_AMQP_URL", amqp)
         .env("MAP_AMQP_PREFIX", prefix)
         .env("MAP_LOG", "warn")
+        .env("MAP_HEALTH_LISTEN", "127.0.0.1:0")
         .env_remove("MAP_FAILPOINT")
         .stdout(Stdio::null())
         .kill_on_drop(true);

@@ -1,0 +1,112 @@
+//! Every system, registered once: what `map serve`, `map worker`,
+//! `map migrate` and `map dev` run for it. Adding a system (or landing one
+//! that is scaffolded today) is one file here and one line in [`of`].
+
+mod auth;
+mod scaffold;
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use map_kit::{
+    System,
+    bus::{Bus, Consumer},
+    config::ServiceConfig,
+    db::Db,
+    server::GrpcServer,
+};
+use sea_orm::DbErr;
+use secrecy::SecretString;
+
+/// What one system contributes to each role of the binary.
+pub struct Module {
+    /// Which system.
+    pub system: System,
+    /// Applies its database migrations (`map migrate`, and first thing in
+    /// `map dev`).
+    pub migrate: for<'a> fn(&'a SecretString) -> BoxFuture<'a, Result<(), DbErr>>,
+    /// Its gRPC API: every service behind its policy table (`map serve`,
+    /// `map dev`).
+    pub api: fn(&Api) -> anyhow::Result<GrpcServer>,
+    /// The consumers its worker runs, one per queue of the topology it
+    /// consumes (`map worker`, `map dev`).
+    pub consumers: fn(&Db, &Bus) -> anyhow::Result<Vec<Consumer>>,
+}
+
+/// What a system's API is built from: its validated configuration, its
+/// database, and for Auth the domain service opened by the caller (it needs
+/// Auth's own settings, and `map dev` seeds it).
+pub struct Api<'a> {
+    /// The process's configuration.
+    pub config: &'a ServiceConfig,
+    /// The system's database.
+    #[allow(dead_code)] // read by each system's API as it lands (the scaffolds need none)
+    pub db: Db,
+    /// Auth's domain service; `Some` when serving Auth.
+    pub auth: Option<Arc<map_auth::Auth>>,
+}
+
+/// The registration of `system`.
+pub fn of(system: System) -> &'static Module {
+    match system {
+        System::Auth => &auth::MODULE,
+        System::Ams => &scaffold::AMS,
+        System::Bms => &scaffold::BMS,
+        System::Tts => &scaffold::TTS,
+        System::Hdts => &scaffold::HDTS,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use map_kit::testing::TestDb;
+
+    use super::*;
+
+    /// Every system's registration works for every role: migrations apply
+    /// to a fresh database, the API builds with policies that match the
+    /// contracts, the worker's consumers build.
+    #[tokio::test]
+    async fn every_system_is_registered_for_every_role() {
+        for system in System::ALL {
+            let module = of(system);
+            assert_eq!(module.system, system);
+            let db = TestDb::empty(map_kit::testing::Backend::Sqlite).await;
+            (module.migrate)(&db.url)
+                .await
+                .unwrap_or_else(|e| panic!("{system}: {e}"));
+            let config = dev_config(system, &db);
+            let auth = (system == System::Auth).then(|| {
+                map_auth::Auth::new(
+                    db.db.clone(),
+                    map_auth::AuthSettings::with_keys(map_auth::Keyset::generate().0),
+                )
+            });
+            let api = (module.api)(&Api {
+                config: &config,
+                db: db.db.clone(),
+                auth,
+            })
+            .unwrap_or_else(|e| panic!("{system}: {e}"));
+            assert_eq!(api.check_policies(), Ok(()), "{system}");
+            let bus = Bus::in_process("");
+            (module.consumers)(&db.db, &bus).unwrap_or_else(|e| panic!("{system}: {e}"));
+        }
+    }
+
+    fn dev_config(system: System, db: &TestDb) -> ServiceConfig {
+        ServiceConfig {
+            system,
+            database_url: db.url.clone(),
+            amqp_url: None,
+            amqp_prefix: String::new(),
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            auth_url: None,
+            auth_api_key: None,
+            tls: None,
+            shutdown_grace: std::time::Duration::from_secs(1),
+            trusted_proxies: map_kit::client_addr::TrustedProxies::default(),
+            page_tokens: None,
+        }
+    }
+}
