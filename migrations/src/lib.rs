@@ -45,6 +45,7 @@ migrator!(
     crate::auth_schema::Identity,
     crate::auth_schema::Seed,
     crate::auth_schema::Departments,
+    crate::auth_schema::RoundRobinPicks,
 );
 migrator!(
     /// Asset management's database.

@@ -5,7 +5,9 @@
 mod m0001_identity;
 mod m0002_seed;
 mod m0003_departments;
+mod m0004_round_robin_picks;
 
 pub(crate) use m0001_identity::Migration as Identity;
 pub(crate) use m0002_seed::Migration as Seed;
 pub(crate) use m0003_departments::Migration as Departments;
+pub(crate) use m0004_round_robin_picks::Migration as RoundRobinPicks;

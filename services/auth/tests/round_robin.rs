@@ -14,6 +14,14 @@ fn next(system: &str, role: &str) -> pb::NextAssigneeRequest {
     pb::NextAssigneeRequest {
         system: system.into(),
         role: role.into(),
+        request_key: String::new(),
+    }
+}
+
+fn keyed(system: &str, role: &str, request_key: &str) -> pb::NextAssigneeRequest {
+    pb::NextAssigneeRequest {
+        request_key: request_key.into(),
+        ..next(system, role)
     }
 }
 
@@ -86,7 +94,7 @@ async fn turns_follow_user_id_order_and_survive_a_restart() {
     // A second Auth over the same database (a restart, or another replica)
     // continues where the cursor is.
     let other = map_auth::Auth::new(h.db.db.clone(), h.auth.settings().clone());
-    let then = other.next_assignee(role("hdts", "agent")).await.unwrap();
+    let then = other.next_assignee(role("hdts", "agent"), "").await.unwrap();
     assert_eq!(then.id, b);
 }
 }
@@ -112,5 +120,36 @@ async fn nobody_eligible_or_unknown_role() {
         Code::InvalidArgument,
     );
     assert_eq!(fields(&s), ["system", "role"]);
+}
+}
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn a_retried_request_key_gets_the_same_assignee() {
+    let h = Harness::start().await;
+    let key = h.api_key("tts", &[("auth", "service")]).await;
+    let a = h.user("a@example.com", &[("tts", "agent")]).await.id;
+    let b = h.user("b@example.com", &[("tts", "agent")]).await.id;
+    let mut c = h.client();
+    let mut pick = async |request: pb::NextAssigneeRequest| {
+        c.next_assignee(req(request, &key))
+            .await
+            .map(|r| r.into_inner().user.unwrap().id)
+    };
+    assert_eq!(pick(keyed("tts", "agent", "ticket-1")).await.unwrap(), a);
+    // Retries (a redelivered event, a timed-out call) take no new turn.
+    for _ in 0..3 {
+        assert_eq!(pick(keyed("tts", "agent", "ticket-1")).await.unwrap(), a);
+    }
+    assert_eq!(pick(keyed("tts", "agent", "ticket-2")).await.unwrap(), b);
+    assert_eq!(pick(next("tts", "agent")).await.unwrap(), a);
+    // The same key for another role is a caller's mistake.
+    let s = expect_err(pick(keyed("tts", "manager", "ticket-1")).await, Code::InvalidArgument);
+    assert_eq!(fields(&s), ["request_key"]);
+    let s = expect_err(pick(keyed("tts", "agent", &"k".repeat(201))).await, Code::InvalidArgument);
+    assert_eq!(fields(&s), ["request_key"]);
+    // A picked agent who left is not handed out again: the retry picks anew.
+    h.auth.deactivate_user(None, &b).await.unwrap();
+    assert_eq!(pick(keyed("tts", "agent", "ticket-2")).await.unwrap(), a);
 }
 }

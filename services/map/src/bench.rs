@@ -29,6 +29,14 @@ pub enum Scenario {
         #[command(flatten)]
         events: scenarios::events::EventsArgs,
     },
+    /// Auth's NextAssignee on PostgreSQL beside the same server's
+    /// single-row insert transactions, with the fairness of the picks.
+    NextAssignee {
+        #[command(flatten)]
+        load: LoadOptions,
+        #[command(flatten)]
+        args: scenarios::next_assignee::NextAssigneeArgs,
+    },
     /// Unary calls direct vs through the gateway (gRPC and grpc-web), same
     /// run; then each at half the gateway's peak rate for the added p99.
     Gateway {
@@ -57,6 +65,14 @@ pub async fn run(scenario: Scenario) -> anyhow::Result<()> {
         }
         Scenario::Events { load, events } => {
             let reports = scenarios::events::run(&load, &events)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for report in reports {
+                report.print(load.json);
+            }
+        }
+        Scenario::NextAssignee { load, args } => {
+            let reports = scenarios::next_assignee::run(&load, &args)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             for report in reports {

@@ -140,10 +140,13 @@ impl AuthService for AuthApi {
         let r = request.into_inner();
         let user = self
             .auth
-            .next_assignee(authn::RoleRef {
-                system: r.system,
-                role: r.role,
-            })
+            .next_assignee(
+                authn::RoleRef {
+                    system: r.system,
+                    role: r.role,
+                },
+                &r.request_key,
+            )
             .await?;
         Ok(Response::new(pb::NextAssigneeResponse {
             user: Some(convert::user(user)),

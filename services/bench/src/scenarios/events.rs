@@ -39,6 +39,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, sea_query::Query};
 use secrecy::SecretString;
 use tokio::sync::{oneshot, watch};
 
+use super::bench_db::BenchDb;
 use crate::{LoadOptions, Report, run_load};
 
 /// Flags of `map bench events`.
@@ -132,76 +133,18 @@ impl Handler for BookExpense {
     }
 }
 
-/// A database of its own for the run.
-struct BenchDb {
-    db: Db,
-    url: SecretString,
-    drop_sql: Option<(String, String)>,
-    _dir: Option<tempfile::TempDir>,
-}
-
+/// The run's database: AMS's migrations and the consumer's table.
 async fn database(server: Option<&str>) -> Result<BenchDb, Box<dyn std::error::Error>> {
-    let (url, drop_sql, dir) = match server {
-        Some(server) => {
-            let name = format!("map_bench_{}", uuid::Uuid::now_v7().simple());
-            let admin = Db::connect(&SecretString::from(server.to_owned())).await?;
-            admin
-                .conn()
-                .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                .await?;
-            admin.close().await?;
-            // Same server and options (`?sslmode=…`), the run's own database.
-            let (path, query) = server.split_once('?').unwrap_or((server, ""));
-            let base = path.rsplit_once('/').map_or(path, |(b, _)| b);
-            let query = if query.is_empty() {
-                String::new()
-            } else {
-                format!("?{query}")
-            };
-            (
-                format!("{base}/{name}{query}"),
-                Some((
-                    server.to_owned(),
-                    format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-                )),
-                None,
-            )
-        }
-        None => {
-            let dir = tempfile::tempdir()?;
-            let url = format!(
-                "sqlite://{}?mode=rwc",
-                dir.path().join("bench.db").display()
-            );
-            (url, None, Some(dir))
-        }
-    };
-    let url = SecretString::from(url);
-    map_kit::db::migrate::<map_migrations::ams::Migrator>(&url).await?;
-    let db = Db::connect(&url).await?;
-    db.conn()
+    let bench_db = BenchDb::create(server).await?;
+    map_kit::db::migrate::<map_migrations::ams::Migrator>(&bench_db.url).await?;
+    bench_db
+        .db
+        .conn()
         .execute_unprepared(
             "CREATE TABLE bench_expense (event_id VARCHAR(36) PRIMARY KEY, amount BIGINT NOT NULL)",
         )
         .await?;
-    Ok(BenchDb {
-        db,
-        url,
-        drop_sql,
-        _dir: dir,
-    })
-}
-
-impl BenchDb {
-    async fn remove(self) {
-        let _ = self.db.close().await;
-        if let Some((server, sql)) = self.drop_sql
-            && let Ok(admin) = Db::connect(&SecretString::from(server)).await
-        {
-            let _ = admin.conn().execute_unprepared(&sql).await;
-            let _ = admin.close().await;
-        }
-    }
+    Ok(bench_db)
 }
 
 fn purchase(i: u64) -> AmsAssetPurchased {

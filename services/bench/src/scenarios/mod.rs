@@ -2,5 +2,7 @@
 
 pub mod auth_validate;
 pub mod baseline;
+pub mod bench_db;
 pub mod events;
 pub mod gateway;
+pub mod next_assignee;
