@@ -3,7 +3,8 @@
 //! - [`authn`]: validating callers through Auth, roles per system;
 //! - [`authz`]: who may call each RPC, one policy table per service, checked
 //!   against the contracts before a server starts;
-//! - [`bus`]: the event backbone (relay, consumers, AMQP, in-process);
+//! - [`bus`]: the event backbone (relay, consumers, AMQP, in-process) and
+//!   live watches for streams across replicas ([`bus::Bus::watch`]);
 //! - [`client_addr`]: the client address behind trusted proxies (CIDR ranges);
 //! - [`counters`]: people-facing numbers (`TT-000123`) without gaps or
 //!   duplicates, taken in the creating transaction;
@@ -12,8 +13,9 @@
 //! - [`telemetry`]: tracing (pretty or JSON) and OTLP export;
 //! - [`db`]: PostgreSQL or SQLite connections, migrations under a lock,
 //!   IMMEDIATE write transactions on SQLite;
-//! - [`server`]: the gRPC bootstrap (h2c or TLS, health, reflection, graceful
-//!   shutdown with a bounded drain);
+//! - [`server`]: the gRPC bootstrap (h2c or TLS, health with readiness and
+//!   liveness, reflection, graceful shutdown with a bounded drain that ends
+//!   streams at once);
 //! - [`error`]: the small set of API error kinds and their `google.rpc` details;
 //!   [`Violations`] collects a request's bad fields (required, length,
 //!   email, UUID checks);

@@ -258,3 +258,16 @@ async fn shutdown_drain_is_bounded() {
         "a call the server abandoned cannot have succeeded"
     );
 }
+
+#[tokio::test]
+async fn streams_learn_of_the_drain_the_moment_it_begins() {
+    let server = GrpcServer::new("test").grace(Duration::from_secs(30));
+    let draining = server.draining();
+    let mut server = TestServer::start(server).await;
+    assert!(!draining.is_cancelled());
+    server.begin_shutdown();
+    tokio::time::timeout(Duration::from_secs(10), draining.cancelled())
+        .await
+        .unwrap_or_else(|_| panic!("streams were not told of the drain"));
+    server.stop().await;
+}

@@ -26,6 +26,7 @@ use lapin::{
     },
     types::{AMQPValue, FieldTable, LongString, ShortString},
 };
+use map_contracts::events::v1::Envelope;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::{Mutex, mpsc, watch};
 
@@ -33,6 +34,7 @@ use super::{
     Acker, BusError, CONFIRM_TIMEOUT, CONTENT_TYPE, ERROR_HEADER, Incoming, Outgoing, PublishError,
     Subscription,
     backoff::Backoff,
+    live::{self, Watch},
     topology,
     topology::{DELIVERY_LIMIT, Names},
 };
@@ -213,6 +215,14 @@ impl AmqpBus {
         let queue = self.inner.names.queue(queue);
         let task = tokio::spawn(async move { inner.consume(queue, prefetch, tx).await });
         Ok(Subscription { rx, task })
+    }
+
+    /// A live watch: see [`super::live`].
+    pub(crate) fn watch(&self, patterns: Vec<String>) -> Watch {
+        let (tx, rx) = mpsc::channel(live::WATCH_BUFFER);
+        let inner = self.inner.clone();
+        let task = tokio::spawn(async move { inner.watch(patterns, tx).await });
+        Watch { rx, task }
     }
 
     pub(crate) async fn delete_topology(&self) -> Result<(), BusError> {
@@ -467,6 +477,109 @@ impl Inner {
                 }
             }
             tokio::time::sleep(backoff.next_delay()).await;
+        }
+    }
+}
+
+impl Inner {
+    /// Feeds `tx` with events matching `patterns` from an exclusive,
+    /// auto-delete, server-named queue until the receiver is dropped;
+    /// declares a new queue after any interruption (the old one went with
+    /// its channel or connection).
+    async fn watch(&self, patterns: Vec<String>, tx: mpsc::Sender<Envelope>) {
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        while !tx.is_closed() {
+            let consumer = match self.watch_queue(&patterns).await {
+                Ok(c) => c,
+                Err(e) => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(error = %e, ?delay, "cannot watch yet");
+                    tokio::time::sleep(delay).await;
+                    continue;
+                }
+            };
+            let (channel, mut consumer) = consumer;
+            backoff.reset();
+            let mut generation = self.generation.subscribe();
+            generation.mark_unchanged();
+            loop {
+                let next = tokio::select! {
+                    next = consumer.next() => next,
+                    _ = generation.changed() => break,
+                    () = tx.closed() => {
+                        let _ = channel.close(200, "watch ended".into()).await;
+                        return;
+                    }
+                };
+                match next {
+                    Some(Ok(delivery)) => {
+                        if let Some(envelope) = live::envelope(&delivery.data)
+                            && tx.send(envelope).await.is_err()
+                        {
+                            let _ = channel.close(200, "watch ended".into()).await;
+                            return;
+                        }
+                    }
+                    Some(Err(error)) => {
+                        tracing::warn!(%error, "a live watch was interrupted; watching afresh");
+                        break;
+                    }
+                    None => break,
+                }
+            }
+            tokio::time::sleep(backoff.next_delay()).await;
+        }
+    }
+
+    async fn watch_queue(
+        &self,
+        patterns: &[String],
+    ) -> Result<(Channel, lapin::Consumer), BusError> {
+        let channel = self.consumer_channel(256).await?;
+        let fail = |e: lapin::Error| BusError::Unavailable(e.to_string());
+        let declare = async {
+            let queue = channel
+                .queue_declare(
+                    "".into(),
+                    QueueDeclareOptions {
+                        exclusive: true,
+                        auto_delete: true,
+                        ..QueueDeclareOptions::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await?;
+            let name = queue.name().to_string();
+            for pattern in patterns {
+                channel
+                    .queue_bind(
+                        name.as_str().into(),
+                        self.names.exchange().into(),
+                        pattern.as_str().into(),
+                        QueueBindOptions::default(),
+                        FieldTable::default(),
+                    )
+                    .await?;
+            }
+            channel
+                .basic_consume(
+                    name.as_str().into(),
+                    "".into(),
+                    BasicConsumeOptions {
+                        no_ack: true,
+                        exclusive: true,
+                        ..BasicConsumeOptions::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await
+        };
+        match tokio::time::timeout(CONNECT_TIMEOUT, declare).await {
+            Ok(consumer) => Ok((channel, consumer.map_err(fail)?)),
+            Err(_) => {
+                self.mark_stale().await;
+                Err(BusError::Unavailable("declaring a watch timed out".into()))
+            }
         }
     }
 }

@@ -10,10 +10,12 @@ use std::{
     sync::{Arc, Mutex, MutexGuard},
 };
 
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, broadcast, mpsc};
 
 use super::{
-    Acker, BusError, ERROR_HEADER, Incoming, Outgoing, PublishError, Subscription, topology,
+    Acker, BusError, ERROR_HEADER, Incoming, Outgoing, PublishError, Subscription,
+    live::{self, Watch},
+    topology,
     topology::Names,
 };
 
@@ -42,6 +44,8 @@ struct Shared {
     queues: Mutex<HashMap<String, Queue>>,
     /// One per queue: a message became ready.
     ready: HashMap<String, Arc<Notify>>,
+    /// Every published event, for live watches.
+    live: broadcast::Sender<(String, Vec<u8>)>,
 }
 
 impl Shared {
@@ -96,6 +100,7 @@ impl MemoryBus {
             shared: Arc::new(Shared {
                 queues: Mutex::new(queues),
                 ready,
+                live: broadcast::Sender::new(live::WATCH_BUFFER),
             }),
         }
     }
@@ -141,6 +146,11 @@ impl MemoryBus {
                 for t in targets {
                     self.shared.push(t, stored.clone(), false);
                 }
+                // Nobody watching is not an error.
+                let _ = self
+                    .shared
+                    .live
+                    .send((m.event_type.clone(), m.body.clone()));
                 Ok(())
             })
             .collect()
@@ -165,6 +175,32 @@ impl MemoryBus {
         self.shared
             .push(&format!("{queue}{}", topology::DLQ_SUFFIX), stored, false);
         Ok(())
+    }
+
+    pub(crate) fn watch(&self, patterns: Vec<String>) -> Watch {
+        let (tx, rx) = mpsc::channel(live::WATCH_BUFFER);
+        let mut published = self.shared.live.subscribe();
+        let task = tokio::spawn(async move {
+            loop {
+                let (key, body) = match published.recv().await {
+                    Ok(m) => m,
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "a live watch fell behind; events dropped");
+                        continue;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                };
+                if !live::matches(&patterns, &key) {
+                    continue;
+                }
+                if let Some(envelope) = live::envelope(&body)
+                    && tx.send(envelope).await.is_err()
+                {
+                    return;
+                }
+            }
+        });
+        Watch { rx, task }
     }
 
     pub(crate) fn subscribe(&self, queue: &str, prefetch: u16) -> Result<Subscription, BusError> {

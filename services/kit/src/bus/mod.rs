@@ -13,7 +13,7 @@
 //!
 //! Above the bus, [`relay::Relay`] moves a system's outbox rows to the bus and
 //! [`consumer::Consumer`] applies events exactly once per consumer through the
-//! [`inbox`].
+//! [`inbox`]; [`Bus::watch`] feeds an API replica's live streams ([`live`]).
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -27,6 +27,7 @@ pub mod consumer;
 #[cfg(feature = "test-hooks")]
 pub mod failpoint;
 pub mod inbox;
+pub mod live;
 mod memory;
 pub mod mirror;
 #[cfg(feature = "test-hooks")]
@@ -268,6 +269,17 @@ impl Bus {
         match &*self.transport {
             Transport::Amqp(b) => b.subscribe(queue, prefetch).await,
             Transport::Memory(b) => b.subscribe(queue, prefetch),
+        }
+    }
+
+    /// A live watch of every event whose routing key matches one of
+    /// `patterns` (topic rules), published by any process on this bus: see
+    /// [`live`]. Unknown to the topology, never dead-lettered, best effort.
+    pub async fn watch(&self, patterns: &[&str]) -> Result<live::Watch, BusError> {
+        let patterns: Vec<String> = patterns.iter().map(|p| (*p).to_owned()).collect();
+        match &*self.transport {
+            Transport::Amqp(b) => Ok(b.watch(patterns)),
+            Transport::Memory(b) => Ok(b.watch(patterns)),
         }
     }
 

@@ -101,6 +101,7 @@ pub struct GrpcServer {
     grace: Duration,
     health: HealthReporter,
     readiness: Option<Readiness>,
+    draining: CancellationToken,
 }
 
 impl GrpcServer {
@@ -116,6 +117,7 @@ impl GrpcServer {
             grace: Duration::from_secs(25),
             health: HealthReporter::new(),
             readiness: None,
+            draining: CancellationToken::new(),
         }
     }
 
@@ -181,6 +183,13 @@ impl GrpcServer {
         self
     }
 
+    /// Cancelled the moment shutdown begins: a streaming handler (a live
+    /// watch) selects on it and ends its stream at once, so a graceful drain
+    /// does not wait out the grace period for streams that never end.
+    pub fn draining(&self) -> CancellationToken {
+        self.draining.clone()
+    }
+
     /// The health reporter, to change a service's status at run time.
     pub fn health_reporter(&self) -> HealthReporter {
         self.health.clone()
@@ -205,6 +214,7 @@ impl GrpcServer {
             grace,
             health: reporter,
             readiness,
+            draining: drain_streams,
         } = self;
         let health_service = tonic_health::pb::health_server::HealthServer::new(
             tonic_health::server::HealthService::from_health_reporter(reporter.clone()),
@@ -294,6 +304,7 @@ impl GrpcServer {
         let signal = async {
             shutdown.await;
             tracing::info!(server = %label, ?grace, "shutting down: draining in-flight calls");
+            drain_streams.cancel();
             // The watcher ends before the statuses go NOT_SERVING, so it
             // cannot set one back to SERVING.
             stop_watching.cancel();
