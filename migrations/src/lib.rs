@@ -4,12 +4,14 @@
 //! (ARCHITECTURE.md, "Embedded default"): migrations only create tables and
 //! indexes and add columns; case-insensitive uniqueness uses a stored
 //! normalised column; people-facing numbers come from a counter table.
-//! Every database starts with the event outbox and inbox.
+//! Every database starts with the event outbox and inbox; every database but
+//! Auth's then holds the local directory of Auth's users and departments.
 #![forbid(unsafe_code)]
 
 // The auth migrations live in auth/; the module `auth` is the Migrator.
 #[path = "auth/mod.rs"]
 mod auth_schema;
+mod directory;
 mod messaging;
 mod messaging_pending;
 
@@ -47,17 +49,21 @@ migrator!(
 );
 migrator!(
     /// Asset management's database.
-    ams
+    ams,
+    crate::directory::Migration,
 );
 migrator!(
     /// Budget management's database.
-    bms
+    bms,
+    crate::directory::Migration,
 );
 migrator!(
     /// Ticket tracking's database.
-    tts
+    tts,
+    crate::directory::Migration,
 );
 migrator!(
     /// The help desk's database.
-    hdts
+    hdts,
+    crate::directory::Migration,
 );
