@@ -10,6 +10,9 @@
 //! - [`telemetry`]: tracing (pretty or JSON) and OTLP export;
 //! - [`db`]: PostgreSQL or SQLite connections, migrations under a lock,
 //!   IMMEDIATE write transactions on SQLite;
+//! - [`directory`]: the local copy of Auth's users and departments kept by
+//!   every other system: the `<system>.user-sync` handler, the backfill and
+//!   reconcile through `ListUsers` / `ListDepartments`, and the reads;
 //! - [`server`]: the gRPC bootstrap (h2c or TLS, health, reflection, graceful
 //!   shutdown with a bounded drain);
 //! - [`error`]: the small set of API error kinds and their `google.rpc` details;
@@ -30,6 +33,7 @@ pub mod bus;
 pub mod client_addr;
 pub mod config;
 pub mod db;
+pub mod directory;
 pub mod error;
 pub mod outbox;
 pub mod paging;
