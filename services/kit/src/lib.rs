@@ -1,6 +1,8 @@
 //! map-kit: the one place for what every MAP system shares.
 //!
-//! - [`authn`]: validating callers through Auth, roles per system;
+//! - [`authn`]: validating callers through Auth, roles per system, and
+//!   Auth's `GetUserInfo` / `BatchGetUserInfo` behind a short cache
+//!   ([`authn::UserLookup`]);
 //! - [`authz`]: who may call each RPC, one policy table per service, checked
 //!   against the contracts before a server starts;
 //! - [`bus`]: the event backbone (relay, consumers, AMQP, in-process);

@@ -18,11 +18,15 @@
 //! - [`ApiKeyInterceptor`] adds this service's `MAP_AUTH_API_KEY` to calls to
 //!   Auth ([`auth_client`], [`department_client`]; [`auth_channel`] is the
 //!   channel to `MAP_AUTH_URL`).
+//! - [`UserLookup`] answers `GetUserInfo` / `BatchGetUserInfo` from a short
+//!   cache (≤ 30 s), for the few places that need Auth's answer of now
+//!   rather than the local [`directory`](crate::directory).
 
 mod api_key;
 mod credential;
 mod layer;
 mod principal;
+mod user_lookup;
 mod validator;
 
 use std::time::Duration;
@@ -33,6 +37,7 @@ pub use api_key::{
 pub use credential::Credential;
 pub use layer::Authenticated;
 pub use principal::{Principal, PrincipalKind, RoleRef, principal};
+pub use user_lookup::{LookupConfig, UserLookup};
 pub use validator::{Authenticator, CacheConfig, Validator};
 
 use tonic::transport::Channel;
