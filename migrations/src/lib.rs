@@ -4,13 +4,15 @@
 //! (ARCHITECTURE.md, "Embedded default"): migrations only create tables and
 //! indexes and add columns; case-insensitive uniqueness uses a stored
 //! normalised column; people-facing numbers come from a counter table.
-//! Every database starts with the event outbox and inbox.
+//! Every database starts with the event outbox and inbox; every database but
+//! Auth's then holds the local directory of Auth's users and departments.
 #![forbid(unsafe_code)]
 
 // The auth migrations live in auth/; the module `auth` is the Migrator.
 #[path = "auth/mod.rs"]
 mod auth_schema;
 mod counters;
+mod directory;
 mod messaging;
 mod messaging_pending;
 
@@ -51,19 +53,23 @@ migrator!(
     /// Asset management's database.
     ams,
     crate::counters::Migration,
+    crate::directory::Migration,
 );
 migrator!(
     /// Budget management's database.
     bms,
     crate::counters::Migration,
+    crate::directory::Migration,
 );
 migrator!(
     /// Ticket tracking's database.
     tts,
     crate::counters::Migration,
+    crate::directory::Migration,
 );
 migrator!(
     /// The help desk's database.
     hdts,
     crate::counters::Migration,
+    crate::directory::Migration,
 );

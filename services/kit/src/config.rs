@@ -138,9 +138,10 @@ pub struct ServiceConfig {
     pub amqp_prefix: String,
     /// gRPC listen address.
     pub listen: SocketAddr,
-    /// Auth's URL, for every system but Auth itself.
+    /// Auth's URL; [`ServiceArgs::validate`] requires it for every system
+    /// but Auth itself.
     pub auth_url: Option<http::Uri>,
-    /// This service's API key for Auth.
+    /// This service's API key for Auth; required with `auth_url`.
     pub auth_api_key: Option<SecretString>,
     /// TLS, when configured.
     pub tls: Option<TlsConfig>,
@@ -154,6 +155,16 @@ pub struct ServiceConfig {
 }
 
 impl ServiceConfig {
+    /// For the processes that call Auth — `map serve` and `map worker` of
+    /// every system but Auth (validating callers, the directory, look-ups):
+    /// both `MAP_AUTH_URL` and `MAP_AUTH_API_KEY`, with one error naming both.
+    pub fn require_auth(&self) -> Result<(), ConfigError> {
+        if self.system == System::Auth {
+            return Ok(());
+        }
+        require_auth(self.auth_url.is_some(), self.auth_api_key.is_some())
+    }
+
     /// The page token pager of a serving process: `MAP_PAGE_TOKEN_KEY` is
     /// required there, so that every replica accepts every replica's tokens.
     pub fn pager(&self) -> Result<Pager, ConfigError> {
@@ -222,12 +233,15 @@ impl ServiceArgs {
             ),
             None => None,
         };
-        if system != System::Auth && auth_url.is_some() != self.auth_api_key.is_some() {
-            return Err(ConfigError::new(
-                "MAP_AUTH_API_KEY",
-                "auth-api-key",
-                "MAP_AUTH_URL and MAP_AUTH_API_KEY must be set together",
-            ));
+        let auth_api_key = self
+            .auth_api_key
+            .clone()
+            .filter(|k| !k.expose_secret().is_empty());
+        // One without the other is a mistake wherever it is given; neither is
+        // fine for roles that never call Auth (`map migrate`), and
+        // [`ServiceConfig::require_auth`] insists on both where they do.
+        if system != System::Auth && auth_url.is_some() != auth_api_key.is_some() {
+            require_auth(auth_url.is_some(), auth_api_key.is_some())?;
         }
         let tls = read_tls(
             self.tls_cert.as_ref(),
@@ -254,7 +268,7 @@ impl ServiceArgs {
             amqp_prefix: self.amqp_prefix.clone(),
             listen,
             auth_url,
-            auth_api_key: self.auth_api_key.clone(),
+            auth_api_key,
             tls,
             shutdown_grace,
             trusted_proxies,
@@ -264,6 +278,23 @@ impl ServiceArgs {
 }
 
 const PAGE_TOKEN_KEY: &str = "MAP_PAGE_TOKEN_KEY";
+
+/// Every system but Auth calls Auth (validating callers, its directory's
+/// backfill, user look-ups), so both are required; the error names the
+/// first one missing and says that both are needed.
+fn require_auth(url: bool, key: bool) -> Result<(), ConfigError> {
+    let (variable, flag) = match (url, key) {
+        (true, true) => return Ok(()),
+        (false, _) => ("MAP_AUTH_URL", "auth-url"),
+        (true, false) => ("MAP_AUTH_API_KEY", "auth-api-key"),
+    };
+    Err(ConfigError::new(
+        variable,
+        flag,
+        "MAP_AUTH_URL (where Auth is) and MAP_AUTH_API_KEY (this service's API key, role \
+         auth:service) are both required for every system but auth",
+    ))
+}
 
 fn validate_database_url(url: &str) -> Result<(), ConfigError> {
     let ok = ["postgres://", "postgresql://", "sqlite:"]
@@ -414,9 +445,23 @@ mod tests {
         }
     }
 
+    /// What every system but Auth needs besides its database.
+    const AUTH: [&str; 4] = [
+        "--auth-url",
+        "http://auth:8000",
+        "--auth-api-key",
+        "mapk_test",
+    ];
+
+    fn with_auth<'a>(flags: &[&'a str]) -> Vec<&'a str> {
+        let mut all = flags.to_vec();
+        all.extend_from_slice(&AUTH);
+        all
+    }
+
     #[test]
     fn defaults_use_the_systems_port() {
-        let cfg = args(&["--database-url", "sqlite://x.db"])
+        let cfg = args(&with_auth(&["--database-url", "sqlite://x.db"]))
             .validate(System::Tts, true)
             .map_err(|e| e.to_string());
         let cfg = cfg.unwrap_or_else(|e| panic!("{e}"));
@@ -483,15 +528,67 @@ mod tests {
         );
         assert_eq!(e.variable, "MAP_AUTH_API_KEY");
         let e = err(
-            &[
+            &with_auth(&[
                 "--database-url",
                 "sqlite://x.db",
                 "--trusted-proxies",
                 "10.0.0.1,gateway",
-            ],
+            ]),
             System::Tts,
         );
         assert_eq!(e.variable, "MAP_TRUSTED_PROXIES");
+    }
+
+    #[test]
+    fn every_system_but_auth_needs_auth_url_and_key() {
+        for system in [System::Ams, System::Bms, System::Tts, System::Hdts] {
+            // Migrations need neither; serving and working need both.
+            let migrating = args(&["--database-url", "sqlite://x.db"])
+                .validate(system, true)
+                .unwrap_or_else(|e| panic!("{system}: {e}"));
+            let e = migrating
+                .require_auth()
+                .err()
+                .unwrap_or_else(|| panic!("{system} served without Auth"));
+            assert_eq!(e.variable, "MAP_AUTH_URL", "{system}");
+            let shown = e.to_string();
+            assert!(
+                shown.contains("MAP_AUTH_URL") && shown.contains("MAP_AUTH_API_KEY"),
+                "{system}: {shown}"
+            );
+            let e = err(
+                &["--database-url", "sqlite://x.db", "--auth-api-key", "k"],
+                system,
+            );
+            assert_eq!(e.variable, "MAP_AUTH_URL", "{system}");
+            let e = err(
+                &[
+                    "--database-url",
+                    "sqlite://x.db",
+                    "--auth-url",
+                    "http://auth:8000",
+                    "--auth-api-key",
+                    "",
+                ],
+                system,
+            );
+            assert_eq!(e.variable, "MAP_AUTH_API_KEY", "{system}");
+            let cfg = args(&with_auth(&["--database-url", "sqlite://x.db"]))
+                .validate(system, true)
+                .map_err(|e| e.to_string())
+                .unwrap_or_else(|e| panic!("{system}: {e}"));
+            assert!(cfg.auth_url.is_some() && cfg.auth_api_key.is_some());
+        }
+        // Auth is the one system that needs neither.
+        let cfg = args(&["--database-url", "sqlite://x.db"]).validate(System::Auth, true);
+        assert!(cfg.is_ok_and(|c| c.auth_url.is_none()));
+        // The other checks come first: a bad listen address is reported as
+        // such, with or without Auth's settings.
+        let e = err(
+            &["--database-url", "sqlite://x.db", "--listen", "nope"],
+            System::Tts,
+        );
+        assert_eq!(e.variable, "MAP_LISTEN");
     }
 
     #[test]

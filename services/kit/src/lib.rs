@@ -1,6 +1,8 @@
 //! map-kit: the one place for what every MAP system shares.
 //!
-//! - [`authn`]: validating callers through Auth, roles per system;
+//! - [`authn`]: validating callers through Auth, roles per system, and
+//!   Auth's `GetUserInfo` / `BatchGetUserInfo` behind a short cache
+//!   ([`authn::UserLookup`]);
 //! - [`authz`]: who may call each RPC, one policy table per service, checked
 //!   against the contracts before a server starts;
 //! - [`bus`]: the event backbone (relay, consumers, AMQP, in-process) and
@@ -13,6 +15,9 @@
 //! - [`telemetry`]: tracing (pretty or JSON) and OTLP export;
 //! - [`db`]: PostgreSQL or SQLite connections, migrations under a lock,
 //!   IMMEDIATE write transactions on SQLite;
+//! - [`directory`]: the local copy of Auth's users and departments kept by
+//!   every other system: the `<system>.user-sync` handler, the backfill and
+//!   reconcile through `ListUsers` / `ListDepartments`, and the reads;
 //! - [`server`]: the gRPC bootstrap (h2c or TLS, health with readiness and
 //!   liveness, reflection, graceful shutdown with a bounded drain that ends
 //!   streams at once);
@@ -35,6 +40,7 @@ pub mod client_addr;
 pub mod config;
 pub mod counters;
 pub mod db;
+pub mod directory;
 pub mod error;
 pub mod outbox;
 pub mod paging;

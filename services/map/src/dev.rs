@@ -61,7 +61,6 @@ pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
         ));
         serve::migrate_system(system, &url).await?;
         let db = map_kit::db::Db::connect(&url).await?;
-        crate::worker::spawn(system, &db, &bus, Vec::new(), &stop_rx, &mut workers)?;
         // Auth: the dev signing key (kept under the data dir so restarts keep
         // tokens valid), the first admin, one service key per other system.
         let auth = match system {
@@ -76,6 +75,23 @@ pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
         let auth_api_key = dev_auth
             .as_ref()
             .and_then(|d| d.service_keys.get(&system).cloned());
+        // The worker's part in process: relay, consumers, the directory
+        // (which reaches Auth in process with this system's dev key).
+        let access = auth_api_key
+            .clone()
+            .map(|api_key| crate::worker::AuthAccess {
+                url: auth_url.clone(),
+                api_key,
+            });
+        crate::worker::spawn(
+            system,
+            &db,
+            &bus,
+            access.as_ref(),
+            Vec::new(),
+            &stop_rx,
+            &mut workers,
+        )?;
         let config = map_kit::config::ServiceConfig {
             system,
             database_url: url,

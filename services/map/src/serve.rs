@@ -46,6 +46,7 @@ pub async fn serve(
     log: &LogArgs,
 ) -> anyhow::Result<()> {
     let config = args.validate(system, true)?;
+    config.require_auth()?;
     // A serving process mints page tokens every replica must accept.
     let pager = config.pager()?;
     // Auth's keys and settings are validated before anything is bound too.

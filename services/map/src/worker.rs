@@ -11,6 +11,7 @@ use map_kit::{
     server::{GrpcServer, Readiness, shutdown_signal},
     telemetry,
 };
+use secrecy::SecretString;
 use tokio::{sync::watch, task::JoinSet};
 
 /// Flags of `map worker` beyond the service's.
@@ -29,12 +30,25 @@ pub struct WorkerArgs {
     pub probe_queue: Option<String>,
 }
 
-/// Spawns `system`'s relay and consumers on `tasks`; they stop when `stop`
-/// turns true.
+/// Where a worker reaches Auth: its URL and this system's API key
+/// (`MAP_AUTH_URL`, `MAP_AUTH_API_KEY`; every system but Auth).
+pub struct AuthAccess {
+    /// Auth's gRPC URL.
+    pub url: http::Uri,
+    /// This system's key (role `auth:service`).
+    pub api_key: SecretString,
+}
+
+/// How often the directory is compared with Auth's after its backfill.
+const DIRECTORY_RECONCILE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Spawns `system`'s relay, consumers and (with `auth`) its directory's
+/// backfill and reconcile on `tasks`; they stop when `stop` turns true.
 pub fn spawn(
     system: System,
     db: &Db,
     bus: &Bus,
+    auth: Option<&AuthAccess>,
     extra: Vec<Consumer>,
     stop: &watch::Receiver<bool>,
     tasks: &mut JoinSet<()>,
@@ -44,6 +58,11 @@ pub fn spawn(
     };
     let relay = Relay::new(system, db.clone(), bus.clone(), RelayConfig::default());
     tasks.spawn(relay.run(stopped(stop.clone())));
+    if let Some(auth) = auth.filter(|_| system != System::Auth) {
+        let channel = map_kit::authn::auth_channel(&auth.url);
+        let directory = map_kit::directory::Directory::new(db.clone(), channel, &auth.api_key)?;
+        tasks.spawn(directory.run_reconcile(DIRECTORY_RECONCILE, stopped(stop.clone())));
+    }
     let consumers = (crate::systems::of(system).consumers)(db, bus)?;
     for consumer in consumers.into_iter().chain(extra) {
         let queue = consumer.queue();
@@ -64,6 +83,7 @@ pub async fn run(
     log: &LogArgs,
 ) -> anyhow::Result<()> {
     let config = args.validate(system, true)?;
+    config.require_auth()?;
     let Some(amqp_url) = config.amqp_url.as_ref() else {
         anyhow::bail!(
             "invalid configuration: MAP_AMQP_URL (--amqp-url): is required by `map worker` \
@@ -101,7 +121,20 @@ pub async fn run(
     let health_addr = health_listener.local_addr()?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
-    spawn(system, &db, &bus, extra, &stop_rx, &mut tasks)?;
+    let auth = config
+        .auth_url
+        .clone()
+        .zip(config.auth_api_key.clone())
+        .map(|(url, api_key)| AuthAccess { url, api_key });
+    spawn(
+        system,
+        &db,
+        &bus,
+        auth.as_ref(),
+        extra,
+        &stop_rx,
+        &mut tasks,
+    )?;
     // Health only: no API on the worker's port.
     let health = GrpcServer::new(format!("{system}-worker"))
         .readiness(Readiness::of(db.clone()))

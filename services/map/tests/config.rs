@@ -72,13 +72,19 @@ fn an_unknown_system_is_refused() {
     assert!(stderr.contains("payroll"), "{stderr}");
 }
 
+/// What every system but Auth needs besides its database (never called
+/// by these tests: each fails before it would reach Auth).
+const AUTH: [(&str, &str); 2] = [
+    ("MAP_AUTH_URL", "http://127.0.0.1:9"),
+    ("MAP_AUTH_API_KEY", "mapk_config_test"),
+];
+
 #[test]
 fn serving_without_a_page_token_key_names_map_page_token_key() {
     for system in ["auth", "tts"] {
-        let (ok, stderr) = map(
-            &["serve", system],
-            &[("MAP_DATABASE_URL", "sqlite::memory:")],
-        );
+        let mut env = vec![("MAP_DATABASE_URL", "sqlite::memory:")];
+        env.extend(AUTH);
+        let (ok, stderr) = map(&["serve", system], &env);
         assert!(!ok, "{system} started without a page token key");
         assert!(stderr.contains("MAP_PAGE_TOKEN_KEY"), "{system}: {stderr}");
         assert!(stderr.contains("is required"), "{system}: {stderr}");
@@ -100,4 +106,27 @@ fn a_short_page_token_key_is_refused_and_not_echoed() {
     assert!(stderr.contains("MAP_PAGE_TOKEN_KEY"), "{stderr}");
     assert!(stderr.contains("at least 32 bytes"), "{stderr}");
     assert!(!stderr.contains(key), "the key leaked: {stderr}");
+}
+
+#[test]
+fn a_system_without_auth_settings_names_both_variables() {
+    for system in ["ams", "bms", "tts", "hdts"] {
+        let (ok, stderr) = map(
+            &["serve", system],
+            &[("MAP_DATABASE_URL", "sqlite::memory:")],
+        );
+        assert!(!ok, "{system} started without MAP_AUTH_URL");
+        assert!(
+            stderr.contains("MAP_AUTH_URL") && stderr.contains("MAP_AUTH_API_KEY"),
+            "{system}: {stderr}"
+        );
+    }
+    let (_, stderr) = map(
+        &["serve", "tts"],
+        &[
+            ("MAP_DATABASE_URL", "sqlite::memory:"),
+            ("MAP_AUTH_URL", "http://127.0.0.1:9"),
+        ],
+    );
+    assert!(stderr.contains("MAP_AUTH_API_KEY"), "{stderr}");
 }

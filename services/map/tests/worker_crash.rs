@@ -21,12 +21,18 @@ const CRASH_AT: i64 = 500;
 
 fn worker(consumer: &TestDb, amqp: &str, prefix: &str, failpoint: Option<&str>) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_map"));
-    cmd.args(["worker", "tts", "--probe-queue", "tts.user-sync"])
+    // The probe takes a queue the TTS worker does not consume itself (its
+    // directory consumes tts.user-sync).
+    cmd.args(["worker", "tts", "--probe-queue", "hdts.user-sync"])
         .env("MAP_DATABASE_URL", expose(&consumer.url))
         .env("MAP_AMQP_URL", amqp)
         .env("MAP_AMQP_PREFIX", prefix)
         .env("MAP_LOG", "warn")
         .env("MAP_HEALTH_LISTEN", "127.0.0.1:0")
+        // Nothing answers there: the directory's backfill retries meanwhile,
+        // which this test does not need.
+        .env("MAP_AUTH_URL", "http://127.0.0.1:9")
+        .env("MAP_AUTH_API_KEY", "mapk_worker_crash_test")
         .env_remove("MAP_FAILPOINT")
         .stdout(Stdio::null())
         .kill_on_drop(true);
@@ -86,7 +92,7 @@ async fn a_worker_killed_between_commit_and_ack_applies_each_event_once() {
         .expect("the worker reached the failpoint in time")
         .unwrap();
     assert_eq!(status.code(), Some(failpoint::EXIT_STATUS), "{status}");
-    let (total, distinct) = probe::counts(&consumer.db, "tts.user-sync").await.unwrap();
+    let (total, distinct) = probe::counts(&consumer.db, "hdts.user-sync").await.unwrap();
     assert!(
         (CRASH_AT..EVENTS).contains(&total),
         "{total} handled before the crash"
@@ -96,7 +102,7 @@ async fn a_worker_killed_between_commit_and_ack_applies_each_event_once() {
     let mut restarted = worker(&consumer, &amqp, &prefix, None);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
-        let (_, distinct) = probe::counts(&consumer.db, "tts.user-sync").await.unwrap();
+        let (_, distinct) = probe::counts(&consumer.db, "hdts.user-sync").await.unwrap();
         if distinct >= EVENTS {
             break;
         }
@@ -110,7 +116,7 @@ async fn a_worker_killed_between_commit_and_ack_applies_each_event_once() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let (total, distinct) = probe::counts(&consumer.db, "tts.user-sync").await.unwrap();
+    let (total, distinct) = probe::counts(&consumer.db, "hdts.user-sync").await.unwrap();
     assert_eq!(distinct, EVENTS);
     assert_eq!(total, EVENTS, "an event was applied twice");
     let inboxed = inbox::entity::Entity::find()

@@ -27,6 +27,8 @@ async fn the_worker_reports_readiness_and_liveness_on_its_health_port() {
         .env("MAP_AMQP_URL", amqp.expose_secret())
         .env("MAP_AMQP_PREFIX", amqp_prefix())
         .env("MAP_HEALTH_LISTEN", "127.0.0.1:0")
+        .env("MAP_AUTH_URL", "http://127.0.0.1:9")
+        .env("MAP_AUTH_API_KEY", "mapk_worker_health_test")
         .env("MAP_LOG", "map=info")
         .env("MAP_LOG_FORMAT", "json")
         .stdout(Stdio::piped())

@@ -62,6 +62,25 @@ pub fn auth_client(channel: Channel, key: &SecretString) -> Result<AuthClient, B
     )
 }
 
+/// A client of Auth's `DepartmentService` that authenticates with this
+/// service's API key.
+pub type DepartmentClient = pb::department_service_client::DepartmentServiceClient<
+    InterceptedService<Channel, ApiKeyInterceptor>,
+>;
+
+/// A [`DepartmentClient`] over `channel` sending `key`.
+pub fn department_client(
+    channel: Channel,
+    key: &SecretString,
+) -> Result<DepartmentClient, BadApiKey> {
+    Ok(
+        pb::department_service_client::DepartmentServiceClient::with_interceptor(
+            channel,
+            ApiKeyInterceptor::new(key)?,
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

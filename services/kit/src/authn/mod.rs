@@ -16,21 +16,31 @@
 //!   (≤ 30 s, never past the token's expiry) and rejections briefly. Auth
 //!   itself plugs in an in-process validator with the same [`Principal`].
 //! - [`ApiKeyInterceptor`] adds this service's `MAP_AUTH_API_KEY` to calls to
-//!   Auth.
+//!   Auth ([`auth_client`], [`department_client`]; [`auth_channel`] is the
+//!   channel to `MAP_AUTH_URL`).
+//! - [`UserLookup`] answers `GetUserInfo` / `BatchGetUserInfo` from a short
+//!   cache (≤ 30 s), for the few places that need Auth's answer of now
+//!   rather than the local [`directory`](crate::directory).
 
 mod api_key;
 mod credential;
 mod layer;
 mod principal;
+mod user_lookup;
 mod validator;
 
 use std::time::Duration;
 
-pub use api_key::{ApiKeyInterceptor, AuthClient, BadApiKey, auth_client};
+pub use api_key::{
+    ApiKeyInterceptor, AuthClient, BadApiKey, DepartmentClient, auth_client, department_client,
+};
 pub use credential::Credential;
 pub use layer::Authenticated;
 pub use principal::{Principal, PrincipalKind, RoleRef, principal};
+pub use user_lookup::{LookupConfig, UserLookup};
 pub use validator::{Authenticator, CacheConfig, Validator};
+
+use tonic::transport::Channel;
 
 use crate::ApiError;
 
@@ -41,6 +51,16 @@ pub const API_KEY: &str = "x-api-key";
 /// The longest a validation answer may be cached by anyone (ARCHITECTURE.md,
 /// "Security"): revocation reaches every service within this time.
 pub const MAX_CACHE_TTL: Duration = Duration::from_secs(30);
+
+/// A channel to Auth at `url` (`MAP_AUTH_URL`) that connects on first use,
+/// with the timeouts every client of Auth uses (5 s to connect, 10 s per
+/// call).
+pub fn auth_channel(url: &http::Uri) -> Channel {
+    Channel::builder(url.clone())
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(10))
+        .connect_lazy()
+}
 
 pub(crate) fn missing_credentials() -> ApiError {
     ApiError::unauthenticated(

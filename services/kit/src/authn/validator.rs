@@ -101,11 +101,7 @@ impl Authenticator {
 
     /// An authenticator for Auth at `url`, connecting on first use.
     pub fn connect_lazy(url: &http::Uri, config: CacheConfig) -> Authenticator {
-        let channel = Channel::builder(url.clone())
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(10))
-            .connect_lazy();
-        Authenticator::new(channel, config)
+        Authenticator::new(super::auth_channel(url), config)
     }
 
     /// Validates `token`, from the cache when a fresh answer is there.

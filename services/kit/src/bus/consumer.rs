@@ -50,6 +50,21 @@ pub struct Event {
 }
 
 impl Event {
+    /// An event outside a consumer, e.g. to test a handler or apply an
+    /// envelope by hand; its span is a new `consume` span.
+    pub fn new(envelope: Envelope) -> Event {
+        let span = tracing::info_span!(
+            "consume",
+            event_type = %envelope.r#type,
+            event_id = %envelope.id,
+        );
+        Event {
+            envelope,
+            redelivered: false,
+            span,
+        }
+    }
+
     /// The event id.
     pub fn id(&self) -> &str {
         &self.envelope.id

@@ -22,7 +22,7 @@ use secrecy::SecretString;
 use tokio::{sync::mpsc, task::JoinHandle};
 
 mod amqp;
-mod backoff;
+pub(crate) mod backoff;
 pub mod consumer;
 #[cfg(feature = "test-hooks")]
 pub mod failpoint;

@@ -46,6 +46,21 @@ pub struct Api<'a> {
     pub auth: Option<Arc<map_auth::Auth>>,
 }
 
+/// The consumer of `system`'s `<system>.user-sync` queue, keeping its
+/// directory of Auth's users and departments (every system but Auth).
+pub fn directory_consumer(system: System, db: &Db, bus: &Bus) -> anyhow::Result<Consumer> {
+    use map_kit::{bus::ConsumerConfig, directory};
+    let queue = directory::sync_queue(system)
+        .ok_or_else(|| anyhow::anyhow!("{system} has no user-sync queue"))?;
+    Ok(Consumer::new(
+        queue,
+        db.clone(),
+        bus.clone(),
+        directory::SyncHandler::new(),
+        ConsumerConfig::default(),
+    )?)
+}
+
 /// The registration of `system`.
 pub fn of(system: System) -> &'static Module {
     match system {

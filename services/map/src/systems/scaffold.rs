@@ -1,7 +1,8 @@
 //! The systems whose issue has not landed yet: their migrations (the
 //! shared tables) run, their services are listed by reflection and health
-//! and answer UNIMPLEMENTED naming the system, and their queues buffer
-//! events until their consumers exist. Landing a system replaces its entry
+//! and answer UNIMPLEMENTED naming the system; their workers keep the
+//! directory of Auth's users and departments, and their other queues
+//! buffer events until their consumers exist. Landing a system replaces its entry
 //! here with a file of its own.
 
 use map_kit::{System, server::GrpcServer};
@@ -14,7 +15,7 @@ macro_rules! scaffold {
             system: $system,
             migrate: |url| Box::pin(map_kit::db::migrate::<$migrator>(url)),
             api: |api| Ok(GrpcServer::new(api.config.system.name()).scaffold(api.config.system)),
-            consumers: |_, _| Ok(Vec::new()),
+            consumers: |db, bus| super::directory_consumer($system, db, bus).map(|c| vec![c]),
         };
     };
 }
