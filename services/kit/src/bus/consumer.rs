@@ -26,7 +26,12 @@
 //! rolled back and its events are applied one by one as above, so one bad
 //! event cannot hold the others back.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{
+    any::Any,
+    future::Future,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 
 use map_contracts::events::v1::Envelope;
 use prost::Message as _;
@@ -47,7 +52,13 @@ pub struct Event {
     pub redelivered: bool,
     /// The `consume` span, continuing the producer's trace.
     span: tracing::Span,
+    /// What [`Handler::prepare`] returned for this event, once it ran.
+    prepared: Arc<OnceLock<Prepared>>,
 }
+
+/// What a handler's [`Handler::prepare`] hands to its [`Handler::handle`]:
+/// any value, read back with [`Event::prepared`].
+pub type Prepared = Arc<dyn Any + Send + Sync>;
 
 impl Event {
     /// An event outside a consumer, e.g. to test a handler or apply an
@@ -62,7 +73,14 @@ impl Event {
             envelope,
             redelivered: false,
             span,
+            prepared: Arc::default(),
         }
+    }
+
+    /// The value [`Handler::prepare`] returned for this event, if it is a
+    /// `T`.
+    pub fn prepared<T: Any + Send + Sync>(&self) -> Option<&T> {
+        self.prepared.get().and_then(|p| p.downcast_ref::<T>())
     }
 
     /// The event id.
@@ -129,6 +147,20 @@ impl From<DbErr> for HandlerError {
 /// the inbox rows; the framework commits it.
 #[async_trait::async_trait]
 pub trait Handler: Send + Sync + 'static {
+    /// Work done for `event` **before** its transaction begins: calls out
+    /// (an RPC to Auth such as NextAssignee, a look-up) that must not hold a
+    /// write lock — SQLite's especially — across the network. What it
+    /// returns reaches [`Handler::handle`] through [`Event::prepared`]. It
+    /// runs once per delivery (a retried transaction reuses a value it
+    /// returned), but
+    /// again for a redelivered event, so a call out must be idempotent by
+    /// event id (NextAssignee's `request_key` = the event id). Its error is
+    /// handled like the handler's. The default does nothing.
+    async fn prepare(&self, event: &Event) -> Result<Option<Prepared>, HandlerError> {
+        let _ = event;
+        Ok(None)
+    }
+
     /// Applies `event`. Must not commit or roll back `txn`.
     async fn handle(&self, event: &Event, txn: &DatabaseTransaction) -> Result<(), HandlerError>;
 
@@ -321,6 +353,7 @@ impl Shared {
                         envelope,
                         redelivered: message.redelivered,
                         span,
+                        prepared: Arc::default(),
                     };
                     ready.push((event, message));
                 }
@@ -362,6 +395,18 @@ impl Shared {
     /// for several), one commit. Returns, per event, whether it was applied
     /// (false: a duplicate, also one listed twice).
     async fn apply(&self, events: &[&Event]) -> Result<Vec<bool>, HandlerError> {
+        // Calls out first, with no transaction open.
+        for event in events {
+            if event.prepared.get().is_none()
+                && let Some(value) = self
+                    .handler
+                    .prepare(event)
+                    .instrument(event.span.clone())
+                    .await?
+            {
+                let _ = event.prepared.set(value);
+            }
+        }
         let txn = self.db.begin_write().await?;
         let ids: Vec<&str> = events.iter().map(|e| e.id()).collect();
         let mut fresh = inbox::record_many(&txn, self.queue, &ids).await?;

@@ -35,7 +35,7 @@ pub mod probe;
 pub mod relay;
 pub mod topology;
 
-pub use consumer::{Consumer, ConsumerConfig, Event, Handler, HandlerError};
+pub use consumer::{Consumer, ConsumerConfig, Event, Handler, HandlerError, Prepared};
 pub use relay::{Relay, RelayConfig};
 pub use topology::Names;
 
