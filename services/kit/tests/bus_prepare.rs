@@ -115,17 +115,18 @@ async fn prepare_runs_before_the_transaction_once_per_delivery(backend: Backend)
         log.lock().unwrap().applied.len() == 3
     })
     .await;
-    let log = log.lock().unwrap();
-    for id in &ids {
-        assert_eq!(log.prepared.get(id), Some(&1), "prepare ran once for {id}");
-        assert!(
-            log.applied
-                .contains(&(id.clone(), format!("assignee for {id}"))),
-            "{id}: {:?}",
-            log.applied
-        );
+    {
+        let log = log.lock().unwrap();
+        for id in &ids {
+            assert_eq!(log.prepared.get(id), Some(&1), "prepare ran once for {id}");
+            assert!(
+                log.applied
+                    .contains(&(id.clone(), format!("assignee for {id}"))),
+                "{id}: {:?}",
+                log.applied
+            );
+        }
     }
-    drop(log);
     let _ = stop_tx.send(true);
     let _ = running.await;
     let _ = relay.await;
