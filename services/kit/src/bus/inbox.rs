@@ -82,3 +82,21 @@ pub async fn contains<C: ConnectionTrait>(
             .is_some(),
     )
 }
+
+/// Deletes `consumer`'s inbox rows handled before `cutoff`; returns how
+/// many. An event redelivered after its row is gone would be applied again,
+/// so the retention must exceed any redelivery delay (the broker's are
+/// seconds to hours; the default is a week).
+pub async fn prune<C: ConnectionTrait>(
+    db: &C,
+    consumer: &str,
+    cutoff: chrono::DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    use sea_orm::{ColumnTrait as _, QueryFilter as _};
+    let result = entity::Entity::delete_many()
+        .filter(entity::Column::Consumer.eq(consumer))
+        .filter(entity::Column::HandledAt.lt(cutoff))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
