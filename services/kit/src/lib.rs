@@ -5,6 +5,8 @@
 //!   against the contracts before a server starts;
 //! - [`bus`]: the event backbone (relay, consumers, AMQP, in-process);
 //! - [`client_addr`]: the client address behind trusted proxies (CIDR ranges);
+//! - [`clock`]: the time of day, injectable (system clock, or a manual one
+//!   that tests set and advance);
 //! - [`config`]: typed configuration from `MAP_*` variables and flags, validated
 //!   before any port is bound;
 //! - [`telemetry`]: tracing (pretty or JSON) and OTLP export;
@@ -28,6 +30,7 @@ pub mod authn;
 pub mod authz;
 pub mod bus;
 pub mod client_addr;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -2,13 +2,12 @@
 //! database transaction as the state change it announces, so it exists if and
 //! only if the change committed. The relay (event backbone) publishes it later.
 
-use chrono::Utc;
 use map_contracts::events::v1::{Envelope, TraceContext};
 use prost::Message as _;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, DbErr};
 use uuid::Uuid;
 
-use crate::{System, telemetry};
+use crate::{System, clock::Clock, telemetry};
 
 /// The `outbox` table, created by every system's first migration.
 pub mod entity {
@@ -84,9 +83,10 @@ impl NewEvent {
 }
 
 /// Enqueues events of one producing system.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Outbox {
     source: System,
+    clock: Clock,
 }
 
 /// An event that cannot be enqueued (a programming error of the producer).
@@ -114,7 +114,15 @@ impl From<OutboxError> for crate::ApiError {
 impl Outbox {
     /// An outbox for events produced by `source`.
     pub fn new(source: System) -> Self {
-        Outbox { source }
+        Outbox {
+            source,
+            clock: Clock::system(),
+        }
+    }
+
+    /// The same outbox, stamping events with `clock`'s time.
+    pub fn with_clock(self, clock: Clock) -> Self {
+        Outbox { clock, ..self }
     }
 
     /// Stores `event` in `txn`, the transaction that makes the change (the
@@ -129,7 +137,7 @@ impl Outbox {
     ) -> Result<Uuid, OutboxError> {
         self.check_type(event.event_type)?;
         let id = Uuid::now_v7();
-        let now = Utc::now();
+        let now = self.clock.now();
         let (traceparent, tracestate) = telemetry::current_trace_context();
         let envelope = Envelope {
             id: id.to_string(),
