@@ -12,8 +12,11 @@
 mod auth_schema;
 mod messaging;
 mod messaging_pending;
+mod messaging_set_aside;
 
-/// Declares a system's migrator: the shared outbox/inbox first, then its own.
+/// Declares a system's migrator: the shared ones first (outbox, inbox),
+/// then its own. The shared ones touch only their own tables, so a
+/// database that has a system's migrations takes a new shared one as well.
 macro_rules! migrator {
     ($(#[$doc:meta])* $module:ident $(, $migration:path)* $(,)?) => {
         $(#[$doc])*
@@ -30,6 +33,7 @@ macro_rules! migrator {
                     vec![
                         Box::new(crate::messaging::Migration),
                         Box::new(crate::messaging_pending::Migration),
+                        Box::new(crate::messaging_set_aside::Migration),
                         $(Box::new($migration),)*
                     ]
                 }

@@ -18,17 +18,64 @@
 //!   [`Violations`] collects a request's bad fields (required, length,
 //!   email, UUID checks);
 //! - [`outbox`]: events written in the same transaction as the state change;
+//!   rows the broker keeps refusing are set aside and re-driven by an operator;
 //! - [`paging`]: page sizes and authenticated page tokens with typed keyset
 //!   cursors, for every List RPC;
 //! - [`system`]: the five systems, their ports and services;
 //! - [`wire`]: timestamp, duration, date, money and field-mask conversions
 //!   between the contracts and the domain, errors naming the field;
 //! - `testing` (feature): a fresh database and a port-0 server per test.
+//!
+//! # Time
+//!
+//! Code that stores a time or compares one with a stored time takes a
+//! [`clock::Clock`] (`Clock::system()` in production) instead of calling
+//! `Utc::now()`; tests hand it a [`clock::ManualClock`] and move time instead
+//! of waiting. The relay ([`bus::Relay::with_clock`]), the outbox
+//! ([`outbox::Outbox::with_clock`]), the [`authn::Authenticator`]'s cache
+//! and Auth (`AuthSettings::clock`) all do.
+//!
+//! ```
+//! # use std::time::Duration;
+//! use map_kit::clock::ManualClock;
+//! let manual = ManualClock::at_system_time();
+//! let (clock, t0) = (manual.clock(), manual.now());
+//! manual.advance(Duration::from_secs(90));
+//! assert_eq!(clock.now() - t0, chrono::Duration::seconds(90));
+//! ```
+//!
+//! # Claiming work
+//!
+//! The relay claims its rows through one helper (`claim`): `SELECT … FOR
+//! UPDATE SKIP LOCKED` in a transaction on PostgreSQL, so any number of
+//! workers share the rows without taking one twice; on SQLite, which has no
+//! row locks, a single claimer per database.
+//! The relay claims with a plain read there and marks its rows in a new
+//! short write transaction after the broker confirmed (a slow broker never
+//! holds SQLite's write lock).
+//!
+//! # A relay that one bad row cannot slow
+//!
+//! A row the broker refuses (returned as unroutable, or nacked) waits for
+//! its own retry time instead of taking a place in every batch, and after
+//! [`bus::RelayConfig::set_aside_after`] refusals it is set aside
+//! (`set_aside_at`, counted by [`outbox::count_set_aside`]) until an
+//! operator re-drives it. An unreachable broker never sets a row aside; the
+//! relay backs off only when nothing of a batch was published.
+//!
+//! ```no_run
+//! # async fn example(db: map_kit::db::Db) -> Result<(), sea_orm::DbErr> {
+//! // `map admin outbox retry`
+//! let put_back: u64 = map_kit::outbox::retry_set_aside(&db).await?;
+//! assert_eq!(map_kit::outbox::count_set_aside(&db).await?, 0);
+//! # Ok(()) }
+//! ```
 #![forbid(unsafe_code)]
 
 pub mod authn;
 pub mod authz;
 pub mod bus;
+mod claim;
 pub mod client_addr;
 pub mod clock;
 pub mod config;

@@ -22,10 +22,12 @@ use secrecy::SecretString;
 use tokio::{sync::mpsc, task::JoinHandle};
 
 mod amqp;
-mod backoff;
+pub(crate) mod backoff;
 pub mod consumer;
 #[cfg(feature = "test-hooks")]
 pub mod failpoint;
+#[cfg(feature = "test-hooks")]
+mod gate;
 pub mod inbox;
 mod memory;
 pub mod mirror;
@@ -35,6 +37,8 @@ pub mod relay;
 pub mod topology;
 
 pub use consumer::{Consumer, ConsumerConfig, Event, Handler, HandlerError};
+#[cfg(feature = "test-hooks")]
+pub use gate::PublishGate;
 pub use relay::{Relay, RelayConfig};
 pub use topology::Names;
 
@@ -172,6 +176,15 @@ pub enum PublishError {
     Timeout(Duration),
 }
 
+impl PublishError {
+    /// Whether the broker refused this message itself (returned it, or
+    /// nacked it), as opposed to failing as a whole (away, no confirm in
+    /// time). Only refusals bring an outbox row closer to being set aside.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, PublishError::Nacked | PublishError::Unroutable(_))
+    }
+}
+
 /// A bus failure outside publishing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BusError {
@@ -199,6 +212,9 @@ pub struct Bus {
 enum Transport {
     Amqp(amqp::AmqpBus),
     Memory(memory::MemoryBus),
+    /// TEST-ONLY: the in-process bus behind a gate.
+    #[cfg(feature = "test-hooks")]
+    Gated(memory::MemoryBus, PublishGate),
 }
 
 impl Bus {
@@ -224,9 +240,23 @@ impl Bus {
         }
     }
 
+    /// TEST-ONLY: a new in-process bus whose publishes wait at the
+    /// returned gate until it opens, as if the broker's confirms were slow.
+    #[cfg(feature = "test-hooks")]
+    pub fn in_process_gated(prefix: &str) -> (Bus, PublishGate) {
+        let gate = PublishGate::closed();
+        let bus = Bus {
+            transport: Arc::new(Transport::Gated(
+                memory::MemoryBus::new(Names::new(prefix)),
+                gate.clone(),
+            )),
+        };
+        (bus, gate)
+    }
+
     /// Whether this is the in-process bus.
     pub fn is_in_process(&self) -> bool {
-        matches!(*self.transport, Transport::Memory(_))
+        !matches!(*self.transport, Transport::Amqp(_))
     }
 
     /// The broker names in use.
@@ -234,6 +264,8 @@ impl Bus {
         match &*self.transport {
             Transport::Amqp(b) => b.names(),
             Transport::Memory(b) => b.names(),
+            #[cfg(feature = "test-hooks")]
+            Transport::Gated(b, _) => b.names(),
         }
     }
 
@@ -243,6 +275,11 @@ impl Bus {
         match &*self.transport {
             Transport::Amqp(b) => b.publish(messages).await,
             Transport::Memory(b) => b.publish(messages),
+            #[cfg(feature = "test-hooks")]
+            Transport::Gated(b, gate) => {
+                gate.pass().await;
+                b.publish(messages)
+            }
         }
     }
 
@@ -257,6 +294,8 @@ impl Bus {
         match &*self.transport {
             Transport::Amqp(b) => b.dead_letter(queue, message, reason).await,
             Transport::Memory(b) => b.dead_letter(queue, message, reason),
+            #[cfg(feature = "test-hooks")]
+            Transport::Gated(b, _) => b.dead_letter(queue, message, reason),
         }
     }
 
@@ -268,6 +307,8 @@ impl Bus {
         match &*self.transport {
             Transport::Amqp(b) => b.subscribe(queue, prefetch).await,
             Transport::Memory(b) => b.subscribe(queue, prefetch),
+            #[cfg(feature = "test-hooks")]
+            Transport::Gated(b, _) => b.subscribe(queue, prefetch),
         }
     }
 
@@ -281,7 +322,7 @@ impl Bus {
         }
         match &*self.transport {
             Transport::Amqp(b) => b.delete_topology().await,
-            Transport::Memory(_) => Ok(()),
+            _ => Ok(()),
         }
     }
 
