@@ -4,7 +4,8 @@
 //! (ARCHITECTURE.md, "Embedded default"): migrations only create tables and
 //! indexes and add columns; case-insensitive uniqueness uses a stored
 //! normalised column; people-facing numbers come from a counter table.
-//! Every database starts with the event outbox and inbox.
+//! Every database starts with the event outbox and inbox, and has the
+//! timers table (map-kit's `timers`).
 #![forbid(unsafe_code)]
 
 // The auth migrations live in auth/; the module `auth` is the Migrator.
@@ -13,9 +14,10 @@ mod auth_schema;
 mod messaging;
 mod messaging_pending;
 mod messaging_set_aside;
+mod timers;
 
-/// Declares a system's migrator: the shared ones first (outbox, inbox),
-/// then its own. The shared ones touch only their own tables, so a
+/// Declares a system's migrator: the shared ones first (outbox, inbox,
+/// timers), then its own. The shared ones touch only their own tables, so a
 /// database that has a system's migrations takes a new shared one as well.
 macro_rules! migrator {
     ($(#[$doc:meta])* $module:ident $(, $migration:path)* $(,)?) => {
@@ -34,6 +36,7 @@ macro_rules! migrator {
                         Box::new(crate::messaging::Migration),
                         Box::new(crate::messaging_pending::Migration),
                         Box::new(crate::messaging_set_aside::Migration),
+                        Box::new(crate::timers::Migration),
                         $(Box::new($migration),)*
                     ]
                 }

@@ -25,6 +25,10 @@ pub(crate) enum OnSqlite {
     /// database waits too. Correct because the single claimer is the only
     /// writer of the claimed rows' state.
     Read,
+    /// Inside an IMMEDIATE write transaction, held to the end. For local
+    /// work whose rows other writers may change at any time (timers that are
+    /// re-armed or cancelled): the claim and the outcome see the same rows.
+    Write,
 }
 
 /// Rows claimed by [`claim`], with the transaction that holds them.
@@ -57,6 +61,14 @@ pub(crate) async fn claim<E: EntityTrait>(
             rows: query.all(db.conn()).await?,
             txn: None,
         }),
+        OnSqlite::Write => {
+            let txn = db.begin_write().await?;
+            let rows = query.all(&txn).await?;
+            Ok(Claim {
+                rows,
+                txn: Some(txn),
+            })
+        }
     }
 }
 

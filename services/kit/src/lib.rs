@@ -22,6 +22,8 @@
 //! - [`paging`]: page sizes and authenticated page tokens with typed keyset
 //!   cursors, for every List RPC;
 //! - [`system`]: the five systems, their ports and services;
+//! - [`timers`]: persisted due work, fired exactly once with its handler's
+//!   writes, shared by concurrent workers on PostgreSQL;
 //! - [`wire`]: timestamp, duration, date, money and field-mask conversions
 //!   between the contracts and the domain, errors naming the field;
 //! - `testing` (feature): a fresh database and a port-0 server per test.
@@ -32,8 +34,8 @@
 //! [`clock::Clock`] (`Clock::system()` in production) instead of calling
 //! `Utc::now()`; tests hand it a [`clock::ManualClock`] and move time instead
 //! of waiting. The relay ([`bus::Relay::with_clock`]), the outbox
-//! ([`outbox::Outbox::with_clock`]), the [`authn::Authenticator`]'s cache
-//! and Auth (`AuthSettings::clock`) all do.
+//! ([`outbox::Outbox::with_clock`]), the [`authn::Authenticator`]'s cache,
+//! the timers and Auth (`AuthSettings::clock`) all do.
 //!
 //! ```
 //! # use std::time::Duration;
@@ -46,13 +48,44 @@
 //!
 //! # Claiming work
 //!
-//! The relay claims its rows through one helper (`claim`): `SELECT … FOR
-//! UPDATE SKIP LOCKED` in a transaction on PostgreSQL, so any number of
-//! workers share the rows without taking one twice; on SQLite, which has no
-//! row locks, a single claimer per database.
+//! The relay and the timer workers claim their rows through one helper
+//! (`claim`): `SELECT … FOR UPDATE SKIP LOCKED` in a transaction on
+//! PostgreSQL, so any number of workers share the rows without taking one
+//! twice; on SQLite, which has no row locks, a single claimer per database.
 //! The relay claims with a plain read there and marks its rows in a new
 //! short write transaction after the broker confirmed (a slow broker never
-//! holds SQLite's write lock).
+//! holds SQLite's write lock); the timers claim inside the write transaction
+//! their handlers write in.
+//!
+//! # Timers
+//!
+//! [`timers::Timers`] schedules, re-arms and cancels a timer by (kind,
+//! subject) in the caller's transaction; a [`timers::TimerWorker`] fires the
+//! due ones, each handler's writes committing with the timer's completion,
+//! and retries a failing handler with backoff (attempts counted on the row).
+//!
+//! ```no_run
+//! # use std::time::Duration;
+//! # use map_kit::{clock::Clock, db::Db, timers::*};
+//! # struct Breach;
+//! # #[async_trait::async_trait]
+//! # impl TimerHandler for Breach {
+//! #     async fn fire(&self, _: &Timer, _: &sea_orm::DatabaseTransaction) -> Result<(), FireError> { Ok(()) }
+//! # }
+//! # async fn example(db: Db, shutdown: impl std::future::Future<Output = ()>) -> Result<(), sea_orm::DbErr> {
+//! let clock = Clock::system();
+//! let txn = db.begin_write().await?;
+//! let due = clock.now() + Duration::from_secs(3600);
+//! Timers::new(clock.clone())
+//!     .schedule(&txn, "tts.sla.breach", "ticket-1", due, Vec::new())
+//!     .await?;
+//! txn.commit().await?;
+//! TimerWorker::new(db, clock, TimerWorkerConfig::default())
+//!     .handle("tts.sla.breach", Breach)
+//!     .run(shutdown)
+//!     .await;
+//! # Ok(()) }
+//! ```
 //!
 //! # A relay that one bad row cannot slow
 //!
@@ -88,6 +121,7 @@ pub mod system;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod timers;
 mod violations;
 pub mod wire;
 
