@@ -280,6 +280,51 @@ async fn the_worker_sleeps_until_the_next_due_time_on_its_clock() {
 }
 }
 
+/// Fires every minute: each firing schedules its own timer again.
+struct EveryMinute {
+    timers: Timers,
+    calls: Arc<AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl TimerHandler for EveryMinute {
+    async fn fire(&self, timer: &Timer, txn: &DatabaseTransaction) -> Result<(), FireError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let next = timer.due_at + secs(60);
+        self.timers
+            .schedule(txn, &timer.kind, &timer.subject, next, Vec::new())
+            .await?;
+        Ok(())
+    }
+}
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn a_handler_that_schedules_its_timer_again_keeps_it_pending() {
+    let db = database().await;
+    let manual = ManualClock::at_system_time();
+    let t0 = manual.now();
+    let timers = Timers::new(manual.clock());
+    schedule(&db.db, &timers, "tick", t0).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let worker = TimerWorker::new(db.db.clone(), manual.clock(), config()).handle(
+        KIND,
+        EveryMinute {
+            timers: timers.clone(),
+            calls: calls.clone(),
+        },
+    );
+    for minute in 0..3u64 {
+        assert_eq!(worker.fire_due().await.unwrap(), fired(1), "minute {minute}");
+        assert_eq!(worker.fire_due().await.unwrap(), fired(0));
+        let t = timer(&db.db, "tick").await.unwrap();
+        assert_eq!((t.state.as_str(), t.due_at), (PENDING, t0 + secs(60 * (minute + 1))));
+        manual.advance(secs(60));
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}
+}
+
 /// Records the effect, and on its first timer waits at `barrier` until
 /// the other worker has claimed and fired a timer too.
 #[derive(Clone)]
