@@ -4,8 +4,9 @@
 //! (ARCHITECTURE.md, "Embedded default"): migrations only create tables and
 //! indexes and add columns; case-insensitive uniqueness uses a stored
 //! normalised column; people-facing numbers come from a counter table.
-//! Every database starts with the event outbox and inbox; every database but
-//! Auth's then holds the local directory of Auth's users and departments.
+//! Every database starts with the event outbox and inbox, and has the
+//! timers table (map-kit's `timers`); every database but Auth's then holds
+//! the local directory of Auth's users and departments.
 #![forbid(unsafe_code)]
 
 // The auth migrations live in auth/; the module `auth` is the Migrator.
@@ -15,8 +16,12 @@ mod counters;
 mod directory;
 mod messaging;
 mod messaging_pending;
+mod messaging_set_aside;
+mod timers;
 
-/// Declares a system's migrator: the shared outbox/inbox first, then its own.
+/// Declares a system's migrator: the shared ones first (outbox, inbox,
+/// timers), then its own. The shared ones touch only their own tables, so a
+/// database that has a system's migrations takes a new shared one as well.
 macro_rules! migrator {
     ($(#[$doc:meta])* $module:ident $(, $migration:path)* $(,)?) => {
         $(#[$doc])*
@@ -33,6 +38,8 @@ macro_rules! migrator {
                     vec![
                         Box::new(crate::messaging::Migration),
                         Box::new(crate::messaging_pending::Migration),
+                        Box::new(crate::messaging_set_aside::Migration),
+                        Box::new(crate::timers::Migration),
                         $(Box::new($migration),)*
                     ]
                 }

@@ -120,7 +120,7 @@ impl Auth {
             secret_hash: Set(secrets::digest(&secret)),
             key_prefix: Set(secret[..secrets::KEY_PREFIX_LEN].to_owned()),
             creator_user_id: Set(creator.map(|p| p.id.clone())),
-            created_at: Set(Utc::now()),
+            created_at: Set(self.now()),
             last_used_at: Set(None),
             revoked_at: Set(None),
         }
@@ -184,7 +184,7 @@ impl Auth {
         let row = if row.revoked_at.is_none() {
             let updated = api_keys::ActiveModel {
                 id: Set(row.id.clone()),
-                revoked_at: Set(Some(Utc::now())),
+                revoked_at: Set(Some(self.now())),
                 ..Default::default()
             }
             .update(&txn)
@@ -209,7 +209,7 @@ impl Auth {
         let done = api_keys::Entity::update_many()
             .col_expr(
                 api_keys::Column::RevokedAt,
-                sea_orm::sea_query::Expr::value(Some(Utc::now())),
+                sea_orm::sea_query::Expr::value(Some(self.now())),
             )
             .filter(api_keys::Column::Name.eq(name))
             .filter(api_keys::Column::CreatorUserId.is_null())

@@ -6,6 +6,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use map_kit::{
     client_addr::TrustedProxies,
+    clock::Clock,
     config::{ConfigError, secret},
     paging::Pager,
 };
@@ -86,6 +87,9 @@ pub struct AuthSettings {
     pub trusted_proxies: TrustedProxies,
     /// The List RPCs' page tokens (`MAP_PAGE_TOKEN_KEY`, shared by replicas).
     pub pager: Pager,
+    /// The time of day: token lifetimes, lockouts, stored timestamps. The
+    /// system clock, but in tests.
+    pub clock: Clock,
 }
 
 impl AuthSettings {
@@ -107,7 +111,13 @@ impl AuthSettings {
             validation_cache_ttl: Duration::from_secs(5),
             trusted_proxies: TrustedProxies::default(),
             pager: Pager::random(),
+            clock: Clock::system(),
         }
+    }
+
+    /// The same settings on `clock`.
+    pub fn with_clock(self, clock: Clock) -> AuthSettings {
+        AuthSettings { clock, ..self }
     }
 }
 
@@ -248,6 +258,7 @@ impl AuthArgs {
             validation_cache_ttl,
             trusted_proxies,
             pager,
+            clock: Clock::system(),
         })
     }
 }

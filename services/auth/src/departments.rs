@@ -7,7 +7,6 @@
 //! in the same write transaction; a request that changes nothing enqueues
 //! nothing.
 
-use chrono::Utc;
 use map_contracts::events::v1 as ev;
 use map_kit::{
     System, Violations,
@@ -115,7 +114,7 @@ impl Auth {
         {
             return Err(AuthError::DepartmentExists);
         }
-        let now = Utc::now();
+        let now = self.now();
         let row = departments::ActiveModel {
             code: Set(code.to_owned()),
             name: Set(name.trim().to_owned()),
@@ -222,7 +221,7 @@ impl Auth {
             return Ok(row);
         }
         update.version = Set(row.version + 1);
-        update.updated_at = Set(Utc::now());
+        update.updated_at = Set(self.now());
         // Only the version read above may be replaced: a concurrent writer
         // that got there first makes this match nothing.
         let result = departments::Entity::update_many()

@@ -6,23 +6,21 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, Statement};
 
 use crate::{AuthError, config::LockoutPolicy};
-
-fn now_ms() -> i64 {
-    Utc::now().timestamp_millis()
-}
 
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// How long the email stays locked, or `None` when it is not locked.
+/// How long after `now` the email stays locked, or `None` when it is not
+/// locked.
 pub async fn locked_for<C: ConnectionTrait>(
     conn: &C,
     email_normalized: &str,
+    now: DateTime<Utc>,
 ) -> Result<Option<Duration>, AuthError> {
     let backend = conn.get_database_backend();
     let row = conn
@@ -36,19 +34,20 @@ pub async fn locked_for<C: ConnectionTrait>(
         Some(r) => r.try_get_by_index(0)?,
         None => return Ok(None),
     };
-    let left = until - now_ms();
+    let left = until - now.timestamp_millis();
     Ok((left > 0).then(|| Duration::from_millis(u64::try_from(left).unwrap_or(0))))
 }
 
-/// Records a failure; returns the lock duration when this failure locked
-/// the email.
+/// Records a failure at `now`; returns the lock duration when this failure
+/// locked the email.
 pub async fn record_failure<C: ConnectionTrait>(
     conn: &C,
     email_normalized: &str,
     policy: LockoutPolicy,
+    now: DateTime<Utc>,
 ) -> Result<Option<Duration>, AuthError> {
     let backend = conn.get_database_backend();
-    let now = now_ms();
+    let now = now.timestamp_millis();
     let window_start = now - millis(policy.duration);
     let row = conn
         .query_one_raw(Statement::from_sql_and_values(

@@ -1,6 +1,5 @@
 //! Systems and roles: listing both, creating custom roles.
 
-use chrono::Utc;
 use map_kit::{
     Violations,
     paging::{self, PageSize},
@@ -124,7 +123,7 @@ impl Auth {
             role: Set(role.to_owned()),
             description: Set(description.to_owned()),
             builtin: Set(false),
-            created_at: Set(Utc::now()),
+            created_at: Set(self.now()),
         }
         .insert(&txn)
         .await

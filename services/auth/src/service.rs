@@ -28,8 +28,8 @@ impl Auth {
     pub fn new(db: Db, settings: AuthSettings) -> Arc<Auth> {
         Arc::new(Auth {
             limiter: RateLimiter::new(settings.login_rate),
-            cache: ValidationCache::new(settings.validation_cache_ttl),
-            outbox: Outbox::new(System::Auth),
+            cache: ValidationCache::new(settings.validation_cache_ttl, settings.clock.clone()),
+            outbox: Outbox::new(System::Auth).with_clock(settings.clock.clone()),
             passwords: Passwords::default(),
             db,
             settings,
@@ -44,6 +44,11 @@ impl Auth {
     /// The settings.
     pub fn settings(&self) -> &AuthSettings {
         &self.settings
+    }
+
+    /// The current time on the settings' clock.
+    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.settings.clock.now()
     }
 
     /// Mints and opens the List RPCs' page tokens (`MAP_PAGE_TOKEN_KEY`).

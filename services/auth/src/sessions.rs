@@ -9,7 +9,6 @@
 
 use std::{net::IpAddr, time::Duration};
 
-use chrono::Utc;
 use map_kit::Violations;
 use sea_orm::{
     ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _,
@@ -70,7 +69,7 @@ impl Auth {
         session_id: &str,
         user: User,
     ) -> Result<Tokens, AuthError> {
-        let now = Utc::now();
+        let now = self.now();
         let ttl = self.settings.access_token_ttl;
         let claims = Claims {
             iss: ISSUER.into(),
@@ -129,7 +128,7 @@ impl Auth {
 
         let normalized = normalize_email(email);
         let conn = self.db.conn();
-        if let Some(retry_after) = lockout::locked_for(conn, &normalized).await? {
+        if let Some(retry_after) = lockout::locked_for(conn, &normalized, self.now()).await? {
             return Err(AuthError::AccountLocked { retry_after });
         }
         let row = users::Entity::find()
@@ -140,7 +139,8 @@ impl Auth {
         let hash = row.as_ref().map(|r| r.password_hash.clone());
         if !self.passwords.verify(password, hash).await? {
             if let Some(retry_after) =
-                lockout::record_failure(conn, &normalized, self.settings.lockout).await?
+                lockout::record_failure(conn, &normalized, self.settings.lockout, self.now())
+                    .await?
             {
                 tracing::warn!("login locked after repeated failures");
                 return Err(AuthError::AccountLocked { retry_after });
@@ -164,7 +164,7 @@ impl Auth {
         sessions::ActiveModel {
             id: Set(session_id.clone()),
             user_id: Set(user_id.clone()),
-            created_at: Set(Utc::now()),
+            created_at: Set(self.now()),
             revoked_at: Set(None),
         }
         .insert(&txn)
@@ -201,23 +201,21 @@ impl Auth {
             .one(&txn)
             .await?
             .ok_or(AuthError::InvalidRefreshToken)?;
-        if session.revoked_at.is_some() || stored.expires_at <= Utc::now() {
+        let now = self.now();
+        if session.revoked_at.is_some() || stored.expires_at <= now {
             return Err(AuthError::InvalidRefreshToken);
         }
         // Spend it; zero rows means it was spent before (or just now by a
         // concurrent exchange): reuse, so the family is revoked.
         let spent = refresh_tokens::Entity::update_many()
-            .col_expr(
-                refresh_tokens::Column::SpentAt,
-                Expr::value(Some(Utc::now())),
-            )
+            .col_expr(refresh_tokens::Column::SpentAt, Expr::value(Some(now)))
             .filter(refresh_tokens::Column::TokenHash.eq(digest))
             .filter(refresh_tokens::Column::SpentAt.is_null())
             .exec(&txn)
             .await?;
         if spent.rows_affected != 1 {
             sessions::Entity::update_many()
-                .col_expr(sessions::Column::RevokedAt, Expr::value(Some(Utc::now())))
+                .col_expr(sessions::Column::RevokedAt, Expr::value(Some(now)))
                 .filter(sessions::Column::Id.eq(session.id.clone()))
                 .filter(sessions::Column::RevokedAt.is_null())
                 .exec(&txn)
@@ -254,7 +252,7 @@ impl Auth {
             return Ok(());
         };
         let done = sessions::Entity::update_many()
-            .col_expr(sessions::Column::RevokedAt, Expr::value(Some(Utc::now())))
+            .col_expr(sessions::Column::RevokedAt, Expr::value(Some(self.now())))
             .filter(sessions::Column::Id.eq(stored.session_id.clone()))
             .filter(sessions::Column::RevokedAt.is_null())
             .exec(conn)
@@ -278,7 +276,7 @@ impl Auth {
         let claims = self
             .settings
             .keys
-            .verify(access_token, Utc::now().timestamp())
+            .verify(access_token, self.now().timestamp())
             .map_err(|_| AuthError::InvalidToken)?;
         let mut v = Violations::default();
         if current.expose_secret().is_empty() {
@@ -319,7 +317,7 @@ impl Auth {
         }
         .update(&txn)
         .await?;
-        let revoked = revoke_sessions(&txn, &row.id, Some(&claims.sid)).await?;
+        let revoked = revoke_sessions(&txn, &row.id, Some(&claims.sid), self.now()).await?;
         txn.commit().await?;
         self.cache.invalidate_all();
         tracing::info!(user_id = %row.id, other_sessions = revoked, "password changed");

@@ -14,7 +14,10 @@ use std::{
 };
 
 use chrono::{DateTime, TimeZone as _, Utc};
-use map_kit::authn::{Principal, PrincipalKind, RoleRef};
+use map_kit::{
+    authn::{Principal, PrincipalKind, RoleRef},
+    clock::Clock,
+};
 use sea_orm::{
     ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _,
     QueryOrder as _,
@@ -42,14 +45,17 @@ pub struct Validated {
 #[derive(Clone)]
 struct Entry {
     validated: Validated,
-    until: Instant,
+    /// Reused until then, on the cache's clock.
+    until: DateTime<Utc>,
+    /// How long the cache keeps it in memory.
+    ttl: Duration,
 }
 
 struct EntryExpiry;
 
 impl moka::Expiry<String, Entry> for EntryExpiry {
-    fn expire_after_create(&self, _: &String, value: &Entry, now: Instant) -> Option<Duration> {
-        Some(value.until.saturating_duration_since(now))
+    fn expire_after_create(&self, _: &String, value: &Entry, _: Instant) -> Option<Duration> {
+        Some(value.ttl)
     }
 }
 
@@ -58,6 +64,7 @@ impl moka::Expiry<String, Entry> for EntryExpiry {
 pub struct ValidationCache {
     entries: moka::sync::Cache<String, Entry>,
     ttl: Duration,
+    clock: Clock,
 }
 
 impl std::fmt::Debug for ValidationCache {
@@ -70,35 +77,38 @@ impl std::fmt::Debug for ValidationCache {
 }
 
 impl ValidationCache {
-    /// A cache reusing answers for `ttl`.
-    pub fn new(ttl: Duration) -> ValidationCache {
+    /// A cache reusing answers for `ttl` as `clock` tells it.
+    pub fn new(ttl: Duration, clock: Clock) -> ValidationCache {
         ValidationCache {
             entries: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .expire_after(EntryExpiry)
                 .build(),
             ttl,
+            clock,
         }
     }
 
     fn get(&self, token: &str) -> Option<Validated> {
         self.entries
             .get(token)
-            .filter(|e| e.until > Instant::now())
+            .filter(|e| e.until > self.clock.now())
             .map(|e| e.validated)
     }
 
     fn put(&self, token: &str, validated: &Validated) {
+        let now = self.clock.now();
         let mut ttl = self.ttl;
         if let Some(exp) = validated.expires_at {
-            ttl = ttl.min((exp - Utc::now()).to_std().unwrap_or_default());
+            ttl = ttl.min((exp - now).to_std().unwrap_or_default());
         }
         if !ttl.is_zero() {
             self.entries.insert(
                 token.to_owned(),
                 Entry {
                     validated: validated.clone(),
-                    until: Instant::now() + ttl,
+                    until: map_kit::clock::later(now, ttl),
+                    ttl,
                 },
             );
         }
@@ -131,7 +141,7 @@ impl Auth {
     }
 
     async fn validate_access_token(&self, token: &str) -> Result<Option<Validated>, AuthError> {
-        let Ok(claims) = self.settings.keys.verify(token, Utc::now().timestamp()) else {
+        let Ok(claims) = self.settings.keys.verify(token, self.now().timestamp()) else {
             return Ok(None);
         };
         let conn = self.db.conn();
@@ -187,7 +197,7 @@ impl Auth {
                 role: r.role,
             })
             .collect();
-        let now = Utc::now();
+        let now = self.now();
         if key
             .last_used_at
             .is_none_or(|t| now - t > LAST_USE_RESOLUTION)

@@ -76,6 +76,33 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
 
 map_kit::db_tests! {
 #[tokio::test]
+async fn tokens_expire_when_the_clock_passes_their_lifetime() {
+    let manual = map_kit::clock::ManualClock::at_system_time();
+    let h = Harness::with(|s| s.clock = manual.clock()).await;
+    h.user("maria@example.com", &[]).await;
+    let tokens = h.login("maria@example.com").await;
+    assert!(h.valid(&tokens.access_token).await);
+    // Access tokens live 15 minutes (the answer cached meanwhile expires
+    // on the same clock).
+    manual.advance(Duration::from_secs(15 * 60 - 1));
+    assert!(h.valid(&tokens.access_token).await, "expired early");
+    manual.advance(Duration::from_secs(1));
+    assert!(!h.valid(&tokens.access_token).await, "valid past its expiry");
+    // Refresh tokens 30 days.
+    manual.advance(Duration::from_secs(30 * 24 * 3600 - 15 * 60 - 1));
+    let renewed = refresh(&h, &tokens.refresh_token).await.unwrap();
+    assert!(h.valid(&renewed.access_token).await);
+    manual.advance(Duration::from_secs(30 * 24 * 3600));
+    let s = expect_err(
+        refresh(&h, &renewed.refresh_token).await,
+        Code::Unauthenticated,
+    );
+    assert_eq!(reason(&s), "INVALID_REFRESH_TOKEN");
+}
+}
+
+map_kit::db_tests! {
+#[tokio::test]
 async fn concurrent_refreshes_of_one_token_let_exactly_one_win() {
     let h = Harness::start().await;
     h.user("maria@example.com", &[]).await;

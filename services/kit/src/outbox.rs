@@ -1,14 +1,25 @@
 //! The write side of the transactional outbox: an event is stored in the same
 //! database transaction as the state change it announces, so it exists if and
 //! only if the change committed. The relay (event backbone) publishes it later.
+//!
+//! A row the broker keeps refusing (returned as unroutable, or nacked) is
+//! set aside by the relay after [`RelayConfig::set_aside_after`] refusals, so
+//! it stops taking a place in every batch. Set-aside rows are visible
+//! (`set_aside_at`, `refusals`, `attempts`, `last_error`), counted by
+//! [`count_set_aside`] and put back in line by [`retry_set_aside`] (`map
+//! admin outbox retry`).
+//!
+//! [`RelayConfig::set_aside_after`]: crate::bus::RelayConfig::set_aside_after
 
-use chrono::Utc;
 use map_contracts::events::v1::{Envelope, TraceContext};
 use prost::Message as _;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, DbErr};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait as _, DatabaseTransaction, DbErr,
+    EntityTrait as _, PaginatorTrait as _, QueryFilter as _, sea_query::Expr,
+};
 use uuid::Uuid;
 
-use crate::{System, telemetry};
+use crate::{System, clock::Clock, db::Db, telemetry};
 
 /// The `outbox` table, created by every system's first migration.
 pub mod entity {
@@ -36,10 +47,19 @@ pub mod entity {
         pub created_at: ChronoDateTimeUtc,
         /// When the broker confirmed it; `None` while pending.
         pub published_at: Option<ChronoDateTimeUtc>,
-        /// Failed publish attempts.
+        /// Failed publish attempts, whatever the reason.
         pub attempts: i32,
         /// The last publish failure, for operators.
         pub last_error: Option<String>,
+        /// How often the broker refused this row itself (unroutable,
+        /// nacked) since it was last put back in line; an unreachable
+        /// broker does not count here.
+        pub refusals: i32,
+        /// A refused row is not claimed again before this time.
+        pub retry_at: Option<ChronoDateTimeUtc>,
+        /// When the relay set the row aside after repeated refusals; no
+        /// relay claims it until [`retry_set_aside`](super::retry_set_aside).
+        pub set_aside_at: Option<ChronoDateTimeUtc>,
     }
 
     /// No relations.
@@ -84,9 +104,10 @@ impl NewEvent {
 }
 
 /// Enqueues events of one producing system.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Outbox {
     source: System,
+    clock: Clock,
 }
 
 /// An event that cannot be enqueued (a programming error of the producer).
@@ -114,7 +135,15 @@ impl From<OutboxError> for crate::ApiError {
 impl Outbox {
     /// An outbox for events produced by `source`.
     pub fn new(source: System) -> Self {
-        Outbox { source }
+        Outbox {
+            source,
+            clock: Clock::system(),
+        }
+    }
+
+    /// The same outbox, stamping events with `clock`'s time.
+    pub fn with_clock(self, clock: Clock) -> Self {
+        Outbox { clock, ..self }
     }
 
     /// Stores `event` in `txn`, the transaction that makes the change (the
@@ -129,7 +158,7 @@ impl Outbox {
     ) -> Result<Uuid, OutboxError> {
         self.check_type(event.event_type)?;
         let id = Uuid::now_v7();
-        let now = Utc::now();
+        let now = self.clock.now();
         let (traceparent, tracestate) = telemetry::current_trace_context();
         let envelope = Envelope {
             id: id.to_string(),
@@ -154,6 +183,9 @@ impl Outbox {
             published_at: Set(None),
             attempts: Set(0),
             last_error: Set(None),
+            refusals: Set(0),
+            retry_at: Set(None),
+            set_aside_at: Set(None),
             ..Default::default()
         }
         .insert(txn)
@@ -178,4 +210,35 @@ impl Outbox {
             })
         }
     }
+}
+
+/// How many unpublished rows the relay has set aside.
+pub async fn count_set_aside(db: &Db) -> Result<u64, DbErr> {
+    entity::Entity::find()
+        .filter(entity::Column::PublishedAt.is_null())
+        .filter(entity::Column::SetAsideAt.is_not_null())
+        .count(db.conn())
+        .await
+}
+
+/// Puts every set-aside row back in line (`map admin outbox retry`): its
+/// refusals start again from zero and the relay claims it in its next batch.
+/// `attempts` and `last_error` stay as history. Returns how many rows.
+pub async fn retry_set_aside(db: &Db) -> Result<u64, DbErr> {
+    let none: Option<chrono::DateTime<chrono::Utc>> = None;
+    let done = entity::Entity::update_many()
+        .col_expr(entity::Column::SetAsideAt, Expr::value(none))
+        .col_expr(entity::Column::RetryAt, Expr::value(none))
+        .col_expr(entity::Column::Refusals, Expr::value(0))
+        .filter(entity::Column::PublishedAt.is_null())
+        .filter(entity::Column::SetAsideAt.is_not_null())
+        .exec(db.conn())
+        .await?;
+    if done.rows_affected > 0 {
+        tracing::info!(
+            rows = done.rows_affected,
+            "set-aside outbox rows put back in line"
+        );
+    }
+    Ok(done.rows_affected)
 }

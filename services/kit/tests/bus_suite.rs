@@ -707,6 +707,56 @@ async fn an_unroutable_event_stays_in_the_outbox(backend: Backend) {
     assert_eq!(left[0].id, unroutable[0]);
 }
 
+/// A row the broker keeps returning (mandatory publish, no queue bound) is
+/// set aside after the configured refusals, while the rows beside it go
+/// out; an operator puts it back in line.
+async fn a_refused_row_is_set_aside(backend: Backend) {
+    let Some(fx) = Fixture::new(backend).await else {
+        return;
+    };
+    let manual = map_kit::clock::ManualClock::at_system_time();
+    let relay = Relay::new(
+        System::Auth,
+        fx.producer.db.clone(),
+        fx.bus.clone(),
+        map_kit::bus::RelayConfig {
+            refused_retry_min: Duration::from_secs(5),
+            set_aside_after: 2,
+            ..fast_relay()
+        },
+    )
+    .with_clock(manual.clock());
+    let bad = NewEvent::new("auth.session.created", "s1", 1, &AuthUserCreated::default());
+    let mut events = vec![bad];
+    events.extend((0..4).map(|i| user_created(&format!("u{i}"), 1, "x")));
+    let ids = enqueue(&fx.producer.db, events).await;
+    let o = relay.relay_batch().await.unwrap();
+    assert_eq!((o.published, o.failed, o.set_aside), (4, 1, 0));
+    manual.advance(Duration::from_secs(5));
+    let o = relay.relay_batch().await.unwrap();
+    assert_eq!((o.published, o.failed, o.set_aside), (0, 1, 1));
+    let row = outbox::Entity::find_by_id(1)
+        .one(fx.producer.db.conn())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.id, ids[0]);
+    assert_eq!((row.refusals, row.attempts), (2, 2));
+    assert!(row.set_aside_at.is_some() && row.published_at.is_none());
+    manual.advance(Duration::from_secs(3600));
+    assert_eq!(
+        relay.relay_batch().await.unwrap(),
+        map_kit::bus::relay::BatchOutcome::default()
+    );
+    assert_eq!(
+        map_kit::outbox::retry_set_aside(&fx.producer.db)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(relay.relay_batch().await.unwrap().failed, 1);
+}
+
 /// A relay wakes up for a new row without waiting for its poll interval.
 async fn the_relay_wakes_when_an_event_is_enqueued(backend: Backend) {
     let Some(fx) = Fixture::new(backend).await else {
@@ -997,6 +1047,10 @@ macro_rules! bus_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn an_unroutable_event_stays_in_the_outbox() {
             super::an_unroutable_event_stays_in_the_outbox($backend).await
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_refused_row_is_set_aside() {
+            super::a_refused_row_is_set_aside($backend).await
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn the_relay_wakes_when_an_event_is_enqueued() {

@@ -8,7 +8,7 @@
 //! and only if the change committed. A request that changes nothing
 //! (idempotent repeats) leaves the version alone and enqueues nothing.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use map_contracts::events::v1 as ev;
 use map_kit::{
     Violations,
@@ -154,13 +154,18 @@ async fn other_active_admins(txn: &DatabaseTransaction, except: &str) -> Result<
 
 /// Increments the user's version if it is still `version`; ABORTED
 /// (VERSION_MISMATCH) when a concurrent change won.
-async fn bump_version(txn: &DatabaseTransaction, id: &str, version: i64) -> Result<(), AuthError> {
+async fn bump_version(
+    txn: &DatabaseTransaction,
+    id: &str,
+    version: i64,
+    now: DateTime<Utc>,
+) -> Result<(), AuthError> {
     let done = users::Entity::update_many()
         .col_expr(
             users::Column::Version,
             Expr::col(users::Column::Version).add(1),
         )
-        .col_expr(users::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(users::Column::UpdatedAt, Expr::value(now))
         .filter(users::Column::Id.eq(id))
         .filter(users::Column::Version.eq(version))
         .exec(txn)
@@ -172,14 +177,15 @@ async fn bump_version(txn: &DatabaseTransaction, id: &str, version: i64) -> Resu
     }
 }
 
-/// Revokes every open session of a user, optionally but one.
+/// Revokes every open session of a user, optionally but one, as of `now`.
 pub(crate) async fn revoke_sessions<C: ConnectionTrait>(
     conn: &C,
     user_id: &str,
     except: Option<&str>,
+    now: DateTime<Utc>,
 ) -> Result<u64, AuthError> {
     let mut q = sessions::Entity::update_many()
-        .col_expr(sessions::Column::RevokedAt, Expr::value(Some(Utc::now())))
+        .col_expr(sessions::Column::RevokedAt, Expr::value(Some(now)))
         .filter(sessions::Column::UserId.eq(user_id))
         .filter(sessions::Column::RevokedAt.is_null());
     if let Some(keep) = except {
@@ -275,7 +281,7 @@ impl Auth {
         if taken > 0 {
             return Err(AuthError::EmailTaken);
         }
-        let now = Utc::now();
+        let now = self.now();
         let id = uuid::Uuid::now_v7().to_string();
         let row = users::ActiveModel {
             id: Set(id.clone()),
@@ -390,7 +396,7 @@ impl Auth {
         if changed.is_empty() {
             return model::get_user(&txn, id).await;
         }
-        bump_version(&txn, id, row.version).await?;
+        bump_version(&txn, id, row.version, self.now()).await?;
         update
             .update(&txn)
             .await
@@ -422,7 +428,7 @@ impl Auth {
         if user.holds(ADMIN_ROLE.0, ADMIN_ROLE.1) && other_active_admins(&txn, id).await? == 0 {
             return Err(AuthError::LastAdmin);
         }
-        bump_version(&txn, id, user.version).await?;
+        bump_version(&txn, id, user.version, self.now()).await?;
         users::ActiveModel {
             id: Set(id.to_owned()),
             active: Set(false),
@@ -430,7 +436,7 @@ impl Auth {
         }
         .update(&txn)
         .await?;
-        let revoked = revoke_sessions(&txn, id, None).await?;
+        let revoked = revoke_sessions(&txn, id, None, self.now()).await?;
         let user = self
             .commit_user_change(txn, id, "auth.user.deactivated", |user| {
                 ev::AuthUserDeactivated {
@@ -459,7 +465,7 @@ impl Auth {
         if user.active {
             return Ok(user);
         }
-        bump_version(&txn, id, user.version).await?;
+        bump_version(&txn, id, user.version, self.now()).await?;
         users::ActiveModel {
             id: Set(id.to_owned()),
             active: Set(true),
@@ -492,12 +498,12 @@ impl Auth {
         if user.holds(&role.system, &role.role) {
             return Ok(user);
         }
-        bump_version(&txn, id, user.version).await?;
+        bump_version(&txn, id, user.version, self.now()).await?;
         user_roles::ActiveModel {
             user_id: Set(id.to_owned()),
             system: Set(role.system.clone()),
             role: Set(role.role.clone()),
-            granted_at: Set(Utc::now()),
+            granted_at: Set(self.now()),
         }
         .insert(&txn)
         .await?;
@@ -534,7 +540,7 @@ impl Auth {
         if is_admin_role && user.active && other_active_admins(&txn, id).await? == 0 {
             return Err(AuthError::LastAdmin);
         }
-        bump_version(&txn, id, user.version).await?;
+        bump_version(&txn, id, user.version, self.now()).await?;
         user_roles::Entity::delete_by_id((id.to_owned(), role.system.clone(), role.role.clone()))
             .exec(&txn)
             .await?;

@@ -7,12 +7,14 @@ use std::{
     time::{Duration, Instant},
 };
 
+use chrono::{DateTime, Utc};
+
 use futures::future::BoxFuture;
 use map_contracts::auth::v1 as pb;
 use tonic::transport::Channel;
 
 use super::{MAX_CACHE_TTL, Principal};
-use crate::ApiError;
+use crate::{ApiError, clock::Clock};
 
 /// Checks a credential's secret: `Ok(None)` when it is not (or no longer)
 /// valid, `Err` when validation itself failed (e.g. Auth unreachable).
@@ -51,14 +53,17 @@ impl Default for CacheConfig {
 #[derive(Clone)]
 struct Answer {
     principal: Option<Arc<Principal>>,
-    until: Instant,
+    /// Reused until then, on the authenticator's clock.
+    until: DateTime<Utc>,
+    /// How long the cache keeps it in memory.
+    ttl: Duration,
 }
 
 struct AnswerExpiry;
 
 impl moka::Expiry<String, Answer> for AnswerExpiry {
-    fn expire_after_create(&self, _: &String, value: &Answer, now: Instant) -> Option<Duration> {
-        Some(value.until.saturating_duration_since(now))
+    fn expire_after_create(&self, _: &String, value: &Answer, _: Instant) -> Option<Duration> {
+        Some(value.ttl)
     }
 }
 
@@ -69,6 +74,7 @@ pub struct Authenticator {
     client: pb::auth_service_client::AuthServiceClient<Channel>,
     cache: moka::sync::Cache<String, Answer>,
     config: CacheConfig,
+    clock: Clock,
 }
 
 impl fmt::Debug for Authenticator {
@@ -96,7 +102,13 @@ impl Authenticator {
             client: pb::auth_service_client::AuthServiceClient::new(channel),
             cache,
             config,
+            clock: Clock::system(),
         }
+    }
+
+    /// The same authenticator, ageing its answers on `clock`.
+    pub fn with_clock(self, clock: Clock) -> Authenticator {
+        Authenticator { clock, ..self }
     }
 
     /// An authenticator for Auth at `url`, connecting on first use.
@@ -106,7 +118,7 @@ impl Authenticator {
 
     /// Validates `token`, from the cache when a fresh answer is there.
     pub async fn check(&self, token: &str) -> Result<Option<Arc<Principal>>, ApiError> {
-        let now = Instant::now();
+        let now = self.clock.now();
         if let Some(answer) = self.cache.get(token)
             && answer.until > now
         {
@@ -134,9 +146,9 @@ impl Authenticator {
         };
         let ttl = match &principal {
             Some(_) => {
-                let left = response
-                    .expires_at
-                    .map_or(self.config.valid_ttl, |t| crate::wire::time::time_until(&t));
+                let left = response.expires_at.map_or(self.config.valid_ttl, |t| {
+                    crate::wire::time::time_until(&t, now)
+                });
                 self.config.valid_ttl.min(left)
             }
             None => self.config.rejection_ttl,
@@ -146,7 +158,8 @@ impl Authenticator {
                 token.to_owned(),
                 Answer {
                     principal: principal.clone(),
-                    until: now + ttl,
+                    until: crate::clock::later(now, ttl),
+                    ttl,
                 },
             );
         }

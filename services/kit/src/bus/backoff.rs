@@ -32,6 +32,13 @@ impl Backoff {
     pub fn reset(&mut self) {
         self.next = self.min;
     }
+
+    /// The delay after the `failures`-th failure in a row (1 → `min`) of
+    /// work that keeps its count in the database (an outbox row, a timer).
+    pub fn nth(min: Duration, max: Duration, failures: u32) -> Duration {
+        let doublings = failures.saturating_sub(1).min(31);
+        min.saturating_mul(1 << doublings).min(max.max(min))
+    }
 }
 
 #[cfg(test)]
@@ -45,5 +52,16 @@ mod tests {
         assert_eq!(seen, [100, 200, 350, 350]);
         b.reset();
         assert_eq!(b.next_delay(), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn the_nth_delay_matches_the_running_backoff() {
+        let (min, max) = (Duration::from_millis(100), Duration::from_millis(350));
+        let seen: Vec<u128> = (1..=4)
+            .map(|n| Backoff::nth(min, max, n).as_millis())
+            .collect();
+        assert_eq!(seen, [100, 200, 350, 350]);
+        assert_eq!(Backoff::nth(min, max, 0), min);
+        assert_eq!(Backoff::nth(min, Duration::MAX, u32::MAX), min * (1 << 31));
     }
 }

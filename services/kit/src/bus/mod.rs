@@ -26,6 +26,8 @@ pub(crate) mod backoff;
 pub mod consumer;
 #[cfg(feature = "test-hooks")]
 pub mod failpoint;
+#[cfg(feature = "test-hooks")]
+mod gate;
 pub mod inbox;
 pub mod live;
 mod memory;
@@ -36,6 +38,8 @@ pub mod relay;
 pub mod topology;
 
 pub use consumer::{Consumer, ConsumerConfig, Event, Handler, HandlerError, Prepared};
+#[cfg(feature = "test-hooks")]
+pub use gate::PublishGate;
 pub use relay::{Relay, RelayConfig};
 pub use topology::Names;
 
@@ -173,6 +177,15 @@ pub enum PublishError {
     Timeout(Duration),
 }
 
+impl PublishError {
+    /// Whether the broker refused this message itself (returned it, or
+    /// nacked it), as opposed to failing as a whole (away, no confirm in
+    /// time). Only refusals bring an outbox row closer to being set aside.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, PublishError::Nacked | PublishError::Unroutable(_))
+    }
+}
+
 /// A bus failure outside publishing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BusError {
@@ -200,6 +213,9 @@ pub struct Bus {
 enum Transport {
     Amqp(amqp::AmqpBus),
     Memory(memory::MemoryBus),
+    /// TEST-ONLY: the in-process bus behind a gate.
+    #[cfg(feature = "test-hooks")]
+    Gated(memory::MemoryBus, PublishGate),
 }
 
 impl Bus {
@@ -225,9 +241,23 @@ impl Bus {
         }
     }
 
+    /// TEST-ONLY: a new in-process bus whose publishes wait at the
+    /// returned gate until it opens, as if the broker's confirms were slow.
+    #[cfg(feature = "test-hooks")]
+    pub fn in_process_gated(prefix: &str) -> (Bus, PublishGate) {
+        let gate = PublishGate::closed();
+        let bus = Bus {
+            transport: Arc::new(Transport::Gated(
+                memory::MemoryBus::new(Names::new(prefix)),
+                gate.clone(),
+            )),
+        };
+        (bus, gate)
+    }
+
     /// Whether this is the in-process bus.
     pub fn is_in_process(&self) -> bool {
-        matches!(*self.transport, Transport::Memory(_))
+        !matches!(*self.transport, Transport::Amqp(_))
     }
 
     /// The broker names in use.
@@ -235,6 +265,8 @@ impl Bus {
         match &*self.transport {
             Transport::Amqp(b) => b.names(),
             Transport::Memory(b) => b.names(),
+            #[cfg(feature = "test-hooks")]
+            Transport::Gated(b, _) => b.names(),
         }
     }
 
@@ -244,6 +276,11 @@ impl Bus {
         match &*self.transport {
             Transport::Amqp(b) => b.publish(messages).await,
             Transport::Memory(b) => b.publish(messages),
+            #[cfg(feature = "test-hooks")]
+            Transport::Gated(b, gate) => {
+                gate.pass().await;
+                b.publish(messages)
+            }
         }
     }
 
@@ -258,6 +295,8 @@ impl Bus {
         match &*self.transport {
             Transport::Amqp(b) => b.dead_letter(queue, message, reason).await,
             Transport::Memory(b) => b.dead_letter(queue, message, reason),
+            #[cfg(feature = "test-hooks")]
+            Transport::Gated(b, _) => b.dead_letter(queue, message, reason),
         }
     }
 
@@ -269,6 +308,8 @@ impl Bus {
         match &*self.transport {
             Transport::Amqp(b) => b.subscribe(queue, prefetch).await,
             Transport::Memory(b) => b.subscribe(queue, prefetch),
+            #[cfg(feature = "test-hooks")]
+            Transport::Gated(b, _) => b.subscribe(queue, prefetch),
         }
     }
 
@@ -280,6 +321,8 @@ impl Bus {
         match &*self.transport {
             Transport::Amqp(b) => Ok(b.watch(patterns)),
             Transport::Memory(b) => Ok(b.watch(patterns)),
+            #[cfg(feature = "test-hooks")]
+            Transport::Gated(b, _) => Ok(b.watch(patterns)),
         }
     }
 
@@ -293,7 +336,7 @@ impl Bus {
         }
         match &*self.transport {
             Transport::Amqp(b) => b.delete_topology().await,
-            Transport::Memory(_) => Ok(()),
+            _ => Ok(()),
         }
     }
 

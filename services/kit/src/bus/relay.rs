@@ -1,22 +1,35 @@
 //! The outbox relay: moves a system's committed events from its outbox table
 //! to the bus.
 //!
-//! A batch: claim the oldest unpublished rows, publish them (persistent,
-//! mandatory, confirmed), mark the confirmed ones published and count a
-//! failed attempt (with its reason) on the others. On PostgreSQL the claim is
-//! `SELECT … FOR UPDATE SKIP LOCKED` inside a transaction held across the
-//! publish, so several relays share the work without publishing a row twice
-//! (a crash between confirm and commit republishes: delivery is at least
-//! once, and consumers deduplicate by event id). SQLite has no row locks, so
-//! a process runs a single relay per database.
+//! A batch: claim the oldest unpublished rows ([`crate::claim`]), publish
+//! them (persistent, mandatory, confirmed), mark the confirmed ones published
+//! and count a failed attempt (with its reason) on the others. On PostgreSQL
+//! the claim is `SELECT … FOR UPDATE SKIP LOCKED` inside a transaction held
+//! across the publish, so several relays share the work without publishing
+//! a row twice (a crash between confirm and commit republishes: delivery is
+//! at least once, and consumers deduplicate by event id). SQLite has no row
+//! locks, so a process runs a single relay per database, and it holds no
+//! transaction while it waits for the broker: claim (a read), publish, then
+//! mark in a short write transaction — a slow broker never blocks the API's
+//! writers on SQLite's one write lock.
 //!
-//! While the broker is away the relay backs off exponentially. When it finds
-//! nothing to publish it waits for a wake-up from
+//! One bad row cannot slow the others. A row the broker refuses (returns it
+//! as unroutable, or nacks it) is not claimed again before its own retry
+//! time (doubling from [`RelayConfig::refused_retry_min`]), so it takes no
+//! place in the batches in between; after [`RelayConfig::set_aside_after`]
+//! refusals it is set aside until an operator puts it back
+//! ([`crate::outbox::retry_set_aside`]). An unreachable broker or a missing
+//! confirm is the broker's failure, not the row's: it counts in `attempts`
+//! only, and the relay as a whole backs off exponentially — but only when
+//! nothing of a batch was published.
+//!
+//! When the relay finds nothing to publish it waits for a wake-up from
 //! [`crate::outbox::Outbox::enqueue`] in the same process or for its idle
 //! pause, whichever comes first; the pause starts short (rows committed by
 //! another process are found within milliseconds while events flow) and
 //! doubles up to the poll interval while the outbox stays empty. Published
-//! rows are pruned after the retention period.
+//! rows are pruned after the retention period. Stored times (published,
+//! retry, set aside, the pruning cutoff) come from the relay's [`Clock`].
 
 use std::{
     future::Future,
@@ -24,18 +37,24 @@ use std::{
     time::{Duration, Instant},
 };
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use map_contracts::events::v1::Envelope;
 use prost::Message as _;
 use sea_orm::{
-    ColumnTrait as _, DatabaseBackend, DbErr, EntityTrait as _, QueryFilter as _, QueryOrder as _,
-    QuerySelect as _, TransactionTrait as _,
-    sea_query::{Expr, ExprTrait as _, LockBehavior, LockType},
+    ColumnTrait as _, Condition, DatabaseBackend, DatabaseTransaction, DbErr, EntityTrait as _,
+    QueryFilter as _, QueryOrder as _, QuerySelect as _,
+    sea_query::{Expr, ExprTrait as _},
 };
 use tokio::sync::watch;
 
 use super::{Bus, Outgoing, PublishError, backoff::Backoff};
-use crate::{System, db::Db, outbox::entity as outbox};
+use crate::{
+    System,
+    claim::{self, OnSqlite},
+    clock::{Clock, earlier, later},
+    db::Db,
+    outbox::entity as outbox,
+};
 
 /// How a relay paces itself.
 #[derive(Debug, Clone)]
@@ -54,10 +73,18 @@ pub struct RelayConfig {
     pub retention: Duration,
     /// How often to prune.
     pub prune_interval: Duration,
-    /// First delay after a failed publish; doubles up to `backoff_max`.
+    /// First delay after a batch of which nothing was published; doubles up
+    /// to `backoff_max`.
     pub backoff_min: Duration,
     /// Longest delay between attempts while the broker is away.
     pub backoff_max: Duration,
+    /// How long a row the broker refused waits before it is claimed again;
+    /// doubles with each refusal up to `refused_retry_max`.
+    pub refused_retry_min: Duration,
+    /// Longest wait of a refused row.
+    pub refused_retry_max: Duration,
+    /// Refusals after which a row is set aside (at least 1).
+    pub set_aside_after: u32,
     /// Concurrent claiming loops on PostgreSQL (SQLite always runs one).
     pub claimers: usize,
     /// Whether an enqueue in this process wakes the relay. Off, it behaves
@@ -76,6 +103,9 @@ impl Default for RelayConfig {
             prune_interval: Duration::from_secs(300),
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(10),
+            refused_retry_min: Duration::from_secs(1),
+            refused_retry_max: Duration::from_secs(60),
+            set_aside_after: 8,
             claimers: 2,
             wake_on_enqueue: true,
         }
@@ -89,6 +119,8 @@ pub struct BatchOutcome {
     pub published: usize,
     /// Rows whose publish failed; they stay pending.
     pub failed: usize,
+    /// Of the failed rows, those set aside now after repeated refusals.
+    pub set_aside: usize,
 }
 
 /// How soon a relay woken by an enqueue looks again when it found nothing
@@ -117,17 +149,24 @@ pub struct Relay {
     db: Db,
     bus: Bus,
     config: RelayConfig,
+    clock: Clock,
 }
 
 impl Relay {
-    /// A relay of `source`'s outbox in `db`.
+    /// A relay of `source`'s outbox in `db`, on the system clock.
     pub fn new(source: System, db: Db, bus: Bus, config: RelayConfig) -> Relay {
         Relay {
             source,
             db,
             bus,
             config,
+            clock: Clock::system(),
         }
+    }
+
+    /// The same relay on `clock` (the times it stores and compares).
+    pub fn with_clock(self, clock: Clock) -> Relay {
+        Relay { clock, ..self }
     }
 
     /// Relays until `shutdown` resolves. Database and broker failures are
@@ -180,12 +219,18 @@ impl Relay {
             woken.borrow_and_update();
             // (how long to pause, whether an enqueue may cut the pause short)
             let (pause, wakeable) = match self.relay_batch().await {
-                Ok(o) if o.failed > 0 => {
+                // Nothing of the batch went out: the broker is likely away.
+                Ok(o) if o.failed > 0 && o.published == 0 => {
                     let delay = backoff.next_delay();
-                    tracing::warn!(system = %self.source, failed = o.failed, published = o.published, ?delay, "publishing failed; backing off");
+                    tracing::warn!(system = %self.source, failed = o.failed, ?delay, "publishing failed; backing off");
                     (delay, false)
                 }
+                // Some rows went out: the failed ones wait for their own
+                // retry time (refused) or the next batch (broker hiccup).
                 Ok(o) if o.published > 0 => {
+                    if o.failed > 0 {
+                        tracing::warn!(system = %self.source, failed = o.failed, published = o.published, "some events were not published");
+                    }
                     backoff.reset();
                     idle.reset();
                     continue; // more may be waiting
@@ -226,74 +271,97 @@ impl Relay {
 
     /// Claims, publishes and marks one batch.
     pub async fn relay_batch(&self) -> Result<BatchOutcome, DbErr> {
-        let pending = || {
-            outbox::Entity::find()
-                .filter(outbox::Column::PublishedAt.is_null())
-                .order_by_asc(outbox::Column::Seq)
-                .limit(self.config.batch)
-        };
-        if self.db.backend() == DatabaseBackend::Postgres {
-            let txn = self.db.conn().begin().await?;
-            let rows = pending()
-                .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-                .all(&txn)
-                .await?;
-            let outcome = self.publish_and_mark(&rows, &txn).await;
-            txn.commit().await?;
-            outcome
-        } else {
-            let rows = pending().all(self.db.conn()).await?;
-            if rows.is_empty() {
-                return Ok(BatchOutcome::default());
-            }
-            let txn = self.db.begin_write().await?;
-            let outcome = self.publish_and_mark(&rows, &txn).await;
-            txn.commit().await?;
-            outcome
-        }
-    }
-
-    async fn publish_and_mark(
-        &self,
-        rows: &[outbox::Model],
-        txn: &sea_orm::DatabaseTransaction,
-    ) -> Result<BatchOutcome, DbErr> {
-        if rows.is_empty() {
+        let claimable = outbox::Entity::find()
+            .filter(outbox::Column::PublishedAt.is_null())
+            .filter(outbox::Column::SetAsideAt.is_null())
+            .filter(
+                Condition::any()
+                    .add(outbox::Column::RetryAt.is_null())
+                    .add(outbox::Column::RetryAt.lte(self.clock.now())),
+            )
+            .order_by_asc(outbox::Column::Seq)
+            .limit(self.config.batch);
+        let mut claim = claim::claim(&self.db, claimable, OnSqlite::Read).await?;
+        if claim.rows.is_empty() {
+            claim.commit().await?;
             return Ok(BatchOutcome::default());
         }
-        let messages: Vec<Outgoing> = rows.iter().map(message).collect();
+        let messages: Vec<Outgoing> = claim.rows.iter().map(message).collect();
         let results = self.bus.publish(&messages).await;
+        let rows = std::mem::take(&mut claim.rows);
+        let txn = claim.txn(&self.db).await?;
+        let outcome = self.mark(&rows, results, txn).await?;
+        claim.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Records what the broker said about each row.
+    async fn mark(
+        &self,
+        rows: &[outbox::Model],
+        results: Vec<Result<(), PublishError>>,
+        txn: &DatabaseTransaction,
+    ) -> Result<BatchOutcome, DbErr> {
+        let now = self.clock.now();
         let mut published = Vec::new();
-        let mut failed: Vec<(i64, PublishError)> = Vec::new();
+        // One update per distinct (reason, refusals so far): usually one,
+        // "the broker is away", or a few refused rows.
+        let mut failures: Vec<(Failure, Vec<i64>)> = Vec::new();
+        let mut set_aside = 0;
         for (row, result) in rows.iter().zip(results) {
-            match result {
-                Ok(()) => published.push(row.seq),
-                Err(e) => failed.push((row.seq, e)),
+            let failure = match result {
+                Ok(()) => {
+                    published.push(row.seq);
+                    continue;
+                }
+                Err(e) => Failure {
+                    refusals: e.is_refusal().then_some(row.refusals.saturating_add(1)),
+                    reason: e.to_string(),
+                },
+            };
+            if failure.sets_aside(self.config.set_aside_after) {
+                set_aside += 1;
+                tracing::warn!(system = %self.source, event_id = %row.id, event_type = %row.event_type, refusals = ?failure.refusals, reason = %failure.reason, "event set aside after repeated refusals");
+            }
+            match failures.iter_mut().find(|(f, _)| *f == failure) {
+                Some((_, seqs)) => seqs.push(row.seq),
+                None => failures.push((failure, vec![row.seq])),
             }
         }
         if !published.is_empty() {
             outbox::Entity::update_many()
-                .col_expr(outbox::Column::PublishedAt, Expr::value(Utc::now()))
+                .col_expr(outbox::Column::PublishedAt, Expr::value(now))
                 .filter(outbox::Column::Seq.is_in(published.iter().copied()))
                 .exec(txn)
                 .await?;
         }
-        // One update per distinct reason (usually one: the broker is away).
-        let mut reasons: Vec<(String, Vec<i64>)> = Vec::new();
-        for (seq, e) in &failed {
-            let reason = e.to_string();
-            match reasons.iter_mut().find(|(r, _)| *r == reason) {
-                Some((_, seqs)) => seqs.push(*seq),
-                None => reasons.push((reason, vec![*seq])),
-            }
-        }
-        for (reason, seqs) in reasons {
-            outbox::Entity::update_many()
+        let failed = failures.iter().map(|(_, seqs)| seqs.len()).sum();
+        for (failure, seqs) in failures {
+            let mut update = outbox::Entity::update_many()
                 .col_expr(
                     outbox::Column::Attempts,
                     Expr::col(outbox::Column::Attempts).add(1),
                 )
-                .col_expr(outbox::Column::LastError, Expr::value(reason))
+                .col_expr(
+                    outbox::Column::LastError,
+                    Expr::value(failure.reason.clone()),
+                );
+            if let Some(refusals) = failure.refusals {
+                let set_aside: Option<DateTime<Utc>> = failure
+                    .sets_aside(self.config.set_aside_after)
+                    .then_some(now);
+                let wait = Backoff::nth(
+                    self.config.refused_retry_min,
+                    self.config.refused_retry_max,
+                    u32::try_from(refusals).unwrap_or(u32::MAX),
+                );
+                let retry_at = later(now, wait);
+                update = update
+                    .col_expr(outbox::Column::Refusals, Expr::value(refusals))
+                    .col_expr(outbox::Column::RetryAt, Expr::value(Some(retry_at)))
+                    .col_expr(outbox::Column::SetAsideAt, Expr::value(set_aside));
+            }
+            update
                 .filter(outbox::Column::Seq.is_in(seqs))
                 .exec(txn)
                 .await?;
@@ -303,20 +371,35 @@ impl Relay {
         }
         Ok(BatchOutcome {
             published: published.len(),
-            failed: failed.len(),
+            failed,
+            set_aside,
         })
     }
 
     /// Deletes rows published longer ago than the retention period.
     pub async fn prune(&self) -> Result<u64, DbErr> {
-        let retention = chrono::Duration::from_std(self.config.retention)
-            .unwrap_or_else(|_| chrono::Duration::days(7));
-        let cutoff = Utc::now() - retention;
+        let cutoff = earlier(self.clock.now(), self.config.retention);
         let result = outbox::Entity::delete_many()
             .filter(outbox::Column::PublishedAt.lt(cutoff))
             .exec(self.db.conn())
             .await?;
         Ok(result.rows_affected)
+    }
+}
+
+/// Why a row was not published.
+#[derive(Debug, PartialEq, Eq)]
+struct Failure {
+    /// The row's refusals counting this one, when the broker refused the
+    /// row itself; `None` when the broker failed (away, no confirm).
+    refusals: Option<i32>,
+    reason: String,
+}
+
+impl Failure {
+    fn sets_aside(&self, after: u32) -> bool {
+        self.refusals
+            .is_some_and(|n| u32::try_from(n).unwrap_or(0) >= Ord::max(after, 1))
     }
 }
 

@@ -1,6 +1,6 @@
 //! `google.protobuf.Timestamp` and `google.protobuf.Duration`.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -36,14 +36,19 @@ pub fn required_timestamp(
     )
 }
 
-/// Time from now until `t`; zero when `t` has passed or is malformed.
-pub fn time_until(t: &prost_types::Timestamp) -> Duration {
+/// Time from `now` until `t`; zero when `t` has passed or is before the
+/// Unix epoch; beyond the representable range, a very long time.
+pub fn time_until(t: &prost_types::Timestamp, now: DateTime<Utc>) -> Duration {
     let nanos = u32::try_from(t.nanos).unwrap_or(0).min(999_999_999);
-    let at = u64::try_from(t.seconds)
-        .ok()
-        .and_then(|s| SystemTime::UNIX_EPOCH.checked_add(Duration::new(s, nanos)))
-        .unwrap_or(SystemTime::UNIX_EPOCH);
-    at.duration_since(SystemTime::now()).unwrap_or_default()
+    let Ok(seconds) = u64::try_from(t.seconds) else {
+        return Duration::ZERO;
+    };
+    let at = Duration::new(seconds, nanos);
+    let now = Duration::new(
+        u64::try_from(now.timestamp()).unwrap_or(0),
+        now.timestamp_subsec_nanos().min(999_999_999),
+    );
+    at.saturating_sub(now)
 }
 
 /// The wire form of a duration (saturating at the largest the wire holds).
@@ -135,20 +140,17 @@ mod tests {
 
     #[test]
     fn time_until_is_zero_for_the_past() {
+        let now = Utc::now();
         assert_eq!(
-            time_until(&prost_types::Timestamp::default()),
+            time_until(&prost_types::Timestamp::default(), now),
             Duration::ZERO
         );
-        let soon = timestamp(Utc::now() + chrono::Duration::seconds(60));
-        let left = time_until(&soon);
-        assert!(
-            left > Duration::from_secs(50) && left <= Duration::from_secs(60),
-            "{left:?}"
-        );
+        let soon = timestamp(now + chrono::Duration::milliseconds(60_500));
+        assert_eq!(time_until(&soon, now), Duration::from_millis(60_500));
         let malformed = prost_types::Timestamp {
             seconds: i64::MAX,
             nanos: -3,
         };
-        assert!(time_until(&malformed) > Duration::ZERO);
+        assert!(time_until(&malformed, now) > Duration::ZERO);
     }
 }
