@@ -68,8 +68,14 @@ fn say(line: &str) {
     eprintln!("xtask: {line}");
 }
 
+/// The workspace of the checkout being tested. `cargo run` sets
+/// `CARGO_MANIFEST_DIR` when it starts the command, which names this
+/// checkout even when the binary was last built from another clone sharing
+/// the target directory (the compile-time value would name that clone).
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest = env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }

@@ -50,6 +50,14 @@ pub enum AdminCommand {
         #[command(flatten)]
         args: ServiceArgs,
     },
+    /// Put the outbox rows the relay set aside (refused by the broker too
+    /// often) back in line, after the cause is fixed; prints how many.
+    OutboxRetry {
+        /// auth, ams, bms, tts or hdts.
+        system: System,
+        #[command(flatten)]
+        args: ServiceArgs,
+    },
 }
 
 fn parse_role(s: &str) -> anyhow::Result<RoleRef> {
@@ -142,6 +150,15 @@ pub async fn run(command: AdminCommand, log: &LogArgs) -> anyhow::Result<()> {
                     key.key.id, key.key.name
                 );
                 println!("{}", key.secret.expose_secret());
+            }
+            AdminCommand::OutboxRetry { system, args } => {
+                let config = args.validate(system, true)?;
+                let db = map_kit::db::Db::connect(&config.database_url)
+                    .await
+                    .with_context(|| format!("connecting to {system}'s database"))?;
+                let waiting = map_kit::outbox::count_set_aside(&db).await?;
+                let retried = map_kit::outbox::retry_set_aside(&db).await?;
+                println!("{retried} set-aside outbox rows of {system} back in line (of {waiting})");
             }
         }
         anyhow::Ok(())

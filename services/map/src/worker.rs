@@ -42,8 +42,9 @@ pub struct AuthAccess {
 /// How often the directory is compared with Auth's after its backfill.
 const DIRECTORY_RECONCILE: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// Spawns `system`'s relay, consumers and (with `auth`) its directory's
-/// backfill and reconcile on `tasks`; they stop when `stop` turns true.
+/// Spawns `system`'s relay, consumers, timer worker and (with `auth`) its
+/// directory's backfill and reconcile on `tasks`; they stop when `stop`
+/// turns true.
 pub fn spawn(
     system: System,
     db: &Db,
@@ -63,7 +64,14 @@ pub fn spawn(
         let directory = map_kit::directory::Directory::new(db.clone(), channel, &auth.api_key)?;
         tasks.spawn(directory.run_reconcile(DIRECTORY_RECONCILE, stopped(stop.clone())));
     }
-    let consumers = (crate::systems::of(system).consumers)(db, bus)?;
+    let module = crate::systems::of(system);
+    let timers = map_kit::timers::TimerWorker::new(
+        db.clone(),
+        map_kit::clock::Clock::system(),
+        map_kit::timers::TimerWorkerConfig::default(),
+    );
+    tasks.spawn((module.timers)(timers, db, bus).run(stopped(stop.clone())));
+    let consumers = (module.consumers)(db, bus)?;
     for consumer in consumers.into_iter().chain(extra) {
         let queue = consumer.queue();
         let until = stopped(stop.clone());

@@ -17,4 +17,5 @@ pub(super) static MODULE: Module = Module {
         Ok(map_auth::grpc_server(auth))
     },
     consumers: |_, _| Ok(Vec::new()),
+    timers: |worker, _, _| worker,
 };

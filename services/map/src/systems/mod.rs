@@ -14,6 +14,7 @@ use map_kit::{
     config::ServiceConfig,
     db::Db,
     server::GrpcServer,
+    timers::TimerWorker,
 };
 use sea_orm::DbErr;
 use secrecy::SecretString;
@@ -31,6 +32,9 @@ pub struct Module {
     /// The consumers its worker runs, one per queue of the topology it
     /// consumes (`map worker`, `map dev`).
     pub consumers: fn(&Db, &Bus) -> anyhow::Result<Vec<Consumer>>,
+    /// Its timer handlers, added to the worker's timer worker by kind
+    /// (`map worker`, `map dev`).
+    pub timers: fn(TimerWorker, &Db, &Bus) -> TimerWorker,
 }
 
 /// What a system's API is built from: its validated configuration, its

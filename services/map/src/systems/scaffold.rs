@@ -16,6 +16,7 @@ macro_rules! scaffold {
             migrate: |url| Box::pin(map_kit::db::migrate::<$migrator>(url)),
             api: |api| Ok(GrpcServer::new(api.config.system.name()).scaffold(api.config.system)),
             consumers: |db, bus| super::directory_consumer($system, db, bus).map(|c| vec![c]),
+            timers: |worker, _, _| worker,
         };
     };
 }
