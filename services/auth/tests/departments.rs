@@ -306,9 +306,13 @@ async fn the_upgrade_turns_the_codes_users_carry_into_departments() {
 
     let db = map_kit::testing::TestDb::empty(map_kit::testing::Backend::current()).await;
     let conn = db.db.conn();
-    // The database as the previous release left it (every migration but
-    // this one), users with free-text departments.
-    let previous = u32::try_from(Migrator::migrations().len() - 1).unwrap();
+    // The database as the previous release left it (every migration before
+    // the departments'), users with free-text departments.
+    let previous = Migrator::migrations()
+        .iter()
+        .position(|m| m.name() == "m0003_departments")
+        .map(|i| u32::try_from(i).unwrap())
+        .expect("the departments migration");
     Migrator::up(conn, Some(previous)).await.unwrap();
     let first = chrono::DateTime::from_timestamp(1_767_225_600, 0).unwrap();
     for (i, department) in ["IT", "Finance Dept", "IT", ""].iter().enumerate() {
