@@ -223,6 +223,14 @@ impl Default for ConsumerConfig {
     }
 }
 
+/// How long a consumer remembers the events it applied (its inbox rows):
+/// a redelivery later than this would be applied again. Far beyond any
+/// broker redelivery (seconds to hours).
+pub const INBOX_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// How often a running consumer prunes its inbox.
+const INBOX_PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
 /// Consumes one queue of the topology with one handler.
 pub struct Consumer {
     shared: Shared,
@@ -306,10 +314,20 @@ impl Consumer {
         let concurrency = shared.config.concurrency.max(1);
         let batch = shared.config.batch.max(1);
         tokio::pin!(shutdown);
+        let mut prune = tokio::time::interval(INBOX_PRUNE_EVERY);
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
                 Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+                _ = prune.tick() => {
+                    let cutoff = chrono::Utc::now()
+                        - chrono::Duration::from_std(INBOX_RETENTION).unwrap_or(chrono::Duration::days(7));
+                    match inbox::prune(shared.db.conn(), shared.queue, cutoff).await {
+                        Ok(0) => {}
+                        Ok(pruned) => tracing::debug!(queue = shared.queue, pruned, "inbox pruned"),
+                        Err(error) => tracing::warn!(queue = shared.queue, %error, "pruning the inbox failed"),
+                    }
+                }
                 message = subscription.next(), if in_flight.len() < concurrency => match message {
                     Some(message) => {
                         let mut messages = vec![message];
