@@ -85,7 +85,6 @@ impl Auth {
             .optional_text("request_key", request_key, MAX_REQUEST_KEY);
         finish(v)?;
         let conn = self.db.conn();
-        ensure_roles_exist(conn, std::slice::from_ref(&role)).await?;
         if !request_key.is_empty()
             && let Some(user) = self.earlier_pick(&role, request_key).await?
         {
@@ -96,6 +95,9 @@ impl Auth {
             _ => self.next_by_cursor(&role).await?,
         };
         let Some(id) = picked else {
+            // Nobody to pick: an unknown role is NOT_FOUND (checked only
+            // here, off the path of every successful call).
+            ensure_roles_exist(conn, std::slice::from_ref(&role)).await?;
             return Err(AuthError::NoEligibleAssignee {
                 system: role.system,
                 role: role.role,
@@ -164,6 +166,18 @@ impl Auth {
     /// PostgreSQL: the holder at the place of the role's next turn.
     async fn next_by_sequence(&self, role: &RoleRef) -> Result<Option<String>, AuthError> {
         let conn = self.db.conn();
+        // Holders first: a role nobody holds (or that does not exist) takes
+        // no turn and gets no sequence.
+        let holders = conn
+            .query_all_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                HOLDERS,
+                [role.system.clone().into(), role.role.clone().into()],
+            ))
+            .await?;
+        if holders.is_empty() {
+            return Ok(None);
+        }
         let sequence = sequence_name(role)
             .ok_or_else(|| AuthError::invalid("role", "is not a valid role name"))?;
         let turn = match next_turn(conn, &sequence).await {
@@ -178,16 +192,6 @@ impl Auth {
                 next_turn(conn, &sequence).await?
             }
         };
-        let holders = conn
-            .query_all_raw(Statement::from_sql_and_values(
-                DatabaseBackend::Postgres,
-                HOLDERS,
-                [role.system.clone().into(), role.role.clone().into()],
-            ))
-            .await?;
-        if holders.is_empty() {
-            return Ok(None);
-        }
         let len = i64::try_from(holders.len()).unwrap_or(i64::MAX);
         let place = usize::try_from(turn.rem_euclid(len)).unwrap_or(0);
         Ok(Some(holders[place].try_get_by_index(0)?))
