@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use map_auth::grpc::policy::{ADMIN_SERVICE, AUTH_SERVICE};
+use map_auth::grpc::policy::{ADMIN_SERVICE, AUTH_SERVICE, DEPARTMENT_SERVICE};
 use map_kit::{
     authn::{API_KEY, AUTHORIZATION},
     testing::{Caller, call_raw, check_policy_matrix, reason},
@@ -41,7 +41,7 @@ async fn every_rpc_admits_exactly_the_callers_its_policy_names() {
         let cred = h.api_key(name, roles).await;
         callers.push(h.caller(&cred).await);
     }
-    for policy in [&AUTH_SERVICE, &ADMIN_SERVICE] {
+    for policy in [&AUTH_SERVICE, &ADMIN_SERVICE, &DEPARTMENT_SERVICE] {
         check_policy_matrix(h.channel.clone(), policy, &callers).await;
     }
 }
