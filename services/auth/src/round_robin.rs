@@ -11,6 +11,8 @@
 //!   use): `nextval` takes no row lock and is not undone by a rollback, so
 //!   concurrent calls never queue behind each other's commit (a cursor row
 //!   updated per call serialised them on its lock: ≈ 1 commit at a time).
+//!   One statement finds the key's earlier pick or takes the turn, picks the
+//!   holder and records the pick.
 //! - On SQLite (one writer at a time anyway) one conditional
 //!   `UPDATE … RETURNING` moves the role's cursor row to the next active
 //!   holder after the last pick.
@@ -19,9 +21,8 @@
 //! retry with the same key returns the same user while they are still an
 //! active holder, instead of taking another turn.
 
-use chrono::Utc;
 use map_kit::{Violations, authn::RoleRef};
-use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement, Value};
+use sea_orm::{ConnectionTrait as _, DatabaseBackend, Statement, Value};
 
 use crate::{
     Auth, AuthError,
@@ -53,8 +54,40 @@ pub const MAX_REQUEST_KEY: usize = 200;
 
 // `$n` parameters on both databases: SQLite reads `$1` as a named
 // parameter, so a repeated `$1` is one value.
-const HOLDERS: &str = "SELECT u.id FROM users u JOIN user_roles r ON r.user_id = u.id \
-     WHERE r.system = $1 AND r.role = $2 AND u.active = TRUE ORDER BY u.id";
+
+/// PostgreSQL: the key's earlier pick while its user still holds the role
+/// (`earlier`); else, when someone holds it, the next turn's holder, its
+/// pick recorded (`recorded`) or not because the key was taken meanwhile
+/// (`taken`). No row: nobody holds the role. `nextval` runs only when a
+/// turn is taken. $1 system, $2 role, $3 request key ('' for none),
+/// $4 the role's sequence, $5 now.
+const PICK: &str = "WITH holders AS ( \
+       SELECT u.id, row_number() OVER (ORDER BY u.id) - 1 AS place, count(*) OVER () AS n \
+       FROM users u JOIN user_roles r ON r.user_id = u.id \
+       WHERE r.system = $1 AND r.role = $2 AND u.active = TRUE), \
+     earlier AS ( \
+       SELECT h.id FROM round_robin_picks p JOIN holders h ON h.id = p.user_id \
+       WHERE $3 <> '' AND p.request_key = $3 AND p.system = $1 AND p.role = $2), \
+     turn AS ( \
+       SELECT nextval($4::regclass) AS t \
+       WHERE NOT EXISTS (SELECT 1 FROM earlier) AND EXISTS (SELECT 1 FROM holders)), \
+     chosen AS ( \
+       SELECT h.id FROM holders h, turn WHERE h.place = turn.t % h.n), \
+     recorded AS ( \
+       INSERT INTO round_robin_picks (request_key, system, role, user_id, created_at) \
+       SELECT $3, $1, $2, id, $5 FROM chosen WHERE $3 <> '' \
+       ON CONFLICT (request_key) DO NOTHING RETURNING user_id) \
+     SELECT id, 'earlier' FROM earlier \
+     UNION ALL \
+     SELECT c.id, CASE WHEN EXISTS (SELECT 1 FROM recorded) THEN 'recorded' ELSE 'taken' END FROM chosen c";
+
+/// What a call picked.
+enum Pick {
+    /// The user an earlier call with the same key got.
+    Earlier(String),
+    /// A new turn's holder; `recorded` when its pick is stored already.
+    New { id: String, recorded: bool },
+}
 
 const FIND_PICK: &str =
     "SELECT system, role, user_id FROM round_robin_picks WHERE request_key = $1";
@@ -85,48 +118,132 @@ impl Auth {
             .optional_text("request_key", request_key, MAX_REQUEST_KEY);
         finish(v)?;
         let conn = self.db.conn();
-        if !request_key.is_empty()
-            && let Some(user) = self.earlier_pick(&role, request_key).await?
-        {
-            return Ok(user);
-        }
         let picked = match conn.get_database_backend() {
-            DatabaseBackend::Postgres => self.next_by_sequence(&role).await?,
-            _ => self.next_by_cursor(&role).await?,
-        };
-        let Some(id) = picked else {
-            // Nobody to pick: an unknown role is NOT_FOUND (checked only
-            // here, off the path of every successful call).
-            ensure_roles_exist(conn, std::slice::from_ref(&role)).await?;
-            return Err(AuthError::NoEligibleAssignee {
-                system: role.system,
-                role: role.role,
-            });
-        };
-        if !request_key.is_empty() {
-            let backend = conn.get_database_backend();
-            let recorded = conn
-                .execute_raw(Statement::from_sql_and_values(
-                    backend,
-                    RECORD_PICK,
-                    [
-                        request_key.into(),
-                        role.system.clone().into(),
-                        role.role.clone().into(),
-                        id.clone().into(),
-                        Utc::now().into(),
-                    ],
-                ))
-                .await?;
-            // A concurrent call with the same key recorded its pick first:
-            // both answer with that one (the turn taken here is skipped).
-            if recorded.rows_affected() == 0
-                && let Some(user) = self.earlier_pick(&role, request_key).await?
-            {
-                return Ok(user);
+            DatabaseBackend::Postgres => self.pick_by_sequence(&role, request_key).await?,
+            _ => {
+                if !request_key.is_empty()
+                    && let Some(user) = self.earlier_pick(&role, request_key).await?
+                {
+                    return Ok(user);
+                }
+                self.next_by_cursor(&role).await?.map(|id| Pick::New {
+                    id,
+                    recorded: false,
+                })
             }
-        }
+        };
+        let id = match picked {
+            Some(Pick::Earlier(id)) => id,
+            Some(Pick::New { id, recorded }) => {
+                if !request_key.is_empty()
+                    && !recorded
+                    && !self.record_pick(&role, request_key, &id).await?
+                    && let Some(user) = self.earlier_pick(&role, request_key).await?
+                {
+                    // A concurrent call with the same key recorded its pick
+                    // first: both answer with that one (this turn is skipped).
+                    return Ok(user);
+                }
+                id
+            }
+            None => {
+                // Nobody to pick. A key used before for another role is the
+                // caller's mistake; an unknown role is NOT_FOUND (both
+                // checked only here, off the path of every successful call).
+                if !request_key.is_empty() {
+                    self.earlier_pick(&role, request_key).await?;
+                }
+                ensure_roles_exist(conn, std::slice::from_ref(&role)).await?;
+                return Err(AuthError::NoEligibleAssignee {
+                    system: role.system,
+                    role: role.role,
+                });
+            }
+        };
         model::get_user(conn, &id).await
+    }
+
+    /// Records `id` as the pick of `request_key`; false when the key had a
+    /// pick already.
+    async fn record_pick(
+        &self,
+        role: &RoleRef,
+        request_key: &str,
+        id: &str,
+    ) -> Result<bool, AuthError> {
+        let conn = self.db.conn();
+        let recorded = conn
+            .execute_raw(Statement::from_sql_and_values(
+                conn.get_database_backend(),
+                RECORD_PICK,
+                [
+                    request_key.into(),
+                    role.system.clone().into(),
+                    role.role.clone().into(),
+                    id.into(),
+                    self.now().into(),
+                ],
+            ))
+            .await?;
+        Ok(recorded.rows_affected() == 1)
+    }
+
+    /// PostgreSQL: one statement finds the key's earlier pick (if its user
+    /// still holds the role), or takes the role's next turn, picks the
+    /// holder at its place and records the pick — one round trip instead
+    /// of four.
+    async fn pick_by_sequence(
+        &self,
+        role: &RoleRef,
+        request_key: &str,
+    ) -> Result<Option<Pick>, AuthError> {
+        let conn = self.db.conn();
+        let Some(sequence) = sequence_name(role) else {
+            // Not a name a role can have: nobody holds it.
+            return Ok(None);
+        };
+        let args = || -> [Value; 5] {
+            [
+                role.system.clone().into(),
+                role.role.clone().into(),
+                request_key.into(),
+                sequence.clone().into(),
+                self.now().into(),
+            ]
+        };
+        let run = || async {
+            conn.query_one_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                PICK,
+                args(),
+            ))
+            .await
+        };
+        let row = match run().await {
+            Ok(row) => row,
+            // The role's first turn ever: make its sequence (racing callers
+            // both succeed with IF NOT EXISTS, or one retries below).
+            Err(_) => {
+                let create = format!("CREATE SEQUENCE IF NOT EXISTS {sequence} MINVALUE 0 START 0");
+                if let Err(e) = conn.execute_unprepared(&create).await {
+                    tracing::debug!(error = %e, "sequence made concurrently");
+                }
+                run().await?
+            }
+        };
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let id: String = row.try_get_by_index(0)?;
+        let kind: String = row.try_get_by_index(1)?;
+        Ok(Some(match kind.as_str() {
+            "earlier" => Pick::Earlier(id),
+            "recorded" => Pick::New { id, recorded: true },
+            _ => Pick::New {
+                id,
+                recorded: false,
+            },
+        }))
     }
 
     /// The user an earlier call with `request_key` got, while still an
@@ -163,40 +280,6 @@ impl Auth {
         Ok(user.filter(|u| u.active && u.holds(&role.system, &role.role)))
     }
 
-    /// PostgreSQL: the holder at the place of the role's next turn.
-    async fn next_by_sequence(&self, role: &RoleRef) -> Result<Option<String>, AuthError> {
-        let conn = self.db.conn();
-        // Holders first: a role nobody holds (or that does not exist) takes
-        // no turn and gets no sequence.
-        let holders = conn
-            .query_all_raw(Statement::from_sql_and_values(
-                DatabaseBackend::Postgres,
-                HOLDERS,
-                [role.system.clone().into(), role.role.clone().into()],
-            ))
-            .await?;
-        if holders.is_empty() {
-            return Ok(None);
-        }
-        let sequence = sequence_name(role)
-            .ok_or_else(|| AuthError::invalid("role", "is not a valid role name"))?;
-        let turn = match next_turn(conn, &sequence).await {
-            Ok(turn) => turn,
-            // The role's first turn ever: make its sequence (racing callers
-            // both succeed with IF NOT EXISTS, or one retries below).
-            Err(_) => {
-                let create = format!("CREATE SEQUENCE IF NOT EXISTS {sequence} MINVALUE 0 START 0");
-                if let Err(e) = conn.execute_unprepared(&create).await {
-                    tracing::debug!(error = %e, "sequence made concurrently");
-                }
-                next_turn(conn, &sequence).await?
-            }
-        };
-        let len = i64::try_from(holders.len()).unwrap_or(i64::MAX);
-        let place = usize::try_from(turn.rem_euclid(len)).unwrap_or(0);
-        Ok(Some(holders[place].try_get_by_index(0)?))
-    }
-
     /// SQLite: the cursor row moved to the next active holder.
     async fn next_by_cursor(&self, role: &RoleRef) -> Result<Option<String>, AuthError> {
         let conn = self.db.conn();
@@ -215,18 +298,6 @@ impl Auth {
             .transpose()
             .map_err(Into::into)
     }
-}
-
-async fn next_turn<C: ConnectionTrait>(conn: &C, sequence: &str) -> Result<i64, DbErr> {
-    let row = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            DatabaseBackend::Postgres,
-            "SELECT nextval($1::regclass)",
-            [Value::from(sequence.to_owned())],
-        ))
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound("nextval".into()))?;
-    row.try_get_by_index(0)
 }
 
 #[cfg(test)]
