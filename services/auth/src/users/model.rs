@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use map_contracts::events::v1 as ev;
 use map_kit::{authn::RoleRef, wire::time::timestamp};
 use sea_orm::{
-    ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _, QueryOrder as _,
+    ColumnTrait as _, ConnectionTrait, EntityTrait as _, FromQueryResult as _, QueryFilter as _,
+    QueryOrder as _, Statement,
 };
 
 use crate::{
@@ -127,10 +128,30 @@ pub(crate) async fn find_user<C: ConnectionTrait>(
     conn: &C,
     id: &str,
 ) -> Result<Option<User>, AuthError> {
-    match users::Entity::find_by_id(id.to_owned()).one(conn).await? {
-        Some(row) => Ok(with_roles(conn, vec![row]).await?.pop()),
-        None => Ok(None),
+    // One round trip: the user's row once per role it holds (once with
+    // NULL roles when it holds none), roles in order.
+    let rows = conn
+        .query_all_raw(Statement::from_sql_and_values(
+            conn.get_database_backend(),
+            "SELECT u.*, r.system AS held_system, r.role AS held_role \
+             FROM users u LEFT JOIN user_roles r ON r.user_id = u.id \
+             WHERE u.id = $1 ORDER BY r.system, r.role",
+            [id.into()],
+        ))
+        .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let row = users::Model::from_query_result(first, "")?;
+    let mut roles = Vec::new();
+    for r in &rows {
+        let system: Option<String> = r.try_get("", "held_system")?;
+        let role: Option<String> = r.try_get("", "held_role")?;
+        if let (Some(system), Some(role)) = (system, role) {
+            roles.push(RoleRef { system, role });
+        }
     }
+    Ok(Some(User::from_row(row, roles)))
 }
 
 /// One user with roles, or NOT_FOUND.
