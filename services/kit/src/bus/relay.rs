@@ -124,8 +124,14 @@ pub struct BatchOutcome {
 }
 
 /// How soon a relay woken by an enqueue looks again when it found nothing
-/// (the enqueueing transaction had not committed yet).
+/// (the enqueueing transaction had not committed yet); each further empty
+/// look after the same wake-up waits twice as long, [`WOKEN_RECHECKS`]
+/// times (5 ms … 2.5 s in all), so a commit slowed by a busy database is
+/// still found without waiting out the poll interval.
 const WOKEN_RECHECK: Duration = Duration::from_millis(5);
+
+/// Looks again after one wake-up before the relay goes back to idling.
+const WOKEN_RECHECKS: u32 = 9;
 
 /// Wake-up counters, one per producing system, bumped on every enqueue.
 static ENQUEUED: LazyLock<[watch::Sender<u64>; 5]> =
@@ -201,7 +207,8 @@ impl Relay {
         let mut backoff = Backoff::new(self.config.backoff_min, self.config.backoff_max);
         let mut idle = Backoff::new(self.config.poll_min, self.config.poll_interval);
         let mut pruned_at: Option<Instant> = None;
-        let mut just_woken = false;
+        // Looks still owed to the last wake-up (see WOKEN_RECHECK).
+        let mut rechecks_left = 0u32;
         loop {
             if *stop.borrow() {
                 break;
@@ -241,8 +248,14 @@ impl Relay {
                 // every enqueue of a busy producer would cost an empty look).
                 Ok(_) => {
                     backoff.reset();
-                    if just_woken {
-                        (WOKEN_RECHECK, false)
+                    if rechecks_left > 0 {
+                        let done = WOKEN_RECHECKS - rechecks_left;
+                        rechecks_left -= 1;
+                        // The first recheck comes at once, whatever else is
+                        // enqueued (a busy producer's every enqueue would
+                        // otherwise cost an empty look); later, longer ones
+                        // may be cut short by a new enqueue.
+                        (WOKEN_RECHECK * 2u32.pow(done), done > 0)
                     } else {
                         (idle.next_delay(), true)
                     }
@@ -253,7 +266,6 @@ impl Relay {
                     (delay, false)
                 }
             };
-            just_woken = false;
             tokio::select! {
                 biased;
                 _ = stop.wait_for(|s| *s) => break,
@@ -261,7 +273,7 @@ impl Relay {
                     if changed.is_err() {
                         break;
                     }
-                    just_woken = true;
+                    rechecks_left = WOKEN_RECHECKS;
                     idle.reset();
                 }
                 () = tokio::time::sleep(pause) => {}
