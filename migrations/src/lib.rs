@@ -5,7 +5,8 @@
 //! indexes and add columns; case-insensitive uniqueness uses a stored
 //! normalised column; people-facing numbers come from a counter table.
 //! Every database starts with the event outbox and inbox, and has the
-//! timers table (map-kit's `timers`); every database but Auth's then holds
+//! timers table (map-kit's `timers`) and the parked events (map-kit's
+//! `bus::parked`); every database but Auth's then holds
 //! the local directory of Auth's users and departments.
 #![forbid(unsafe_code)]
 
@@ -15,6 +16,7 @@ mod auth_schema;
 mod counters;
 mod directory;
 mod messaging;
+mod messaging_parked;
 mod messaging_pending;
 mod messaging_set_aside;
 mod timers;
@@ -40,6 +42,7 @@ macro_rules! migrator {
                         Box::new(crate::messaging_pending::Migration),
                         Box::new(crate::messaging_set_aside::Migration),
                         Box::new(crate::timers::Migration),
+                        Box::new(crate::messaging_parked::Migration),
                         $(Box::new($migration),)*
                     ]
                 }

@@ -22,7 +22,7 @@ use map_kit::{
     System,
     bus::{
         Bus, Consumer, ConsumerConfig, ERROR_HEADER, Event, Handler, HandlerError, Outgoing, Relay,
-        inbox, mirror::Freshness, probe,
+        inbox, mirror::Freshness, parked, probe,
     },
     outbox::{NewEvent, Outbox, entity as outbox},
 };
@@ -41,6 +41,7 @@ fn consumer_config() -> ConsumerConfig {
         retry_min: Duration::from_millis(10),
         retry_max: Duration::from_millis(40),
         drain: Duration::from_secs(5),
+        ..ConsumerConfig::default()
     }
 }
 
@@ -293,21 +294,28 @@ impl Handler for Failing {
     }
 }
 
-/// A handler that keeps failing is retried, then the message goes to the
-/// queue's DLQ with the reason, and nothing it wrote (nor the inbox row) stays.
-async fn a_failing_handler_ends_in_the_dlq_with_the_reason(backend: Backend) {
+/// A handler that keeps failing is retried, then the event is parked in the
+/// consumer's database with the reason — not dead-lettered: a failure that
+/// outlasts the retries is an outage, not a bad event — and nothing it
+/// wrote (nor the inbox row) stays.
+async fn a_failing_handler_parks_the_event_with_the_reason(backend: Backend) {
     let Some(fx) = Fixture::new(backend).await else {
         return;
     };
     let (stop_tx, stop) = watch::channel(false);
     let calls = Arc::new(AtomicUsize::new(0));
+    let config = ConsumerConfig {
+        // no re-drive during the test: the count of calls stays put
+        park_retry_min: Duration::from_secs(3600),
+        ..consumer_config()
+    };
     let consumer = start(
         &fx,
         "bms.user-sync",
         Failing {
             calls: calls.clone(),
         },
-        consumer_config(),
+        config,
         &stop,
     );
     let id = Uuid::now_v7().to_string();
@@ -318,19 +326,23 @@ async fn a_failing_handler_ends_in_the_dlq_with_the_reason(backend: Backend) {
     {
         r.unwrap();
     }
-    let mut dlq = fx.bus.subscribe("bms.user-sync.dlq", 4).await.unwrap();
-    let dead = tokio::time::timeout(WAIT, dlq.next())
+    let db = fx.consumer.db.clone();
+    eventually("the event to be parked", WAIT, || {
+        let db = db.clone();
+        async move { parked::count(db.conn(), "bms.user-sync").await.unwrap() == 1 }
+    })
+    .await;
+    let rows = parked::list(fx.consumer.db.conn(), "bms.user-sync", 10)
         .await
-        .unwrap()
         .unwrap();
-    assert_eq!(dead.message_id.as_deref(), Some(id.as_str()));
-    let reason = dead.headers.get(ERROR_HEADER).cloned().unwrap_or_default();
+    assert_eq!(rows[0].event_id, id);
+    assert_eq!(rows[0].event_type, "auth.user.created");
     assert!(
-        reason.contains("failed 3 times") && reason.contains("boom #3"),
-        "{reason}"
+        rows[0].reason.contains("failed 3 times") && rows[0].reason.contains("boom #3"),
+        "{}",
+        rows[0].reason
     );
     assert_eq!(calls.load(Ordering::SeqCst), 3);
-    dead.ack().await.unwrap();
     assert!(
         !inbox::contains(fx.consumer.db.conn(), "bms.user-sync", &id)
             .await
@@ -340,8 +352,15 @@ async fn a_failing_handler_ends_in_the_dlq_with_the_reason(backend: Backend) {
         probe::counts(&fx.consumer.db, "failing").await.unwrap().0,
         0
     );
+    // Parked means acknowledged: nothing waits in the queue.
     let _ = stop_tx.send(true);
     consumer.await.unwrap();
+    let mut again = fx.bus.subscribe("bms.user-sync", 4).await.unwrap();
+    let leftover = tokio::time::timeout(Duration::from_millis(300), again.next()).await;
+    assert!(
+        leftover.is_err(),
+        "the parked message was left unacknowledged"
+    );
 }
 
 /// Fails for subject "bad" (permanently), records the others.
@@ -1025,8 +1044,8 @@ macro_rules! bus_suite {
             super::a_duplicate_delivery_runs_the_handler_once($backend).await
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn a_failing_handler_ends_in_the_dlq_with_the_reason() {
-            super::a_failing_handler_ends_in_the_dlq_with_the_reason($backend).await
+        async fn a_failing_handler_parks_the_event_with_the_reason() {
+            super::a_failing_handler_parks_the_event_with_the_reason($backend).await
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_bad_event_in_a_batch_holds_back_no_other() {

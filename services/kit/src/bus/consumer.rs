@@ -11,9 +11,10 @@
 //!    already there → ack without running the handler;
 //! 4. run the handler, commit, ack. A transient failure rolls back and is
 //!    retried up to [`ConsumerConfig::max_attempts`] times with exponential
-//!    backoff; a permanent one (or the last transient one) publishes the
-//!    message to `<queue>.dlq` with the reason in `x-map-error`, confirmed,
-//!    then acks.
+//!    backoff; the last transient one, or a [`HandlerError::NotYet`] answer,
+//!    parks the event in the consumer's database ([`super::parked`]) and
+//!    acks, to be re-driven later; a permanent one publishes the message to
+//!    `<queue>.dlq` with the reason in `x-map-error`, confirmed, then acks.
 //!
 //! Deliveries that arrive together are applied together: up to
 //! [`ConsumerConfig::batch`] of them in one transaction (one inbox statement
@@ -39,7 +40,9 @@ use sea_orm::{DatabaseTransaction, DbErr};
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
-use super::{Bus, BusError, Incoming, backoff::Backoff, inbox, mirror::Freshness, topology};
+use super::{
+    Bus, BusError, Incoming, backoff::Backoff, inbox, mirror::Freshness, parked, topology,
+};
 use crate::{db::Db, telemetry};
 
 /// An event handed to a handler.
@@ -128,9 +131,15 @@ impl Event {
 /// Why a handler did not apply an event.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HandlerError {
-    /// Worth retrying: a database hiccup, a dependency away.
+    /// Worth retrying: a database hiccup, a dependency away. Retried in
+    /// process a few times, then parked like [`HandlerError::NotYet`].
     #[error("{0}")]
     Transient(String),
+    /// Cannot be applied yet: the event it depends on has not arrived, or a
+    /// service it must call is down. Parked at once in the consumer's
+    /// database and re-driven with backoff ([`super::parked`]).
+    #[error("{0}")]
+    NotYet(String),
     /// Retrying cannot help (the event makes no sense to this handler): the
     /// event goes to the dead-letter queue at once.
     #[error("{0}")]
@@ -207,6 +216,13 @@ pub struct ConsumerConfig {
     pub retry_max: Duration,
     /// Longest wait for in-flight events on shutdown.
     pub drain: Duration,
+    /// First delay before a parked event is re-driven; doubles per failed
+    /// re-drive up to `park_retry_max`.
+    pub park_retry_min: Duration,
+    /// Longest delay between re-drives of a parked event.
+    pub park_retry_max: Duration,
+    /// How long an event may stay parked before it is dead-lettered.
+    pub park_for: Duration,
 }
 
 impl Default for ConsumerConfig {
@@ -219,6 +235,9 @@ impl Default for ConsumerConfig {
             retry_min: Duration::from_millis(200),
             retry_max: Duration::from_secs(5),
             drain: Duration::from_secs(10),
+            park_retry_min: Duration::from_secs(1),
+            park_retry_max: Duration::from_secs(300),
+            park_for: Duration::from_secs(48 * 3600),
         }
     }
 }
@@ -230,6 +249,10 @@ pub const INBOX_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// How often a running consumer prunes its inbox.
 const INBOX_PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Longest a consumer goes without looking for due parked events, also when
+/// it parked none itself (another replica may have parked them and gone).
+const PARKED_POLL: Duration = Duration::from_secs(60);
 
 /// Consumes one queue of the topology with one handler.
 pub struct Consumer {
@@ -246,6 +269,8 @@ struct Shared {
     handler: Arc<dyn Handler>,
     config: ConsumerConfig,
     on_applied: Option<AppliedHook>,
+    /// Wakes the re-driver after this consumer parked an event.
+    parked: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -262,7 +287,18 @@ impl std::fmt::Debug for Consumer {
 enum Outcome {
     Applied,
     Duplicate,
+    Parked,
     DeadLettered,
+}
+
+/// What becomes of a parked event after a re-drive.
+enum Redriven {
+    /// Applied now, or found applied before: the row goes.
+    Done,
+    /// Not yet, again: the row waits longer.
+    Postponed(String),
+    /// Can never succeed (or waited too long): to the dead-letter queue.
+    Hopeless(String),
 }
 
 impl Consumer {
@@ -285,6 +321,7 @@ impl Consumer {
                 handler: Arc::new(handler),
                 config,
                 on_applied: None,
+                parked: tokio::sync::Notify::new(),
             },
         })
     }
@@ -310,6 +347,8 @@ impl Consumer {
             .subscribe(shared.queue, shared.config.prefetch)
             .await?;
         tracing::info!(queue = shared.queue, "consumer started");
+        let (stop_redriver, stopped) = tokio::sync::watch::channel(false);
+        let redriver = tokio::spawn(shared.clone().redrive_parked(stopped));
         let mut in_flight = JoinSet::new();
         let concurrency = shared.config.concurrency.max(1);
         let batch = shared.config.batch.max(1);
@@ -351,6 +390,16 @@ impl Consumer {
             tracing::warn!(
                 queue = shared.queue,
                 "events still in flight at shutdown; they will be redelivered"
+            );
+        }
+        let _ = stop_redriver.send(true);
+        if tokio::time::timeout(shared.config.drain, redriver)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                queue = shared.queue,
+                "a parked event's re-drive outlasted the drain; it stays parked"
             );
         }
         drop(subscription);
@@ -514,10 +563,13 @@ impl Shared {
                     tracing::warn!(%reason, "handler rejected the event");
                     return self.dead_letter(message, &reason).await;
                 }
+                Err(HandlerError::NotYet(reason)) => {
+                    return self.park(&event, message, &reason).await;
+                }
                 Err(HandlerError::Transient(reason)) if attempt >= self.config.max_attempts => {
-                    tracing::warn!(attempt, %reason, "handler keeps failing; dead-lettering");
+                    tracing::warn!(attempt, %reason, "handler keeps failing; parking the event");
                     let reason = format!("failed {attempt} times; last error: {reason}");
-                    return self.dead_letter(message, &reason).await;
+                    return self.park(&event, message, &reason).await;
                 }
                 Err(HandlerError::Transient(reason)) => {
                     let delay = backoff.next_delay();
@@ -547,6 +599,159 @@ impl Shared {
         }
     }
 
+    /// Parks `event` in the consumer's database and acks its delivery. If
+    /// the row cannot be written, the message goes back to the queue after
+    /// a pause (each such redelivery counts toward the queue's delivery
+    /// limit, as with any failure to settle).
+    async fn park(&self, event: &Event, message: Incoming, reason: &str) -> Outcome {
+        let now = chrono::Utc::now();
+        let retry_at = now + chrono_delay(self.config.park_retry_min);
+        let parked = parked::park(
+            self.db.conn(),
+            self.queue,
+            event.id(),
+            event.event_type(),
+            &message.body,
+            reason,
+            now,
+            retry_at,
+        )
+        .await;
+        match parked {
+            Ok(()) => {
+                tracing::warn!(%reason, "event parked; it will be re-driven");
+                if let Err(error) = message.ack().await {
+                    // Parked and redelivered: the redelivery parks it again
+                    // (a no-op) or applies it, and the inbox keeps it once.
+                    tracing::warn!(%error, "ack of a parked message failed");
+                }
+                self.parked.notify_one();
+                Outcome::Parked
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot park the event; it will be redelivered");
+                tokio::time::sleep(self.config.retry_max).await;
+                message.requeue().await;
+                Outcome::Parked
+            }
+        }
+    }
+
+    /// Re-drives this consumer's due parked events one at a time until
+    /// `stop`, sleeping until the next is due (at most [`PARKED_POLL`]) or
+    /// until this consumer parks one.
+    async fn redrive_parked(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut failures = 0;
+        loop {
+            let pause = match self.redrive_due().await {
+                Ok(next) => {
+                    failures = 0;
+                    next.map_or(PARKED_POLL, |next| {
+                        (next - chrono::Utc::now())
+                            .to_std()
+                            .unwrap_or(Duration::ZERO)
+                            .min(PARKED_POLL)
+                    })
+                }
+                Err(error) => {
+                    failures += 1;
+                    let delay =
+                        Backoff::nth(self.config.retry_min, self.config.retry_max, failures);
+                    tracing::warn!(queue = self.queue, %error, ?delay, "re-driving parked events failed");
+                    delay
+                }
+            };
+            tokio::select! {
+                _ = stop.changed() => return,
+                () = self.parked.notified() => {}
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    /// Re-drives every parked event due now, one claim each; returns when
+    /// the next one is due.
+    async fn redrive_due(&self) -> Result<Option<chrono::DateTime<chrono::Utc>>, sea_orm::DbErr> {
+        loop {
+            let now = chrono::Utc::now();
+            let mut claim = parked::claim_due(&self.db, self.queue, now, 1).await?;
+            let Some(row) = claim.rows.pop() else {
+                drop(claim);
+                return parked::next_due(self.db.conn(), self.queue).await;
+            };
+            let outcome = self.redrive(&row).await;
+            let txn = claim.txn(&self.db).await?;
+            match outcome {
+                Redriven::Done => parked::remove(txn, &row).await?,
+                Redriven::Postponed(reason) => {
+                    let delay = Backoff::nth(
+                        self.config.park_retry_min,
+                        self.config.park_retry_max,
+                        u32::try_from(row.attempts).unwrap_or(0).saturating_add(1),
+                    );
+                    tracing::info!(queue = self.queue, event_id = row.event_id, %reason, ?delay, "parked event not applicable yet");
+                    parked::postpone(txn, &row, &reason, now + chrono_delay(delay)).await?;
+                }
+                Redriven::Hopeless(reason) => {
+                    let message =
+                        Incoming::detached(&row.event_id, &row.event_type, row.envelope.clone());
+                    match self.bus.dead_letter(self.queue, &message, &reason).await {
+                        Ok(()) => {
+                            tracing::warn!(queue = self.queue, event_id = row.event_id, %reason, "parked event dead-lettered");
+                            parked::remove(txn, &row).await?;
+                        }
+                        Err(error) => {
+                            tracing::error!(queue = self.queue, %error, "cannot dead-letter a parked event; it stays parked");
+                            let retry_at = now + chrono_delay(self.config.retry_max);
+                            parked::postpone(txn, &row, &reason, retry_at).await?;
+                        }
+                    }
+                }
+            }
+            claim.commit().await?;
+        }
+    }
+
+    /// One re-drive of a parked event: prepare, inbox, handler, commit, as
+    /// for a delivery.
+    async fn redrive(&self, row: &parked::Parked) -> Redriven {
+        let message = Incoming::detached(&row.event_id, &row.event_type, row.envelope.clone());
+        let envelope = match decode(&message) {
+            Ok(envelope) => envelope,
+            Err(reason) => return Redriven::Hopeless(format!("undecodable: {reason}")),
+        };
+        let span = self.span(&envelope, &message);
+        let event = Event {
+            envelope,
+            redelivered: true,
+            span: span.clone(),
+            prepared: Arc::default(),
+        };
+        let attempt = self.apply(&[&event]).instrument(span).await;
+        match attempt {
+            Ok(applied) => {
+                if applied.first().copied().unwrap_or(false)
+                    && let Some(hook) = &self.on_applied
+                {
+                    hook(&event);
+                }
+                Redriven::Done
+            }
+            Err(HandlerError::Permanent(reason)) => Redriven::Hopeless(reason),
+            Err(HandlerError::NotYet(reason) | HandlerError::Transient(reason)) => {
+                let waited = chrono::Utc::now() - row.parked_at;
+                if waited > chrono_delay(self.config.park_for) {
+                    Redriven::Hopeless(format!(
+                        "parked for {}s, longer than the limit; last reason: {reason}",
+                        waited.num_seconds()
+                    ))
+                } else {
+                    Redriven::Postponed(reason)
+                }
+            }
+        }
+    }
+
     /// Publishes to the `.dlq` (confirmed) and acks. If the dead letter
     /// cannot be published, the message stays unacknowledged and comes back.
     async fn dead_letter(&self, message: Incoming, reason: &str) -> Outcome {
@@ -564,6 +769,10 @@ impl Shared {
         }
         Outcome::DeadLettered
     }
+}
+
+fn chrono_delay(delay: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX)
 }
 
 fn decode(message: &Incoming) -> Result<Envelope, String> {

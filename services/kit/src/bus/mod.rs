@@ -32,6 +32,7 @@ pub mod inbox;
 pub mod live;
 mod memory;
 pub mod mirror;
+pub mod parked;
 #[cfg(feature = "test-hooks")]
 pub mod probe;
 pub mod relay;
@@ -129,11 +130,26 @@ impl Incoming {
                 ack.ack();
                 Ok(())
             }
+            Acker::Detached => Ok(()),
         }
     }
 }
 
 impl Incoming {
+    /// A message rebuilt from a stored envelope (a parked event), with no
+    /// delivery to settle: acknowledging it does nothing.
+    pub(crate) fn detached(event_id: &str, event_type: &str, body: Vec<u8>) -> Incoming {
+        Incoming {
+            body,
+            message_id: Some(event_id.to_owned()),
+            event_type: Some(event_type.to_owned()),
+            routing_key: event_type.to_owned(),
+            headers: BTreeMap::new(),
+            redelivered: true,
+            ack: Acker::Detached,
+        }
+    }
+
     /// Gives the message back to the queue for redelivery (a negative
     /// acknowledgement with requeue), bounded like [`Incoming::ack`]. Failure
     /// is ignored: a broken channel requeues its unacknowledged messages
@@ -149,6 +165,7 @@ impl Incoming {
             }
             // Dropping an unacknowledged in-process delivery requeues it.
             Acker::Memory(ack) => drop(ack),
+            Acker::Detached => {}
         }
     }
 }
@@ -157,6 +174,8 @@ impl Incoming {
 enum Acker {
     Amqp(lapin::Acker),
     Memory(memory::MemoryAck),
+    /// Nothing to settle (see [`Incoming::detached`]).
+    Detached,
 }
 
 /// Why a message was not published. Every kind leaves the outbox row
