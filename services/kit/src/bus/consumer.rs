@@ -609,8 +609,7 @@ impl Shared {
         let parked = parked::park(
             self.db.conn(),
             self.queue,
-            event.id(),
-            event.event_type(),
+            event,
             &message.body,
             reason,
             now,

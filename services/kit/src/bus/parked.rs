@@ -90,14 +90,13 @@ pub mod entity {
 /// A parked event as stored.
 pub type Parked = entity::Model;
 
-/// Parks `event_id` for `consumer`, to be re-driven at `retry_at`. Parking
+/// Parks `event` (delivered as `envelope`) for `consumer`, to be re-driven at `retry_at`. Parking
 /// an event already parked (a redelivery raced the first park) keeps the
 /// first row.
 pub(crate) async fn park<C: ConnectionTrait>(
     db: &C,
     consumer: &str,
-    event_id: &str,
-    event_type: &str,
+    event: &super::Event,
     envelope: &[u8],
     reason: &str,
     now: DateTime<Utc>,
@@ -105,8 +104,8 @@ pub(crate) async fn park<C: ConnectionTrait>(
 ) -> Result<(), DbErr> {
     let row = entity::ActiveModel {
         consumer: sea_orm::Set(consumer.to_owned()),
-        event_id: sea_orm::Set(event_id.to_owned()),
-        event_type: sea_orm::Set(event_type.to_owned()),
+        event_id: sea_orm::Set(event.id().to_owned()),
+        event_type: sea_orm::Set(event.event_type().to_owned()),
         envelope: sea_orm::Set(envelope.to_vec()),
         reason: sea_orm::Set(reason.to_owned()),
         attempts: sea_orm::Set(0),
