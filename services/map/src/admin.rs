@@ -35,6 +35,10 @@ pub enum AdminCommand {
         /// shared machine).
         #[arg(long, env = "MAP_ADMIN_PASSWORD", value_parser = secret, hide_env_values = true)]
         password: Option<SecretString>,
+        /// Idempotent (a Kubernetes Job on every install and upgrade): when
+        /// an active administrator exists, exit 0 and change nothing.
+        #[arg(long)]
+        if_absent: bool,
         #[command(flatten)]
         args: ServiceArgs,
     },
@@ -113,6 +117,7 @@ pub async fn run(command: AdminCommand, log: &LogArgs) -> anyhow::Result<()> {
                 display_name,
                 password_file,
                 password,
+                if_absent,
                 args,
             } => {
                 let password = read_password(password_file.as_ref(), password.as_ref())?;
@@ -122,10 +127,22 @@ pub async fn run(command: AdminCommand, log: &LogArgs) -> anyhow::Result<()> {
                     .await
                     .context("connecting to the auth database")?;
                 let auth = crate::auth::open(&db, settings).await;
-                let created = auth
+                if if_absent && auth.has_admin().await.map_err(explain)? {
+                    eprintln!("an active administrator exists: nothing to do");
+                    return Ok(());
+                }
+                let created = match auth
                     .bootstrap_admin(&email, &display_name, Some(password))
                     .await
-                    .map_err(explain)?;
+                {
+                    Ok(created) => created,
+                    // Another bootstrap won the race between the check and the insert.
+                    Err(_) if if_absent && auth.has_admin().await.unwrap_or(false) => {
+                        eprintln!("an active administrator exists: nothing to do");
+                        return Ok(());
+                    }
+                    Err(e) => return Err(explain(e)),
+                };
                 println!(
                     "administrator {} created (id {})",
                     created.user.email, created.user.id

@@ -28,6 +28,8 @@ pub enum Command {
         /// Auth's own settings (used by `map serve auth` only).
         #[command(flatten)]
         auth: Box<map_auth::AuthArgs>,
+        #[command(flatten)]
+        check: CheckConfig,
     },
     /// Operator commands: the first administrator, API keys.
     Admin {
@@ -40,6 +42,8 @@ pub enum Command {
         system: System,
         #[command(flatten)]
         args: ServiceArgs,
+        #[command(flatten)]
+        check: CheckConfig,
     },
     /// Run one system's worker: its outbox relay and event consumers (RabbitMQ).
     Worker {
@@ -49,13 +53,20 @@ pub enum Command {
         args: ServiceArgs,
         #[command(flatten)]
         worker: crate::worker::WorkerArgs,
+        #[command(flatten)]
+        check: CheckConfig,
     },
     /// Run the whole platform in one process: SQLite files, in-process bus,
     /// nothing to install.
     Dev(DevArgs),
     /// Run the gateway: grpc-web and gRPC for browsers and clients, routed
     /// and balanced over the systems' replicas (MAP_UPSTREAM_<SYSTEM>).
-    Gateway(Box<map_gateway::GatewayArgs>),
+    Gateway {
+        #[command(flatten)]
+        args: Box<map_gateway::GatewayArgs>,
+        #[command(flatten)]
+        check: CheckConfig,
+    },
     /// Run a benchmark scenario (see BENCHMARKS.md).
     #[cfg(feature = "bench")]
     Bench {
@@ -70,6 +81,26 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+}
+
+/// `--check-config`: validate the role's whole configuration as at start
+/// (TLS files read, keys parsed) without binding a port or connecting, then
+/// exit: 0 when it would start, non-zero naming the variable at fault.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct CheckConfig {
+    /// Only validate the configuration, then exit (binds and connects nothing).
+    #[arg(long)]
+    pub check_config: bool,
+}
+
+impl CheckConfig {
+    /// `true` (after saying so) when only the check was asked for.
+    pub fn done(self, role: &str) -> bool {
+        if self.check_config {
+            eprintln!("configuration of `map {role}` is valid");
+        }
+        self.check_config
+    }
 }
 
 #[derive(Debug, clap::Args)]

@@ -32,18 +32,26 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     match cli.command {
-        cli::Command::Serve { system, args, auth } => {
-            serve::serve(system, &args, &auth, &cli.log).await
-        }
+        cli::Command::Serve {
+            system,
+            args,
+            auth,
+            check,
+        } => serve::serve(system, &args, &auth, check, &cli.log).await,
         cli::Command::Admin { command } => admin::run(command, &cli.log).await,
-        cli::Command::Migrate { system, args } => serve::migrate(system, &args, &cli.log).await,
+        cli::Command::Migrate {
+            system,
+            args,
+            check,
+        } => serve::migrate(system, &args, check, &cli.log).await,
         cli::Command::Worker {
             system,
             args,
             worker,
-        } => worker::run(system, &args, &worker, &cli.log).await,
+            check,
+        } => worker::run(system, &args, &worker, check, &cli.log).await,
         cli::Command::Dev(args) => dev::run(args, &cli.log).await,
-        cli::Command::Gateway(args) => gateway::run(&args, &cli.log).await,
+        cli::Command::Gateway { args, check } => gateway::run(&args, check, &cli.log).await,
         #[cfg(feature = "bench")]
         cli::Command::Bench { scenario } => bench::run(scenario).await,
         #[cfg(not(feature = "bench"))]

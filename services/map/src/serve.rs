@@ -43,6 +43,7 @@ pub async fn serve(
     system: System,
     args: &ServiceArgs,
     auth_args: &map_auth::AuthArgs,
+    check: crate::cli::CheckConfig,
     log: &LogArgs,
 ) -> anyhow::Result<()> {
     let config = args.validate(system, true)?;
@@ -54,6 +55,9 @@ pub async fn serve(
         System::Auth => Some(auth_args.validate(config.trusted_proxies.clone(), pager)?),
         _ => None,
     };
+    if check.done(&format!("serve {system}")) {
+        return Ok(());
+    }
     let guard = telemetry::init(&format!("map-{system}"), log.log_format, &log.log)?;
     let db = Db::connect(&config.database_url)
         .await
@@ -71,8 +75,16 @@ pub async fn serve(
     Ok(result?)
 }
 
-pub async fn migrate(system: System, args: &ServiceArgs, log: &LogArgs) -> anyhow::Result<()> {
+pub async fn migrate(
+    system: System,
+    args: &ServiceArgs,
+    check: crate::cli::CheckConfig,
+    log: &LogArgs,
+) -> anyhow::Result<()> {
     let config = args.validate(system, true)?;
+    if check.done(&format!("migrate {system}")) {
+        return Ok(());
+    }
     let guard = telemetry::init(&format!("map-migrate-{system}"), log.log_format, &log.log)?;
     let result = migrate_system(system, &config.database_url).await;
     if result.is_ok() {

@@ -88,6 +88,7 @@ pub async fn run(
     system: System,
     args: &ServiceArgs,
     worker: &WorkerArgs,
+    check: crate::cli::CheckConfig,
     log: &LogArgs,
 ) -> anyhow::Result<()> {
     let config = args.validate(system, true)?;
@@ -98,6 +99,9 @@ pub async fn run(
              (the in-process bus exists only inside `map dev`)"
         );
     };
+    if check.done(&format!("worker {system}")) {
+        return Ok(());
+    }
     let guard = telemetry::init(&format!("map-worker-{system}"), log.log_format, &log.log)?;
     let db = Db::connect(&config.database_url)
         .await

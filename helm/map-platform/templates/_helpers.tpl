@@ -1,0 +1,175 @@
+{{/* Names, labels and the pieces every pod shares. */}}
+{{- define "map.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}{{ .Release.Name | trunc 40 | trimSuffix "-" }}{{- else -}}{{ printf "%s-%s" .Release.Name .Chart.Name | trunc 40 | trimSuffix "-" }}{{- end -}}
+{{- end -}}
+
+{{- define "map.labels" -}}
+app.kubernetes.io/part-of: map-platform
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{/* selector labels of one component: dict "root" $ "component" "auth-api" */}}
+{{- define "map.selector" -}}
+app.kubernetes.io/name: map-{{ .component }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- end -}}
+
+{{- define "map.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+
+{{- define "map.secretName" -}}
+{{- .Values.secrets.existingSecret | default (printf "%s-secrets" (include "map.fullname" .)) -}}
+{{- end -}}
+
+{{/* an env var from the chart's (or the existing) Secret: dict "root" $ "name" "MAP_X" "key" "k" */}}
+{{- define "map.secretEnv" -}}
+- name: {{ .name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "map.secretName" .root }}
+      key: {{ .key }}
+{{- end -}}
+
+{{- define "map.grace" -}}
+{{ add .Values.shutdownGraceSeconds .Values.terminationGraceExtraSeconds }}
+{{- end -}}
+
+{{/* the pod-level settings every pod shares */}}
+{{- define "map.podCommon" -}}
+automountServiceAccountToken: false
+enableServiceLinks: false
+securityContext:
+  {{- toYaml .Values.podSecurityContext | nindent 2 }}
+{{- with .Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{- define "map.topology" -}}
+{{- if .root.Values.topologySpread.enabled }}
+topologySpreadConstraints:
+  - maxSkew: {{ .root.Values.topologySpread.maxSkew }}
+    topologyKey: kubernetes.io/hostname
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels:
+        {{- include "map.selector" . | nindent 8 }}
+  - maxSkew: {{ .root.Values.topologySpread.maxSkew }}
+    topologyKey: topology.kubernetes.io/zone
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels:
+        {{- include "map.selector" . | nindent 8 }}
+{{- end }}
+{{- end -}}
+
+{{/* native gRPC probes on port: readiness = empty service (follows the database), liveness = "liveness" */}}
+{{- define "map.probes" -}}
+readinessProbe:
+  grpc:
+    port: {{ . }}
+    service: ""
+  periodSeconds: 5
+  failureThreshold: 3
+livenessProbe:
+  grpc:
+    port: {{ . }}
+    service: liveness
+  initialDelaySeconds: 5
+  periodSeconds: 10
+  failureThreshold: 3
+{{- end -}}
+
+{{/* the environment every process of one system shares: dict "root" $ "system" "tts" */}}
+{{- define "map.systemEnv" -}}
+{{- $root := .root -}}
+{{ include "map.secretEnv" (dict "root" $root "name" "MAP_DATABASE_URL" "key" (printf "database-url-%s" .system)) }}
+- name: MAP_LOG_FORMAT
+  value: {{ $root.Values.log.format | quote }}
+- name: MAP_LOG
+  value: {{ $root.Values.log.filter | quote }}
+- name: MAP_SHUTDOWN_GRACE
+  value: "{{ $root.Values.shutdownGraceSeconds }}s"
+{{- if ne .system "auth" }}
+- name: MAP_AUTH_URL
+  value: "http://{{ include "map.fullname" $root }}-auth:{{ $root.Values.systems.auth.port }}"
+{{ include "map.secretEnv" (dict "root" $root "name" "MAP_AUTH_API_KEY" "key" (printf "api-key-%s" .system)) }}
+{{- end }}
+{{- end -}}
+
+{{- define "map.volumes" -}}
+volumes:
+  - name: tmp
+    emptyDir:
+      sizeLimit: 64Mi
+  {{- if .Values.tls.existingSecret }}
+  - name: tls
+    secret:
+      secretName: {{ .Values.tls.existingSecret }}
+  {{- end }}
+{{- end -}}
+
+{{- define "map.mounts" -}}
+volumeMounts:
+  - name: tmp
+    mountPath: /tmp
+  {{- if .Values.tls.existingSecret }}
+  - name: tls
+    mountPath: /etc/map/tls
+    readOnly: true
+  {{- end }}
+{{- end -}}
+
+{{- define "map.tlsEnv" -}}
+{{- if .Values.tls.existingSecret }}
+- name: MAP_TLS_CERT
+  value: /etc/map/tls/tls.crt
+- name: MAP_TLS_KEY
+  value: /etc/map/tls/tls.key
+{{- end }}
+{{- end -}}
+
+{{/* the init container applying a system's migrations (map migrate takes an advisory lock) */}}
+{{- define "map.migrateInit" -}}
+{{- $root := .root -}}
+initContainers:
+  - name: migrate
+    image: {{ include "map.image" $root }}
+    imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+    args: ["migrate", {{ .system | quote }}]
+    env:
+      {{- include "map.secretEnv" (dict "root" $root "name" "MAP_DATABASE_URL" "key" (printf "database-url-%s" .system)) | nindent 6 }}
+      - name: MAP_LOG_FORMAT
+        value: {{ $root.Values.log.format | quote }}
+    resources:
+      {{- toYaml .resources | nindent 6 }}
+    securityContext:
+      {{- toYaml $root.Values.securityContext | nindent 6 }}
+{{- end -}}
+
+{{- define "map.np.dns" -}}
+- to:
+    - namespaceSelector: {}
+      podSelector:
+        matchLabels:
+          k8s-app: kube-dns
+  ports:
+    - {protocol: UDP, port: {{ . }}}
+    - {protocol: TCP, port: {{ . }}}
+{{- end -}}
+{{- define "map.np.cidrs" -}}
+{{- if .cidrs }}
+- to:
+    {{- range .cidrs }}
+    - ipBlock:
+        cidr: {{ . }}
+    {{- end }}
+  ports:
+    - {protocol: TCP, port: {{ .port }}}
+{{- end }}
+{{- end -}}
