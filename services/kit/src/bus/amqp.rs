@@ -1,20 +1,19 @@
 //! The RabbitMQ transport (lapin).
 //!
-//! One connection per process with lapin's auto-recovery on (it reconnects
-//! and replays channels, topology, QoS and consumers). Above it, this module
-//! re-declares the topology once a recovered publisher channel is back, and
-//! starts over with a fresh connection (and fresh consumers) whenever lapin
-//! gives up, stays "reconnecting" longer than [`RECOVERY_DEADLINE`] (seen
-//! here: after a `CONNECTION_FORCED` shutdown lapin can stay reconnecting
-//! forever), or the broker cancels a consumer, so a relay or consumer rides
-//! through a broker restart without a process restart. Consumers follow a
-//! fresh connection through a generation counter.
+//! One connection per process, and no lapin auto-recovery: when the
+//! connection or a channel fails, or an operation on it does not finish in
+//! time, the next use opens a fresh connection (declaring the topology on
+//! it), and every consumer and watch follows through a generation counter,
+//! on a channel of the fresh connection. So a relay or consumer rides
+//! through a broker restart without a process restart.
+//!
+//! lapin's own recovery was tried and dropped: after a broker restart it
+//! could revive a replaced connection's consumer that no one read any more,
+//! which then held its prefetch window of deliveries unacknowledged for
+//! good (seen as a consumer that stopped after ~25 redeliveries). With one
+//! path back, a connection is either ours and current, or closed.
 
-use std::{
-    collections::BTreeMap,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use futures::{StreamExt as _, future::join_all};
 use lapin::{
@@ -41,9 +40,6 @@ use super::{
 
 /// Longest wait for a new connection (TCP + AMQP handshake + declarations).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long lapin's own recovery may stay "reconnecting" before the
-/// connection is dropped and a fresh one opened.
-pub(crate) const RECOVERY_DEADLINE: Duration = Duration::from_secs(10);
 /// How often an idle consumer checks that its connection is alive.
 const CONSUMER_CHECK: Duration = Duration::from_secs(2);
 
@@ -67,10 +63,9 @@ struct Inner {
 struct Live {
     connection: Arc<Connection>,
     publisher: Channel,
-    /// Set when the publisher was seen down: declare again once it is back.
+    /// Set when a queue may have gone (a consumer was cancelled or could not
+    /// start): declare again on next use.
     redeclare: bool,
-    /// When the connection was first seen reconnecting, if it still is.
-    reconnecting_since: Option<Instant>,
     /// Set when a publish or declaration on a "connected" channel did not
     /// finish in time: the connection is replaced on next use.
     stale: bool,
@@ -255,12 +250,11 @@ impl AmqpBus {
 
 impl Inner {
     /// The confirm-mode publishing channel, connecting (and declaring) when
-    /// there is no usable connection. Fails fast while lapin is recovering.
+    /// there is no usable connection.
     async fn publisher(&self) -> Result<Channel, BusError> {
         let mut live = self.live.lock().await;
         if let Some(l) = live.as_mut().filter(|l| !l.stale) {
-            if l.publisher.status().connected() {
-                l.reconnecting_since = None;
+            if l.connection.status().connected() && l.publisher.status().connected() {
                 if l.redeclare {
                     match tokio::time::timeout(CONNECT_TIMEOUT, declare(&l.publisher, &self.names))
                         .await
@@ -272,26 +266,16 @@ impl Inner {
                         }
                     }
                     l.redeclare = false;
-                    tracing::info!("topology declared again after recovery");
+                    tracing::info!("topology declared again");
                 }
                 return Ok(l.publisher.clone());
             }
-            let reconnecting =
-                l.connection.status().reconnecting() || l.publisher.status().reconnecting();
-            let since = *l.reconnecting_since.get_or_insert_with(Instant::now);
-            if reconnecting && since.elapsed() < RECOVERY_DEADLINE {
-                l.redeclare = true;
-                return Err(BusError::Unavailable("reconnecting to the broker".into()));
-            }
-            tracing::warn!(
-                recovering = reconnecting,
-                "broker connection lost for good; connecting afresh"
-            );
+            tracing::warn!("broker connection lost; connecting afresh");
         } else if live.is_some() {
             tracing::warn!("broker connection wedged (an operation timed out); connecting afresh");
         }
         if let Some(old) = live.take() {
-            // Best effort: the old connection may be dead or half recovered.
+            // Best effort: the old connection may already be dead.
             let connection = old.connection.clone();
             tokio::spawn(async move {
                 let _ = tokio::time::timeout(
@@ -311,14 +295,7 @@ impl Inner {
     }
 
     async fn open(&self) -> Result<Live, BusError> {
-        let properties = ConnectionProperties::default()
-            .with_connection_name("map".into())
-            .enable_auto_recover()
-            .configure_backoff(|b| {
-                b.with_min_delay(Duration::from_millis(200))
-                    .with_max_delay(Duration::from_secs(5))
-                    .with_max_times(usize::MAX)
-            });
+        let properties = ConnectionProperties::default().with_connection_name("map".into());
         // lapin's errors never include the URL, so no secret leaks through them.
         let connection = Connection::connect(self.url.expose_secret(), properties)
             .await
@@ -337,7 +314,6 @@ impl Inner {
             connection: Arc::new(connection),
             publisher,
             redeclare: false,
-            reconnecting_since: None,
             stale: false,
         })
     }
@@ -382,7 +358,7 @@ impl Inner {
     }
 
     /// Feeds `tx` from `queue` until the receiver is dropped, re-consuming
-    /// after a cancellation and on a fresh channel after a failed recovery.
+    /// after a cancellation and on a fresh channel after any interruption.
     async fn consume(&self, queue: String, prefetch: u16, tx: mpsc::Sender<Incoming>) {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         while !tx.is_closed() {
@@ -433,8 +409,8 @@ impl Inner {
                     }
                     _ = check.tick() => {
                         if !channel.status().connected() {
-                            // Drives the recovery deadline even when nothing is published.
-                            let _ = self.publisher().await;
+                            tracing::warn!(%queue, "consumer channel closed; consuming afresh");
+                            break;
                         }
                         continue;
                     }
@@ -447,27 +423,8 @@ impl Inner {
                         }
                     }
                     Some(Err(error)) => {
-                        tracing::warn!(%queue, %error, "consumer interrupted; waiting for recovery");
-                        // lapin's recovery may never end (see RECOVERY_DEADLINE): keep
-                        // driving the deadline meanwhile, and follow a fresh connection.
-                        let recovery = channel.wait_for_recovery(error);
-                        tokio::pin!(recovery);
-                        let outcome = loop {
-                            tokio::select! {
-                                r = &mut recovery => break r.map_err(|e| e.to_string()),
-                                _ = generation.changed() => {
-                                    break Err("a fresh broker connection replaced this one".to_owned());
-                                }
-                                _ = check.tick() => {
-                                    let _ = self.publisher().await;
-                                }
-                            }
-                        };
-                        if let Err(error) = outcome {
-                            tracing::warn!(%queue, %error, "recovery failed; consuming afresh");
-                            break;
-                        }
-                        tracing::info!(%queue, "consumer recovered");
+                        tracing::warn!(%queue, %error, "consumer interrupted; consuming afresh");
+                        break;
                     }
                     None => {
                         tracing::warn!(%queue, "consumer cancelled by the broker; consuming again");

@@ -5,7 +5,7 @@
 //! - RabbitMQ ([`Bus::connect`] with a URL): the topic exchange `map.events`,
 //!   one durable quorum queue per consumer purpose ([`topology::QUEUES`]) with
 //!   its `.dlq`, persistent mandatory publishes with publisher confirms, and a
-//!   connection that recovers by itself;
+//!   connection that is replaced by a fresh one whenever it fails;
 //! - in-process ([`Bus::in_process`]), for `map dev` and tests without a
 //!   broker: the same topic routing (`*`, `#`), per-consumer queues that buffer
 //!   events until their consumer starts, at-least-once delivery with acks, and
@@ -110,8 +110,8 @@ impl Incoming {
     /// Acknowledges the message: the broker forgets it.
     ///
     /// Bounded by [`SETTLE_TIMEOUT`]: an acknowledgement on the channel of a
-    /// connection that was since replaced may otherwise wait forever for a
-    /// recovery that never comes. A lost acknowledgement only means a
+    /// connection that was since replaced may otherwise wait forever for an
+    /// answer that never comes. A lost acknowledgement only means a
     /// redelivery, which the inbox recognises.
     pub async fn ack(self) -> Result<(), BusError> {
         match self.ack {
