@@ -104,6 +104,14 @@ impl Gateway {
     /// Builds the handler and starts the upstream clusters' background work.
     pub async fn new(config: &GatewayConfig) -> Result<Gateway, GatewayError> {
         let health = HealthReporter::new();
+        // Kubernetes' liveness probe: SERVING while the process runs, also
+        // while draining (only readiness, "", follows the drain).
+        health
+            .set_service_status(
+                map_kit::server::LIVENESS,
+                tonic_health::ServingStatus::Serving,
+            )
+            .await;
         let local = local::routes(&health)?;
         let upstreams = Upstreams::start(
             &config.clusters,

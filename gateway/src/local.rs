@@ -1,4 +1,6 @@
-//! What the gateway serves itself: `grpc.health.v1` for its own health, and
+//! What the gateway serves itself: `grpc.health.v1` for its own health
+//! (readiness as the empty service name, NOT_SERVING once draining; `liveness`
+//! SERVING while the process runs, as every system's), and
 //! server reflection (v1 and v1alpha) listing every platform service from
 //! the contracts' descriptor set, so `grpcurl` and `buf curl` work through
 //! the gateway without knowing where each system runs.

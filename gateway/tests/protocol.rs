@@ -237,6 +237,14 @@ async fn upstream_down_is_unavailable() {
         .await
         .expect("gateway health");
     assert_eq!(own.into_inner().status, SERVING);
+    // Kubernetes' liveness probe checks the service "liveness".
+    let alive = client
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: map_kit::server::LIVENESS.to_owned(),
+        })
+        .await
+        .expect("gateway liveness");
+    assert_eq!(alive.into_inner().status, SERVING);
     gw.stop().await;
 }
 
