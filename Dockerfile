@@ -17,7 +17,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 # (CI checks that with ldd).
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
 COPY --from=builder /out/map /usr/local/bin/map
-# distroless's nonroot user; the chart runs it as 10001 with a read-only root.
+# distroless's nonroot user; the chart runs it as the same uid with a read-only root.
 USER 65532:65532
 EXPOSE 8000 8001 8002 8003 8004 8080 9000 9001 9002 9003 9004
 ENTRYPOINT ["/usr/local/bin/map"]

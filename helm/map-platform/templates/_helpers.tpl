@@ -3,12 +3,18 @@
 {{- if contains .Chart.Name .Release.Name -}}{{ .Release.Name | trunc 40 | trimSuffix "-" }}{{- else -}}{{ printf "%s-%s" .Release.Name .Chart.Name | trunc 40 | trimSuffix "-" }}{{- end -}}
 {{- end -}}
 
-{{- define "map.labels" -}}
+{{/* the labels of every object but the selector's (see map.selector) */}}
+{{- define "map.commonLabels" -}}
 app.kubernetes.io/part-of: map-platform
-app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{/* the labels of an object that is no component's (Secrets, policies) */}}
+{{- define "map.labels" -}}
+{{ include "map.commonLabels" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{/* selector labels of one component: dict "root" $ "component" "auth-api" */}}
@@ -152,15 +158,18 @@ initContainers:
       {{- toYaml $root.Values.securityContext | nindent 6 }}
 {{- end -}}
 
+{{/* egress to the cluster's DNS: networkPolicy.dns (namespace and pod labels, port) */}}
 {{- define "map.np.dns" -}}
 - to:
-    - namespaceSelector: {}
+    - namespaceSelector:
+        matchLabels:
+          {{- toYaml .namespaceLabels | nindent 10 }}
       podSelector:
         matchLabels:
-          k8s-app: kube-dns
+          {{- toYaml .podLabels | nindent 10 }}
   ports:
-    - {protocol: UDP, port: {{ . }}}
-    - {protocol: TCP, port: {{ . }}}
+    - {protocol: UDP, port: {{ .port }}}
+    - {protocol: TCP, port: {{ .port }}}
 {{- end -}}
 {{- define "map.np.cidrs" -}}
 {{- if .cidrs }}

@@ -41,6 +41,8 @@ pub enum AdminCommand {
         if_absent: bool,
         #[command(flatten)]
         args: ServiceArgs,
+        #[command(flatten)]
+        check: crate::cli::CheckConfig,
     },
     /// Create an API key and print its secret once (e.g. for the
     /// MAP_AUTH_API_KEY of another system).
@@ -119,9 +121,22 @@ pub async fn run(command: AdminCommand, log: &LogArgs) -> anyhow::Result<()> {
                 password,
                 if_absent,
                 args,
+                check,
             } => {
                 let password = read_password(password_file.as_ref(), password.as_ref())?;
+                let mut violations = map_kit::Violations::default();
+                map_auth::users::checks::check_new_password(
+                    &mut violations,
+                    "MAP_ADMIN_PASSWORD",
+                    password.expose_secret(),
+                );
+                if !violations.is_empty() {
+                    anyhow::bail!("MAP_ADMIN_PASSWORD must be 12 to 128 characters");
+                }
                 let config = args.validate(System::Auth, true)?;
+                if check.done("admin bootstrap") {
+                    return Ok(());
+                }
                 crate::serve::migrate_system(System::Auth, &config.database_url).await?;
                 let db = map_kit::db::Db::connect(&config.database_url)
                     .await

@@ -1,0 +1,358 @@
+//! The chart's own commands run: the chart is rendered with a user's values
+//! (real PostgreSQL databases, the real broker, keys made the way its README
+//! says), and each container's command, arguments and environment — as the
+//! kubelet would resolve them, the cluster's addresses made local — run as
+//! local processes in the order Kubernetes runs them: the migrations (init
+//! containers), then every API, worker and the gateway (one replica each),
+//! then the bootstrap hook Job, twice. A real client (grpcurl) signs in and
+//! validates the token through the gateway; every system answers its
+//! readiness and liveness probes; SIGTERM ends every process cleanly within
+//! its termination grace.
+#![allow(clippy::unwrap_used)]
+
+mod chart;
+
+use std::{
+    collections::BTreeMap,
+    fs::File,
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+
+use chart::{Container, SYSTEMS, Secrets, containers};
+use map_kit::testing::{AmqpCleanup, Backend, TestDb, amqp_prefix, amqp_url, expose, poll_until};
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+
+/// The drain the test installs with (`shutdownGraceSeconds`).
+const DRAIN_SECONDS: u64 = 5;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
+    let (Some(helm), Some(_grpcurl)) = (chart::helm(), map_kit::testing::tool("grpcurl")) else {
+        return;
+    };
+    let (Some(_postgres), Some(amqp)) = (map_kit::testing::postgres_url(), amqp_url()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+
+    // What a user prepares: one database per system, Auth's schema, and each
+    // system's auth:service key made with `map admin create-api-key`.
+    let mut databases = BTreeMap::new();
+    for system in SYSTEMS {
+        databases.insert(system, TestDb::empty(Backend::Postgres).await);
+    }
+    let auth_db = expose(&databases["auth"].url).to_owned();
+    let migrated = map(&["migrate", "auth"], &[("MAP_DATABASE_URL", &auth_db)]).await;
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
+    let mut api_keys = BTreeMap::new();
+    for system in &SYSTEMS[1..] {
+        let made = map(
+            &[
+                "admin",
+                "create-api-key",
+                "--name",
+                system,
+                "--role",
+                "auth:service",
+            ],
+            &[("MAP_DATABASE_URL", &auth_db)],
+        )
+        .await;
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        let key = String::from_utf8(made.stdout).unwrap().trim().to_owned();
+        api_keys.insert((*system).to_owned(), key);
+    }
+    let secrets = Secrets {
+        database_urls: databases
+            .iter()
+            .map(|(s, db)| ((*s).to_owned(), expose(&db.url).to_owned()))
+            .collect(),
+        amqp_url: expose(&amqp).to_owned(),
+        api_keys,
+        ..Secrets::well_formed()
+    };
+
+    // Ports below the OS's ephemeral range (32768+), which every other test
+    // takes its ports from, so nothing else can hold them.
+    let base = 20_000 + u16::try_from(std::process::id() % 900).unwrap() * 10;
+    let port = |i: u16| base + i;
+    let systems: serde_json::Map<String, Value> = SYSTEMS
+        .iter()
+        .zip(0..)
+        .map(|(s, i)| ((*s).to_owned(), json!({"enabled": true, "port": port(i)})))
+        .collect();
+    let gateway_port = port(8);
+    let values = secrets.values_file(
+        dir.path(),
+        json!({
+            "systems": systems,
+            "gateway": {"port": gateway_port},
+            "shutdownGraceSeconds": DRAIN_SECONDS,
+            "log": {"format": "json", "filter": "info"},
+        }),
+    );
+    let docs = chart::render_ok(&helm, &[&values]);
+    let secret = chart::secret_data(&docs);
+    let prefix = amqp_prefix();
+    let _cleanup = AmqpCleanup::new(&amqp, &prefix);
+    let mut platform = Platform {
+        dir: dir.path().to_owned(),
+        prefix,
+        secret,
+        running: Vec::new(),
+    };
+    let all = containers(&docs);
+
+    // 1. The init containers: each Deployment's migrations, to completion.
+    let inits: Vec<&Container<'_>> = all.iter().filter(|c| c.init).collect();
+    assert_eq!(
+        inits.len(),
+        SYSTEMS.len() * 2,
+        "one migration init container per Deployment"
+    );
+    for c in &inits {
+        assert_eq!(c.args()[0], "migrate", "{}", c.name());
+        let status = platform.start(c).wait().await.unwrap();
+        assert!(
+            status.success(),
+            "{} failed: {}",
+            c.name(),
+            platform.log_of(c)
+        );
+    }
+
+    // 2. Every Deployment's container, one replica each.
+    for c in all
+        .iter()
+        .filter(|c| !c.init && c.owner["kind"] == "Deployment")
+    {
+        let child = platform.start(c);
+        platform.running.push((c.name(), child));
+    }
+    assert_eq!(
+        platform.running.len(),
+        SYSTEMS.len() * 2 + 1,
+        "APIs, workers and the gateway"
+    );
+
+    // Each probe the kubelet would make: readiness ("") and liveness.
+    let mut probes: Vec<(String, u16)> = Vec::new();
+    for (i, system) in SYSTEMS.iter().enumerate() {
+        let api = port(u16::try_from(i).unwrap());
+        probes.push((format!("{system} API"), api));
+        probes.push((format!("{system} worker"), api + 1000));
+    }
+    probes.push(("gateway".into(), gateway_port));
+    for (what, port) in &probes {
+        for service in ["", "liveness"] {
+            let ok = poll_until(Duration::from_secs(60), || serving(*port, service)).await;
+            assert!(
+                ok,
+                "{what} never answered its {service:?} probe:\n{}",
+                platform.logs()
+            );
+        }
+    }
+
+    // 3. The bootstrap hook Job, run twice: the second changes nothing.
+    let job = all.iter().find(|c| c.owner["kind"] == "Job").unwrap();
+    assert_eq!(job.args(), ["admin", "bootstrap", "--if-absent"]);
+    let first = platform.run_to_end(job).await;
+    assert!(first.0, "bootstrap failed: {}", first.1);
+    assert!(
+        first.1.contains("administrator admin@example.com created"),
+        "{}",
+        first.1
+    );
+    let second = platform.run_to_end(job).await;
+    assert!(second.0, "bootstrap again failed: {}", second.1);
+    assert!(second.1.contains("nothing to do"), "{}", second.1);
+
+    // 4. A real client through the gateway: sign in, validate the token.
+    let gateway = format!("127.0.0.1:{gateway_port}");
+    let login = grpcurl(
+        &gateway,
+        "map.auth.v1.AuthService/Login",
+        &json!({"email": "admin@example.com", "password": secrets.admin_password}),
+    );
+    let token = login["accessToken"]
+        .as_str()
+        .expect("an access token")
+        .to_owned();
+    let validated = grpcurl(
+        &gateway,
+        "map.auth.v1.AuthService/ValidateToken",
+        &json!({"token": token}),
+    );
+    assert_eq!(validated["valid"], true, "{validated}");
+    assert!(validated.to_string().contains("\"admin\""), "{validated}");
+
+    // 5. SIGTERM: every process drains and exits 0 within its grace.
+    let running = std::mem::take(&mut platform.running);
+    for (_, child) in &running {
+        let pid = child.id().unwrap().to_string();
+        let killed = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .unwrap();
+        assert!(killed.success());
+    }
+    let grace = Duration::from_secs(DRAIN_SECONDS + 10);
+    for (name, mut child) in running {
+        let status = tokio::time::timeout(grace, child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("{name} did not exit within {grace:?} of SIGTERM"))
+            .unwrap();
+        assert!(
+            status.success(),
+            "{name} exited with {status} after SIGTERM:\n{}",
+            platform.logs()
+        );
+    }
+}
+
+/// `map` with exactly `env`, to completion.
+async fn map(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_map"))
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .env("MAP_LOG", "warn")
+        .output()
+        .await
+        .unwrap()
+}
+
+/// Whether `service` reports SERVING on 127.0.0.1:`port`.
+async fn serving(port: u16, service: &str) -> bool {
+    let Ok(endpoint) = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+    else {
+        return false;
+    };
+    let Ok(channel) = endpoint.connect().await else {
+        return false;
+    };
+    let mut client = HealthClient::new(channel);
+    client
+        .check(HealthCheckRequest {
+            service: service.to_owned(),
+        })
+        .await
+        .is_ok_and(|r| r.into_inner().status == ServingStatus::Serving as i32)
+}
+
+/// grpcurl's JSON answer to `method` with `body`, through server reflection.
+fn grpcurl(addr: &str, method: &str, body: &Value) -> Value {
+    let out = std::process::Command::new("grpcurl")
+        .args(["-plaintext", "-d", &body.to_string(), addr, method])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "grpcurl {method} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The processes started from the chart's containers; killed on drop, their
+/// logs printed when the test failed.
+struct Platform {
+    dir: PathBuf,
+    prefix: String,
+    secret: BTreeMap<String, String>,
+    running: Vec<(String, Child)>,
+}
+
+impl Platform {
+    fn log_path(&self, c: &Container<'_>) -> PathBuf {
+        self.dir
+            .join(format!("{}.log", c.name().replace(['/', ':'], "_")))
+    }
+
+    /// Starts `c` as the kubelet would, output appended to its log.
+    fn start(&self, c: &Container<'_>) -> Child {
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.log_path(c))
+            .unwrap();
+        let env: Vec<(String, String)> = c
+            .env(&self.secret)
+            .into_iter()
+            .map(|(k, v)| (k, chart::local(&v)))
+            .collect();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_map"));
+        cmd.args(c.args())
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true);
+        // The only variable the chart does not set: this test's queues.
+        if env.iter().any(|(k, _)| k == "MAP_AMQP_URL") {
+            cmd.env("MAP_AMQP_PREFIX", &self.prefix);
+        }
+        cmd.spawn().unwrap()
+    }
+
+    /// Runs `c` to its end: whether it succeeded, and its output.
+    async fn run_to_end(&self, c: &Container<'_>) -> (bool, String) {
+        let _ = std::fs::remove_file(self.log_path(c));
+        let ok = self.start(c).wait().await.unwrap().success();
+        (ok, self.log_of(c))
+    }
+
+    fn log_of(&self, c: &Container<'_>) -> String {
+        std::fs::read_to_string(self.log_path(c)).unwrap_or_default()
+    }
+
+    /// The last lines of every process's log.
+    fn logs(&self) -> String {
+        let mut out = String::new();
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "log"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(15)..];
+            out.push_str(&format!("--- {}\n{}\n", file_name(&path), tail.join("\n")));
+        }
+        out
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("logs of the chart's processes:\n{}", self.logs());
+        }
+    }
+}
