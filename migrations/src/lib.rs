@@ -7,7 +7,8 @@
 //! Every database starts with the event outbox and inbox, and has the
 //! timers table (map-kit's `timers`) and the parked events (map-kit's
 //! `bus::parked`); every database but Auth's then holds
-//! the local directory of Auth's users and departments.
+//! the local directory of Auth's users and departments and the answered
+//! requests by `request_id` (map-kit's `idempotency`).
 #![forbid(unsafe_code)]
 
 // The auth migrations live in auth/; the module `auth` is the Migrator.
@@ -19,7 +20,10 @@ mod messaging;
 mod messaging_parked;
 mod messaging_pending;
 mod messaging_set_aside;
+mod requests;
 mod timers;
+#[path = "tts/mod.rs"]
+mod tts_schema;
 
 /// Declares a system's migrator: the shared ones first (outbox, inbox,
 /// timers), then its own. The shared ones touch only their own tables, so a
@@ -64,22 +68,27 @@ migrator!(
     ams,
     crate::counters::Migration,
     crate::directory::Migration,
+    crate::requests::Migration,
 );
 migrator!(
     /// Budget management's database.
     bms,
     crate::counters::Migration,
     crate::directory::Migration,
+    crate::requests::Migration,
 );
 migrator!(
     /// Ticket tracking's database.
     tts,
     crate::counters::Migration,
     crate::directory::Migration,
+    crate::requests::Migration,
+    crate::tts_schema::Workflows,
 );
 migrator!(
     /// The help desk's database.
     hdts,
     crate::counters::Migration,
     crate::directory::Migration,
+    crate::requests::Migration,
 );

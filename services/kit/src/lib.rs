@@ -26,6 +26,8 @@
 //! - [`error`]: the small set of API error kinds and their `google.rpc` details;
 //!   [`Violations`] collects a request's bad fields (required, length,
 //!   email, UUID checks);
+//! - [`idempotency`]: a request's `request_id` remembered with its answer, so a
+//!   retry changes nothing and gets the first answer;
 //! - [`outbox`]: events written in the same transaction as the state change;
 //!   rows the broker keeps refusing are set aside and re-driven by an operator;
 //! - [`paging`]: page sizes and authenticated page tokens with typed keyset
@@ -125,6 +127,7 @@ pub mod counters;
 pub mod db;
 pub mod directory;
 pub mod error;
+pub mod idempotency;
 pub mod outbox;
 pub mod paging;
 pub mod server;

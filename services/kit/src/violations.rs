@@ -91,6 +91,11 @@ impl Violations {
         self.0.is_empty()
     }
 
+    /// The violations recorded, e.g. to add ones found elsewhere.
+    pub fn into_violations(self) -> Vec<FieldViolation> {
+        self.0
+    }
+
     /// `Ok` when nothing was recorded, else `INVALID_ARGUMENT` with every violation.
     pub fn finish(self) -> Result<(), ApiError> {
         if self.0.is_empty() {

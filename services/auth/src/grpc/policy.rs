@@ -29,7 +29,8 @@ pub static AUTH_SERVICE: Policy = Policy {
     ],
 };
 
-/// `map.auth.v1.AdminService`: administrators only.
+/// `map.auth.v1.AdminService`: administrators only, but for listing roles,
+/// which the systems' service keys may do too.
 pub static ADMIN_SERVICE: Policy = Policy {
     service: "map.auth.v1.AdminService",
     methods: &[
@@ -40,7 +41,8 @@ pub static ADMIN_SERVICE: Policy = Policy {
         ("GrantRole", ADMIN),
         ("RevokeRole", ADMIN),
         ("ListSystems", ADMIN),
-        ("ListRoles", ADMIN),
+        // Other systems check role names against it (a TTS workflow's step roles).
+        ("ListRoles", DIRECTORY),
         ("CreateRole", ADMIN),
         ("CreateApiKey", ADMIN),
         ("ListApiKeys", ADMIN),

@@ -159,7 +159,12 @@ impl GrpcServer {
     /// reflection and health show them, and every call answers UNIMPLEMENTED
     /// with a message naming the system. Scaffolding, never "done".
     pub fn scaffold(mut self, system: System) -> Self {
-        self.names.extend(system.service_names());
+        // Services already served for real keep their one listing.
+        for name in system.service_names() {
+            if !self.names.contains(&name) {
+                self.names.push(name);
+            }
+        }
         self.scaffold = Some(system);
         self
     }

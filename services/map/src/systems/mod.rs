@@ -4,6 +4,7 @@
 
 mod auth;
 mod scaffold;
+mod tts;
 
 use std::sync::Arc;
 
@@ -44,7 +45,6 @@ pub struct Api<'a> {
     /// The process's configuration.
     pub config: &'a ServiceConfig,
     /// The system's database.
-    #[allow(dead_code)] // read by each system's API as it lands (the scaffolds need none)
     pub db: Db,
     /// Auth's domain service; `Some` when serving Auth.
     pub auth: Option<Arc<map_auth::Auth>>,
@@ -71,7 +71,7 @@ pub fn of(system: System) -> &'static Module {
         System::Auth => &auth::MODULE,
         System::Ams => &scaffold::AMS,
         System::Bms => &scaffold::BMS,
-        System::Tts => &scaffold::TTS,
+        System::Tts => &tts::MODULE,
         System::Hdts => &scaffold::HDTS,
     }
 }

@@ -23,5 +23,4 @@ macro_rules! scaffold {
 
 scaffold!(AMS, System::Ams, map_migrations::ams::Migrator);
 scaffold!(BMS, System::Bms, map_migrations::bms::Migrator);
-scaffold!(TTS, System::Tts, map_migrations::tts::Migrator);
 scaffold!(HDTS, System::Hdts, map_migrations::hdts::Migrator);

@@ -1,0 +1,44 @@
+//! Ticket tracking: its migrator and its API — WorkflowService for real,
+//! TicketService and SlaService scaffolded until their issues land — with
+//! callers validated by Auth and step roles checked against Auth's roles of
+//! TTS. Its worker keeps the directory.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use map_kit::{
+    System,
+    authn::{Authenticator, CacheConfig},
+    clock::Clock,
+};
+use map_tts::workflows::{Workflows, roles::AuthRoles};
+
+use super::Module;
+
+pub(super) static MODULE: Module = Module {
+    system: System::Tts,
+    migrate: |url| Box::pin(map_kit::db::migrate::<map_migrations::tts::Migrator>(url)),
+    api: |api| {
+        let config = api.config;
+        let auth_url = config.auth_url.as_ref().context("tts needs MAP_AUTH_URL")?;
+        let api_key = config
+            .auth_api_key
+            .as_ref()
+            .context("tts needs MAP_AUTH_API_KEY")?;
+        let channel = tonic::transport::Endpoint::from(auth_url.clone()).connect_lazy();
+        let roles = AuthRoles::new(channel, api_key).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let workflows = Workflows::new(
+            api.db.clone(),
+            Arc::new(roles),
+            Clock::system(),
+            config.pager()?,
+        );
+        let validator = Arc::new(Authenticator::connect_lazy(
+            auth_url,
+            CacheConfig::default(),
+        ));
+        Ok(map_tts::grpc_server(workflows, validator))
+    },
+    consumers: |db, bus| super::directory_consumer(System::Tts, db, bus).map(|c| vec![c]),
+    timers: |worker, _, _| worker,
+};

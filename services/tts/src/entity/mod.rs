@@ -1,0 +1,4 @@
+//! TTS's tables (the tts migrations), as sea-orm entities.
+
+pub mod workflow_revisions;
+pub mod workflows;

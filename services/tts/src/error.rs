@@ -1,0 +1,84 @@
+//! TTS's domain errors. The gRPC adapter turns them into status codes with
+//! `google.rpc` details through [`ApiError`]; none carries a secret.
+
+use map_kit::{ApiError, FieldViolation, System, error::Reason};
+
+/// What can go wrong in TTS.
+#[derive(Debug, thiserror::Error)]
+pub enum TtsError {
+    /// The request is malformed; nothing changed.
+    #[error("invalid argument")]
+    InvalidArgument(Vec<FieldViolation>),
+    /// A resource does not exist (or the caller may not know it does).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A resource with the same identity exists.
+    #[error("{message}")]
+    AlreadyExists {
+        /// Machine-readable reason, e.g. `WORKFLOW_NAME_TAKEN`.
+        reason: &'static str,
+        /// For people.
+        message: String,
+    },
+    /// The state does not allow the operation.
+    #[error("{message}")]
+    FailedPrecondition {
+        /// Machine-readable reason, e.g. `NOT_DRAFT`.
+        reason: &'static str,
+        /// For people.
+        message: String,
+    },
+    /// The caller's etag is stale: the resource changed since it was read.
+    #[error("etag mismatch")]
+    EtagMismatch,
+    /// A kit-level refusal (paging, idempotency, a dependency).
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+}
+
+impl TtsError {
+    /// FAILED_PRECONDITION with `reason`.
+    pub fn precondition(reason: &'static str, message: impl Into<String>) -> TtsError {
+        TtsError::FailedPrecondition {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    /// INVALID_ARGUMENT naming one field.
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> TtsError {
+        TtsError::InvalidArgument(vec![FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        }])
+    }
+}
+
+impl From<TtsError> for ApiError {
+    fn from(e: TtsError) -> ApiError {
+        match e {
+            TtsError::InvalidArgument(v) => ApiError::InvalidArgument(v),
+            TtsError::NotFound(resource) => ApiError::NotFound { resource },
+            TtsError::AlreadyExists { reason, message } => {
+                ApiError::AlreadyExists(Reason::new(System::Tts, reason, message))
+            }
+            TtsError::FailedPrecondition { reason, message } => {
+                ApiError::FailedPrecondition(Reason::new(System::Tts, reason, message))
+            }
+            TtsError::EtagMismatch => map_kit::wire::etag::mismatch(System::Tts),
+            TtsError::Api(e) => e,
+            TtsError::Db(e) => e.into(),
+        }
+    }
+}
+
+/// Whether `e` is a unique-key violation (a race with a concurrent writer).
+pub(crate) fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
+    matches!(
+        e.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}

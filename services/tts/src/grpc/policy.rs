@@ -1,0 +1,30 @@
+//! Who may call each RPC of TTS: one table per service, enforced by
+//! map-kit's authentication layer in front of the handlers. Deny by
+//! default: an RPC missing here is refused.
+
+use map_kit::{
+    System,
+    authz::{Access, Policy},
+};
+
+/// Workflow authors.
+const ADMIN: Access = Access::AnyRole(&[(System::Tts, "admin")]);
+/// Everyone who works tickets (and so reads workflows).
+const STAFF: Access = Access::AnyRole(&[
+    (System::Tts, "agent"),
+    (System::Tts, "manager"),
+    (System::Tts, "admin"),
+]);
+
+/// `map.tts.v1.WorkflowService`.
+pub static WORKFLOW_SERVICE: Policy = Policy {
+    service: "map.tts.v1.WorkflowService",
+    methods: &[
+        ("CreateWorkflow", ADMIN),
+        ("GetWorkflow", STAFF),
+        ("ListWorkflows", STAFF),
+        ("UpdateWorkflow", ADMIN),
+        ("PublishWorkflow", ADMIN),
+        ("ArchiveWorkflow", ADMIN),
+    ],
+};

@@ -1,0 +1,22 @@
+//! Ticket tracking (TTS), the agents' side of the help desk.
+//!
+//! - [`workflows`]: versioned workflow definitions — steps, named and
+//!   triggered transitions, their validation (every violation at once), one
+//!   published revision per selector, and the matching that picks a new
+//!   ticket's workflow;
+//! - [`entity`]: the sea-orm entities of TTS's tables;
+//! - [`grpc`]: the tonic adapter and its access policies;
+//! - [`TtsError`]: the domain's errors.
+//!
+//! Tickets, comments, assignment and SLAs build on these (the tickets and
+//! SLA issues); until they land TicketService and SlaService answer
+//! UNIMPLEMENTED.
+#![forbid(unsafe_code)]
+
+pub mod entity;
+pub mod error;
+pub mod grpc;
+pub mod workflows;
+
+pub use error::TtsError;
+pub use grpc::grpc_server;
