@@ -3,6 +3,7 @@
 //! different request, or for another method, is INVALID_ARGUMENT naming the
 //! field; an answer rolled back with its change is forgotten with it; a
 //! malformed id is refused before anything is read.
+#![allow(clippy::unwrap_used)]
 
 use map_kit::{ApiError, System, counters::next_number, idempotency::Idempotent, testing::TestDb};
 use prost_types::Duration;

@@ -31,9 +31,10 @@ pub enum TtsError {
     /// The caller's etag is stale: the resource changed since it was read.
     #[error("etag mismatch")]
     EtagMismatch,
-    /// A kit-level refusal (paging, idempotency, a dependency).
+    /// A kit-level refusal (paging, idempotency, a dependency); boxed, as
+    /// it is the largest variant.
     #[error(transparent)]
-    Api(#[from] ApiError),
+    Api(Box<ApiError>),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] sea_orm::DbErr),
@@ -69,9 +70,15 @@ impl From<TtsError> for ApiError {
                 ApiError::FailedPrecondition(Reason::new(System::Tts, reason, message))
             }
             TtsError::EtagMismatch => map_kit::wire::etag::mismatch(System::Tts),
-            TtsError::Api(e) => e,
+            TtsError::Api(e) => *e,
             TtsError::Db(e) => e.into(),
         }
+    }
+}
+
+impl From<ApiError> for TtsError {
+    fn from(e: ApiError) -> TtsError {
+        TtsError::Api(Box::new(e))
     }
 }
 

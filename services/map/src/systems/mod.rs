@@ -120,12 +120,15 @@ mod tests {
             amqp_url: None,
             amqp_prefix: String::new(),
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-            auth_url: None,
-            auth_api_key: None,
+            // As `map serve` requires of every system but Auth (nothing listens).
+            auth_url: (system != System::Auth)
+                .then(|| http::Uri::from_static("http://127.0.0.1:9")),
+            auth_api_key: (system != System::Auth)
+                .then(|| secrecy::SecretString::from("mapk_registration_test")),
             tls: None,
             shutdown_grace: std::time::Duration::from_secs(1),
             trusted_proxies: map_kit::client_addr::TrustedProxies::default(),
-            page_tokens: None,
+            page_tokens: Some(map_kit::paging::Pager::random()),
         }
     }
 }

@@ -26,7 +26,7 @@ pub(super) static MODULE: Module = Module {
             .as_ref()
             .context("tts needs MAP_AUTH_API_KEY")?;
         let channel = tonic::transport::Endpoint::from(auth_url.clone()).connect_lazy();
-        let roles = AuthRoles::new(channel, api_key).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let roles = AuthRoles::new(channel, api_key).context("MAP_AUTH_API_KEY")?;
         let workflows = Workflows::new(
             api.db.clone(),
             Arc::new(roles),

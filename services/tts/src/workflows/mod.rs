@@ -611,7 +611,7 @@ async fn insert_revision(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Revision, TtsError> {
     let graph = serde_json::to_string(&def.graph)
-        .map_err(|e| TtsError::Api(map_kit::ApiError::Internal(Box::new(e))))?;
+        .map_err(|e| TtsError::from(map_kit::ApiError::Internal(Box::new(e))))?;
     let row = revisions::ActiveModel {
         workflow_id: Set(w.id.clone()),
         revision: Set(revision),

@@ -92,7 +92,7 @@ impl Revision {
         r: workflow_revisions::Model,
     ) -> Result<Revision, TtsError> {
         let broken = |what: &str| {
-            TtsError::Api(map_kit::ApiError::Internal(
+            TtsError::from(map_kit::ApiError::Internal(
                 format!("workflow {} revision {}: {what}", r.workflow_id, r.revision).into(),
             ))
         };

@@ -60,9 +60,14 @@ impl AuthRoles {
     pub const TTL: Duration = Duration::from_secs(30);
 
     /// Asks Auth over `channel` with this system's API key.
-    pub fn new(channel: Channel, key: &secrecy::SecretString) -> Result<AuthRoles, ApiError> {
-        let interceptor = ApiKeyInterceptor::new(key)
-            .map_err(|_| ApiError::Internal("MAP_AUTH_API_KEY is not a valid header".into()))?;
+    ///
+    /// # Errors
+    /// When the key cannot be sent as a header.
+    pub fn new(
+        channel: Channel,
+        key: &secrecy::SecretString,
+    ) -> Result<AuthRoles, map_kit::authn::BadApiKey> {
+        let interceptor = ApiKeyInterceptor::new(key)?;
         Ok(AuthRoles {
             client: auth_pb::admin_service_client::AdminServiceClient::with_interceptor(
                 channel,
