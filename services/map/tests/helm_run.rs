@@ -201,7 +201,79 @@ async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
     assert_eq!(validated["valid"], true, "{validated}");
     assert!(validated.to_string().contains("\"admin\""), "{validated}");
 
-    // 5. SIGTERM: every process drains and exits 0 within its grace.
+    // 5. TTS: the administrator takes tts:admin, signs in again, and creates
+    // and publishes a workflow through the gateway; TTS checks its step
+    // roles against Auth's roles of TTS with its own service key.
+    let admin_id = login["user"]["id"]
+        .as_str()
+        .expect("the user's id")
+        .to_owned();
+    let bearer = |token: &str| format!("authorization: Bearer {token}");
+    grpcurl_as(
+        &gateway,
+        &bearer(&token),
+        "map.auth.v1.AdminService/GrantRole",
+        &json!({"userId": admin_id, "role": {"system": "tts", "role": "admin"}}),
+    );
+    let login = grpcurl(
+        &gateway,
+        "map.auth.v1.AuthService/Login",
+        &json!({"email": "admin@example.com", "password": secrets.admin_password}),
+    );
+    let token = login["accessToken"]
+        .as_str()
+        .expect("an access token")
+        .to_owned();
+    let step = |id: &str, status: &str, end: bool| json!({"id": id, "name": id, "role": "tts:agent", "ticketStatus": status, "end": end});
+    let mut workflow = json!({
+        "name": "Desk support",
+        "steps": [step("work", "TICKET_STATUS_IN_PROGRESS", false), step("done", "TICKET_STATUS_RESOLVED", true)],
+        "transitions": [{"fromStepId": "work", "toStepId": "done", "action": "resolve", "name": "Resolve"}],
+        "initialStepId": "work",
+        "requestId": "01890a5d-ac96-774b-bcce-b302099a8057",
+    });
+    // A role Auth does not have is refused by name.
+    workflow["steps"][0]["role"] = json!("tts:wizard");
+    let refused = grpcurl_raw(
+        &gateway,
+        &bearer(&token),
+        "map.tts.v1.WorkflowService/CreateWorkflow",
+        &workflow,
+    );
+    assert!(
+        !refused.status.success(),
+        "a workflow with an unknown role was accepted"
+    );
+    let why = String::from_utf8_lossy(&refused.stdout).into_owned()
+        + &String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        why.contains("\"code\": 3") && why.contains("steps[0].role"),
+        "{why}"
+    );
+    workflow["steps"][0]["role"] = json!("tts:agent");
+    workflow["requestId"] = json!("01890a5d-ac96-774b-bcce-b302099a8058");
+    let created = grpcurl_as(
+        &gateway,
+        &bearer(&token),
+        "map.tts.v1.WorkflowService/CreateWorkflow",
+        &workflow,
+    );
+    let id = created["workflow"]["id"]
+        .as_str()
+        .expect("a workflow id")
+        .to_owned();
+    let published = grpcurl_as(
+        &gateway,
+        &bearer(&token),
+        "map.tts.v1.WorkflowService/PublishWorkflow",
+        &json!({"workflowId": id, "revision": 1, "requestId": "01890a5d-ac96-774b-bcce-b302099a8059"}),
+    );
+    assert_eq!(
+        published["workflow"]["state"], "WORKFLOW_STATE_PUBLISHED",
+        "{published}"
+    );
+
+    // 6. SIGTERM: every process drains and exits 0 within its grace.
     let running = std::mem::take(&mut platform.running);
     for (_, child) in &running {
         let pid = child.id().unwrap().to_string();
@@ -258,16 +330,36 @@ async fn serving(port: u16, service: &str) -> bool {
 
 /// grpcurl's JSON answer to `method` with `body`, through server reflection.
 fn grpcurl(addr: &str, method: &str, body: &Value) -> Value {
-    let out = std::process::Command::new("grpcurl")
-        .args(["-plaintext", "-d", &body.to_string(), addr, method])
-        .output()
-        .unwrap();
+    grpcurl_as(addr, "x-caller: anonymous", method, body)
+}
+
+/// grpcurl's JSON answer to `method` with `body` and the `header` line.
+fn grpcurl_as(addr: &str, header: &str, method: &str, body: &Value) -> Value {
+    let out = grpcurl_raw(addr, header, method, body);
     assert!(
         out.status.success(),
-        "grpcurl {method} failed: {}",
+        "grpcurl {method} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// grpcurl's whole outcome of `method` with `body` and the `header` line.
+fn grpcurl_raw(addr: &str, header: &str, method: &str, body: &Value) -> std::process::Output {
+    std::process::Command::new("grpcurl")
+        .args([
+            "-plaintext",
+            "-format-error",
+            "-H",
+            header,
+            "-d",
+            &body.to_string(),
+            addr,
+            method,
+        ])
+        .output()
+        .unwrap()
 }
 
 /// The processes started from the chart's containers; killed on drop, their
