@@ -16,6 +16,8 @@
 mod auth_schema;
 mod counters;
 mod directory;
+#[path = "hdts/mod.rs"]
+mod hdts_schema;
 mod messaging;
 mod messaging_parked;
 mod messaging_pending;
@@ -62,6 +64,7 @@ migrator!(
     crate::auth_schema::Seed,
     crate::auth_schema::Departments,
     crate::auth_schema::RoundRobinPicks,
+    crate::auth_schema::HdtsAdmin,
 );
 migrator!(
     /// Asset management's database.
@@ -91,4 +94,5 @@ migrator!(
     crate::counters::Migration,
     crate::directory::Migration,
     crate::requests::Migration,
+    crate::hdts_schema::HelpTopics,
 );

@@ -133,3 +133,12 @@ pub async fn migrate<M: MigratorTrait>(url: &SecretString) -> Result<(), DbErr> 
     result?;
     unlocked.map(|_| ())
 }
+
+/// Whether `e` is a unique-key violation: a concurrent writer took the key
+/// first (both databases report it the same way through sea-orm).
+pub fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(
+        e.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}

@@ -148,12 +148,7 @@ impl Idempotent {
         .await;
         match inserted {
             Ok(_) => Ok(()),
-            Err(e)
-                if matches!(
-                    e.sql_err(),
-                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-                ) =>
-            {
+            Err(e) if crate::db::is_unique_violation(&e) => {
                 Err(ApiError::Aborted(crate::error::Reason::new(
                     self.system,
                     "REQUEST_IN_FLIGHT",

@@ -82,10 +82,4 @@ impl From<ApiError> for TtsError {
     }
 }
 
-/// Whether `e` is a unique-key violation (a race with a concurrent writer).
-pub(crate) fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
-    matches!(
-        e.sql_err(),
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-    )
-}
+pub(crate) use map_kit::db::is_unique_violation;

@@ -3,6 +3,7 @@
 //! that is scaffolded today) is one file here and one line in [`of`].
 
 mod auth;
+mod hdts;
 mod scaffold;
 mod tts;
 
@@ -72,7 +73,7 @@ pub fn of(system: System) -> &'static Module {
         System::Ams => &scaffold::AMS,
         System::Bms => &scaffold::BMS,
         System::Tts => &tts::MODULE,
-        System::Hdts => &scaffold::HDTS,
+        System::Hdts => &hdts::MODULE,
     }
 }
 

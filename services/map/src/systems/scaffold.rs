@@ -23,4 +23,3 @@ macro_rules! scaffold {
 
 scaffold!(AMS, System::Ams, map_migrations::ams::Migrator);
 scaffold!(BMS, System::Bms, map_migrations::bms::Migrator);
-scaffold!(HDTS, System::Hdts, map_migrations::hdts::Migrator);

@@ -1,0 +1,3 @@
+//! HDTS's tables (the hdts migrations), as sea-orm entities.
+
+pub mod help_topics;

@@ -1,0 +1,183 @@
+//! `map.hdts.v1.HelpDeskService` over the domain. Who may call what is
+//! `policy::HELP_DESK_SERVICE`, enforced before the handlers. The ticket
+//! RPCs answer UNIMPLEMENTED naming the system until the tickets part of
+//! HDTS lands; the help-topic RPCs are served.
+
+use map_contracts::hdts::v1::{self as pb, help_desk_service_server::HelpDeskService};
+use map_kit::{System, authn, idempotency::Idempotent, wire::field_mask::update_paths};
+use tonic::{Request, Response, Status};
+
+use crate::topics::{TopicFields, Topics, UPDATE_PATHS, Viewer, to_proto};
+
+const CREATE_TOPIC: &str = "map.hdts.v1.HelpDeskService/CreateHelpTopic";
+
+/// The handlers of HelpDeskService.
+#[derive(Debug, Clone)]
+pub struct HelpDeskApi {
+    topics: Topics,
+}
+
+impl HelpDeskApi {
+    /// Handlers over `topics`.
+    pub fn new(topics: Topics) -> Self {
+        HelpDeskApi { topics }
+    }
+}
+
+/// An employee, unless the caller is an agent or administrator of HDTS.
+fn viewer<T>(request: &Request<T>) -> Result<Viewer, Status> {
+    let p = authn::principal(request)?;
+    Ok(
+        if p.has_role(System::Hdts, "agent") || p.has_role(System::Hdts, "admin") {
+            Viewer::Staff
+        } else {
+            Viewer::Employee
+        },
+    )
+}
+
+fn not_yet(rpc: &str) -> Status {
+    Status::unimplemented(format!(
+        "hdts: {rpc} is not implemented yet (help topics are)"
+    ))
+}
+
+#[tonic::async_trait]
+impl HelpDeskService for HelpDeskApi {
+    async fn submit_ticket(
+        &self,
+        _: Request<pb::SubmitTicketRequest>,
+    ) -> Result<Response<pb::SubmitTicketResponse>, Status> {
+        Err(not_yet("SubmitTicket"))
+    }
+
+    async fn get_ticket(
+        &self,
+        _: Request<pb::GetTicketRequest>,
+    ) -> Result<Response<pb::GetTicketResponse>, Status> {
+        Err(not_yet("GetTicket"))
+    }
+
+    async fn list_tickets(
+        &self,
+        _: Request<pb::ListTicketsRequest>,
+    ) -> Result<Response<pb::ListTicketsResponse>, Status> {
+        Err(not_yet("ListTickets"))
+    }
+
+    async fn list_replies(
+        &self,
+        _: Request<pb::ListRepliesRequest>,
+    ) -> Result<Response<pb::ListRepliesResponse>, Status> {
+        Err(not_yet("ListReplies"))
+    }
+
+    async fn add_reply(
+        &self,
+        _: Request<pb::AddReplyRequest>,
+    ) -> Result<Response<pb::AddReplyResponse>, Status> {
+        Err(not_yet("AddReply"))
+    }
+
+    async fn withdraw_ticket(
+        &self,
+        _: Request<pb::WithdrawTicketRequest>,
+    ) -> Result<Response<pb::WithdrawTicketResponse>, Status> {
+        Err(not_yet("WithdrawTicket"))
+    }
+
+    async fn confirm_resolution(
+        &self,
+        _: Request<pb::ConfirmResolutionRequest>,
+    ) -> Result<Response<pb::ConfirmResolutionResponse>, Status> {
+        Err(not_yet("ConfirmResolution"))
+    }
+
+    async fn reopen_ticket(
+        &self,
+        _: Request<pb::ReopenTicketRequest>,
+    ) -> Result<Response<pb::ReopenTicketResponse>, Status> {
+        Err(not_yet("ReopenTicket"))
+    }
+
+    async fn rate_ticket(
+        &self,
+        _: Request<pb::RateTicketRequest>,
+    ) -> Result<Response<pb::RateTicketResponse>, Status> {
+        Err(not_yet("RateTicket"))
+    }
+
+    async fn create_help_topic(
+        &self,
+        request: Request<pb::CreateHelpTopicRequest>,
+    ) -> Result<Response<pb::CreateHelpTopicResponse>, Status> {
+        let r = request.into_inner();
+        let key = Idempotent::new(System::Hdts, "request_id", &r.request_id, CREATE_TOPIC, &r)?;
+        let fields = TopicFields {
+            name: r.name,
+            description: r.description,
+            department_code: r.department_code,
+            category: r.category,
+            sub_category: r.sub_category,
+            active: true,
+        };
+        Ok(Response::new(self.topics.create(&key, fields).await?))
+    }
+
+    async fn get_help_topic(
+        &self,
+        request: Request<pb::GetHelpTopicRequest>,
+    ) -> Result<Response<pb::GetHelpTopicResponse>, Status> {
+        let viewer = viewer(&request)?;
+        let topic = self
+            .topics
+            .get(viewer, &request.into_inner().help_topic_id)
+            .await?;
+        Ok(Response::new(pb::GetHelpTopicResponse {
+            help_topic: Some(to_proto(&topic)),
+        }))
+    }
+
+    async fn list_help_topics(
+        &self,
+        request: Request<pb::ListHelpTopicsRequest>,
+    ) -> Result<Response<pb::ListHelpTopicsResponse>, Status> {
+        let viewer = viewer(&request)?;
+        let r = request.into_inner();
+        let (topics, next_page_token) = self
+            .topics
+            .list(
+                viewer,
+                r.show_inactive,
+                &r.order_by,
+                r.page_size,
+                &r.page_token,
+            )
+            .await?;
+        Ok(Response::new(pb::ListHelpTopicsResponse {
+            help_topics: topics.iter().map(to_proto).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn update_help_topic(
+        &self,
+        request: Request<pb::UpdateHelpTopicRequest>,
+    ) -> Result<Response<pb::UpdateHelpTopicResponse>, Status> {
+        let r = request.into_inner();
+        let paths = update_paths(r.update_mask.as_ref(), &UPDATE_PATHS)?;
+        let t = r.help_topic.unwrap_or_default();
+        let fields = TopicFields {
+            name: t.name,
+            description: t.description,
+            department_code: t.department_code,
+            category: t.category,
+            sub_category: t.sub_category,
+            active: t.active,
+        };
+        let topic = self.topics.update(&t.id, &t.etag, &paths, fields).await?;
+        Ok(Response::new(pb::UpdateHelpTopicResponse {
+            help_topic: Some(to_proto(&topic)),
+        }))
+    }
+}

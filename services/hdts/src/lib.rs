@@ -1,0 +1,20 @@
+//! The employee help desk (HDTS).
+//!
+//! - [`topics`]: the catalogue of help topics employees pick from, each
+//!   routing its submissions by department, category and sub-category, with
+//!   `hdts.topic.*` events carrying the whole topic;
+//! - [`entity`]: the sea-orm entities of HDTS's tables;
+//! - [`grpc`]: the tonic adapter and its access policy;
+//! - [`HdtsError`]: the domain's errors.
+//!
+//! Submissions, replies and the employee-facing lifecycle build on these
+//! (the tickets issue); until they land those RPCs answer UNIMPLEMENTED.
+#![forbid(unsafe_code)]
+
+pub mod entity;
+pub mod error;
+pub mod grpc;
+pub mod topics;
+
+pub use error::HdtsError;
+pub use grpc::grpc_server;
