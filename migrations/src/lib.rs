@@ -87,6 +87,7 @@ migrator!(
     crate::directory::Migration,
     crate::requests::Migration,
     crate::tts_schema::Workflows,
+    crate::tts_schema::Tickets,
 );
 migrator!(
     /// The help desk's database.

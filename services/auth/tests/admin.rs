@@ -464,7 +464,7 @@ async fn roles_systems_and_paging() {
         }
         token = page.next_page_token;
     }
-    assert_eq!(all.len(), 14);
+    assert_eq!(all.len(), 15, "the seeded roles (m0002) and hdts:admin (m0005)");
     let mut sorted = all.clone();
     sorted.sort();
     assert_eq!(all, sorted);

@@ -110,11 +110,19 @@ async fn round_trip(backend: Backend) {
     assert_eq!(event.envelope.subject, user);
     let payload: AuthUserCreated = event.payload().unwrap();
     assert_eq!(payload.user.unwrap().display_name, "ada");
-    assert!(
-        inbox::contains(fx.consumer.db.conn(), "tts.user-sync", &ids[0])
-            .await
-            .unwrap()
-    );
+    // The handler saw it inside its transaction; the inbox row commits with
+    // that transaction, just after.
+    let consumer_db = fx.consumer.db.clone();
+    let id = ids[0].clone();
+    eventually("the event to be recorded in the inbox", WAIT, || {
+        let (db, id) = (consumer_db.clone(), id.clone());
+        async move {
+            inbox::contains(db.conn(), "tts.user-sync", &id)
+                .await
+                .unwrap()
+        }
+    })
+    .await;
     // Wrong payload type is a permanent error, not a panic.
     assert!(matches!(
         event.payload::<map_contracts::events::v1::HdtsTicketSubmitted>(),

@@ -28,6 +28,14 @@ pub enum TtsError {
         /// For people.
         message: String,
     },
+    /// The caller may not do this (beyond its roles, which the policy checks).
+    #[error("{message}")]
+    PermissionDenied {
+        /// Machine-readable reason, e.g. `NOT_ASSIGNEE`.
+        reason: &'static str,
+        /// For people.
+        message: String,
+    },
     /// The caller's etag is stale: the resource changed since it was read.
     #[error("etag mismatch")]
     EtagMismatch,
@@ -68,6 +76,9 @@ impl From<TtsError> for ApiError {
             }
             TtsError::FailedPrecondition { reason, message } => {
                 ApiError::FailedPrecondition(Reason::new(System::Tts, reason, message))
+            }
+            TtsError::PermissionDenied { reason, message } => {
+                ApiError::PermissionDenied(Reason::new(System::Tts, reason, message))
             }
             TtsError::EtagMismatch => map_kit::wire::etag::mismatch(System::Tts),
             TtsError::Api(e) => *e,

@@ -4,6 +4,9 @@
 //!   triggered transitions, their validation (every violation at once), one
 //!   published revision per selector, and the matching that picks a new
 //!   ticket's workflow;
+//! - [`tickets`]: tickets opened (never stuck: triage or unassigned with the
+//!   reason), worked through their workflow revision, commented, with an
+//!   append-only history and `tts.ticket.*` events;
 //! - [`entity`]: the sea-orm entities of TTS's tables;
 //! - [`grpc`]: the tonic adapter and its access policies;
 //! - [`TtsError`]: the domain's errors.
@@ -16,6 +19,7 @@
 pub mod entity;
 pub mod error;
 pub mod grpc;
+pub mod tickets;
 pub mod workflows;
 
 pub use error::TtsError;

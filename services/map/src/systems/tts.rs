@@ -1,7 +1,7 @@
-//! Ticket tracking: its migrator and its API — WorkflowService for real,
-//! TicketService and SlaService scaffolded until their issues land — with
-//! callers validated by Auth and step roles checked against Auth's roles of
-//! TTS. Its worker keeps the directory.
+//! Ticket tracking: its migrator and its API — WorkflowService and
+//! TicketService (assignees from Auth's round-robin), SlaService scaffolded
+//! until its issue lands — with callers validated by Auth and step roles
+//! checked against Auth's roles of TTS. Its worker keeps the directory.
 
 use std::sync::Arc;
 
@@ -11,7 +11,10 @@ use map_kit::{
     authn::{Authenticator, CacheConfig},
     clock::Clock,
 };
-use map_tts::workflows::{Workflows, roles::AuthRoles};
+use map_tts::{
+    tickets::{Tickets, assign::AuthAssigner},
+    workflows::{Workflows, roles::AuthRoles},
+};
 
 use super::Module;
 
@@ -26,18 +29,20 @@ pub(super) static MODULE: Module = Module {
             .as_ref()
             .context("tts needs MAP_AUTH_API_KEY")?;
         let channel = tonic::transport::Endpoint::from(auth_url.clone()).connect_lazy();
-        let roles = AuthRoles::new(channel, api_key).context("MAP_AUTH_API_KEY")?;
+        let roles = AuthRoles::new(channel.clone(), api_key).context("MAP_AUTH_API_KEY")?;
+        let assigner = AuthAssigner::new(channel, api_key).context("MAP_AUTH_API_KEY")?;
         let workflows = Workflows::new(
             api.db.clone(),
             Arc::new(roles),
             Clock::system(),
             config.pager()?,
         );
+        let tickets = Tickets::new(api.db.clone(), Arc::new(assigner), Clock::system());
         let validator = Arc::new(Authenticator::connect_lazy(
             auth_url,
             CacheConfig::default(),
         ));
-        Ok(map_tts::grpc_server(workflows, validator))
+        Ok(map_tts::grpc_server(workflows, tickets, validator))
     },
     consumers: |db, bus| super::directory_consumer(System::Tts, db, bus).map(|c| vec![c]),
     timers: |worker, _, _| worker,

@@ -1,4 +1,7 @@
 //! TTS's tables (the tts migrations), as sea-orm entities.
 
+pub mod comments;
+pub mod ticket_events;
+pub mod tickets;
 pub mod workflow_revisions;
 pub mod workflows;

@@ -1,22 +1,27 @@
-//! The tonic adapter: WorkflowService behind map-kit's authentication layer
-//! and its access policy ([`policy`]). TicketService and SlaService are
-//! still scaffolded (UNIMPLEMENTED naming the system) until their issues land.
+//! The tonic adapter: WorkflowService and TicketService behind map-kit's
+//! authentication layer and their access policies ([`policy`]). SlaService
+//! is still scaffolded (UNIMPLEMENTED naming the system) until its issue
+//! lands.
 
 pub mod policy;
+mod ticket_api;
 mod workflow_api;
 
 use std::sync::Arc;
 
-use map_contracts::tts::v1::workflow_service_server::WorkflowServiceServer;
+use map_contracts::tts::v1::{
+    ticket_service_server::TicketServiceServer, workflow_service_server::WorkflowServiceServer,
+};
 use map_kit::{
     System,
     authn::{Authenticated, Validator},
     server::GrpcServer,
 };
 
+pub use ticket_api::TicketApi;
 pub use workflow_api::WorkflowApi;
 
-use crate::{TtsError, workflows::Workflows};
+use crate::{TtsError, tickets::Tickets, workflows::Workflows};
 
 impl From<TtsError> for tonic::Status {
     fn from(e: TtsError) -> tonic::Status {
@@ -26,13 +31,23 @@ impl From<TtsError> for tonic::Status {
 
 /// TTS's gRPC server, its callers validated by `validator` (Auth's
 /// ValidateToken, cached). The binary adds TLS, readiness and the drain.
-pub fn grpc_server(workflows: Workflows, validator: Arc<dyn Validator>) -> GrpcServer {
+pub fn grpc_server(
+    workflows: Workflows,
+    tickets: Tickets,
+    validator: Arc<dyn Validator>,
+) -> GrpcServer {
     let workflow_service = Authenticated::new(
         WorkflowServiceServer::new(WorkflowApi::new(workflows)),
         &policy::WORKFLOW_SERVICE,
+        validator.clone(),
+    );
+    let ticket_service = Authenticated::new(
+        TicketServiceServer::new(TicketApi::new(tickets)),
+        &policy::TICKET_SERVICE,
         validator,
     );
     GrpcServer::new("tts")
         .add_service(workflow_service)
+        .add_service(ticket_service)
         .scaffold(System::Tts)
 }

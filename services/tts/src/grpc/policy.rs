@@ -28,3 +28,19 @@ pub static WORKFLOW_SERVICE: Policy = Policy {
         ("ArchiveWorkflow", ADMIN),
     ],
 };
+
+/// `map.tts.v1.TicketService`. Moving a ticket is further limited to its
+/// assignee or a manager by the domain.
+pub static TICKET_SERVICE: Policy = Policy {
+    service: "map.tts.v1.TicketService",
+    methods: &[
+        ("CreateTicket", STAFF),
+        ("GetTicket", STAFF),
+        ("ListTickets", STAFF),
+        ("AssignTicket", STAFF),
+        ("TransitionTicket", STAFF),
+        ("AddComment", STAFF),
+        ("ListTicketEvents", STAFF),
+        ("WatchTicket", STAFF),
+    ],
+};

@@ -472,6 +472,16 @@ impl Workflows {
         Ok(latest)
     }
 
+    /// Revision `revision` of workflow `id`, in any state (a ticket keeps
+    /// the revision it started on).
+    pub async fn read_revision<C: ConnectionTrait>(
+        conn: &C,
+        id: &str,
+        revision: i32,
+    ) -> Result<Revision, TtsError> {
+        read(conn, id, revision).await
+    }
+
     /// The published workflow for a new ticket of `department_code`,
     /// `category` and `sub_category`: the most specific selector that has
     /// one, down to the default workflow; `None` when not even a default is

@@ -216,10 +216,10 @@ pub fn graph_from_proto(
                 Ok(pb::TicketStatus::Resolved) => Some(StepStatus::Resolved),
                 Ok(pb::TicketStatus::Closed) => Some(StepStatus::Closed),
                 Ok(pb::TicketStatus::Unspecified) => None,
-                Ok(pb::TicketStatus::Cancelled) | Err(_) => {
+                Ok(pb::TicketStatus::Cancelled | pb::TicketStatus::Triage) | Err(_) => {
                     bad.push((
                         format!("steps[{i}].ticket_status"),
-                        "must be a status other than CANCELLED",
+                        "must be a status other than CANCELLED and TRIAGE",
                     ));
                     None
                 }

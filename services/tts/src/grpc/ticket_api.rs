@@ -1,0 +1,142 @@
+//! `map.tts.v1.TicketService` over the domain. Who may call what is
+//! `policy::TICKET_SERVICE`, enforced before the handlers; who may move a
+//! ticket (its assignee, or a manager) is the domain's check. ListTickets,
+//! AssignTicket and WatchTicket answer UNIMPLEMENTED until they land.
+
+use std::pin::Pin;
+
+use futures::Stream;
+use map_contracts::tts::v1::{self as pb, ticket_service_server::TicketService};
+use map_kit::{System, authn, idempotency::Idempotent};
+use tonic::{Request, Response, Status};
+
+use crate::tickets::{NewTicket, Tickets};
+
+const CREATE: &str = "map.tts.v1.TicketService/CreateTicket";
+const TRANSITION: &str = "map.tts.v1.TicketService/TransitionTicket";
+const COMMENT: &str = "map.tts.v1.TicketService/AddComment";
+
+/// The handlers of TicketService.
+#[derive(Debug, Clone)]
+pub struct TicketApi {
+    tickets: Tickets,
+}
+
+impl TicketApi {
+    /// Handlers over `tickets`.
+    pub fn new(tickets: Tickets) -> Self {
+        TicketApi { tickets }
+    }
+}
+
+fn not_yet(rpc: &str) -> Status {
+    Status::unimplemented(format!("tts: {rpc} is not implemented yet"))
+}
+
+#[tonic::async_trait]
+impl TicketService for TicketApi {
+    type WatchTicketStream =
+        Pin<Box<dyn Stream<Item = Result<pb::WatchTicketResponse, Status>> + Send>>;
+
+    async fn create_ticket(
+        &self,
+        request: Request<pb::CreateTicketRequest>,
+    ) -> Result<Response<pb::CreateTicketResponse>, Status> {
+        let actor = authn::principal(&request)?;
+        let r = request.into_inner();
+        let key = Idempotent::new(System::Tts, "request_id", &r.request_id, CREATE, &r)?;
+        let ticket = NewTicket {
+            subject: r.subject,
+            description: r.description,
+            requester_user_id: r.requester_user_id,
+            department_code: r.department_code,
+            category: r.category,
+            sub_category: r.sub_category,
+            priority: r.priority,
+            hdts_ticket_id: r.hdts_ticket_id,
+        };
+        Ok(Response::new(
+            self.tickets
+                .create(&actor, &key, &r.request_id, ticket)
+                .await?,
+        ))
+    }
+
+    async fn get_ticket(
+        &self,
+        request: Request<pb::GetTicketRequest>,
+    ) -> Result<Response<pb::GetTicketResponse>, Status> {
+        let (id, number) = match request.into_inner().lookup {
+            Some(pb::get_ticket_request::Lookup::Id(id)) => (id, String::new()),
+            Some(pb::get_ticket_request::Lookup::Number(n)) => (String::new(), n),
+            None => (String::new(), String::new()),
+        };
+        Ok(Response::new(pb::GetTicketResponse {
+            ticket: Some(self.tickets.get(&id, &number).await?),
+        }))
+    }
+
+    async fn list_tickets(
+        &self,
+        _: Request<pb::ListTicketsRequest>,
+    ) -> Result<Response<pb::ListTicketsResponse>, Status> {
+        Err(not_yet("ListTickets"))
+    }
+
+    async fn assign_ticket(
+        &self,
+        _: Request<pb::AssignTicketRequest>,
+    ) -> Result<Response<pb::AssignTicketResponse>, Status> {
+        Err(not_yet("AssignTicket"))
+    }
+
+    async fn transition_ticket(
+        &self,
+        request: Request<pb::TransitionTicketRequest>,
+    ) -> Result<Response<pb::TransitionTicketResponse>, Status> {
+        let actor = authn::principal(&request)?;
+        let r = request.into_inner();
+        let key = Idempotent::new(System::Tts, "request_id", &r.request_id, TRANSITION, &r)?;
+        Ok(Response::new(
+            self.tickets.transition(&actor, &key, r).await?,
+        ))
+    }
+
+    async fn add_comment(
+        &self,
+        request: Request<pb::AddCommentRequest>,
+    ) -> Result<Response<pb::AddCommentResponse>, Status> {
+        let actor = authn::principal(&request)?;
+        let r = request.into_inner();
+        let key = Idempotent::new(System::Tts, "request_id", &r.request_id, COMMENT, &r)?;
+        Ok(Response::new(
+            self.tickets.add_comment(&actor, &key, r).await?,
+        ))
+    }
+
+    async fn list_ticket_events(
+        &self,
+        request: Request<pb::ListTicketEventsRequest>,
+    ) -> Result<Response<pb::ListTicketEventsResponse>, Status> {
+        let r = request.into_inner();
+        // The whole history is one page (it is bounded by the ticket's life).
+        if !r.page_token.is_empty() {
+            return Err(crate::TtsError::invalid(
+                "page_token",
+                "is not a token issued for this listing",
+            )
+            .into());
+        }
+        Ok(Response::new(pb::ListTicketEventsResponse {
+            events: self.tickets.events(&r.ticket_id).await?,
+            next_page_token: String::new(),
+        }))
+    }
+
+    async fn watch_ticket(
+        &self,
+        _: Request<pb::WatchTicketRequest>,
+    ) -> Result<Response<Self::WatchTicketStream>, Status> {
+        Err(not_yet("WatchTicket"))
+    }
+}

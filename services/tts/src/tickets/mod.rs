@@ -1,0 +1,730 @@
+//! Tickets (`map.tts.v1.TicketService`): opened by agents (and, with the
+//! help-desk flow, by the worker from `hdts.ticket.submitted`), worked
+//! through the workflow revision they started on, with an append-only
+//! history and `tts.ticket.*` events carrying the whole ticket and its
+//! version, enqueued in the transaction of the change.
+//!
+//! A ticket is never stuck: with no matching workflow it opens in TRIAGE,
+//! and with nobody holding the step's role it opens unassigned, with the
+//! reason recorded. Assignees come from Auth's round-robin, asked before the
+//! write transaction with the request id as the pick's key, so a retry gets
+//! the same person. Concurrent changes of one ticket: exactly one wins (a
+//! compare-and-set on the version); the loser gets ABORTED.
+
+pub mod assign;
+pub mod model;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use map_contracts::{events::v1 as ev, tts::v1 as pb};
+use map_kit::{
+    System, Violations,
+    authn::Principal,
+    clock::Clock,
+    counters::next_number,
+    db::Db,
+    directory,
+    idempotency::Idempotent,
+    outbox::{NewEvent, Outbox},
+    wire::{etag::check_etag, time::timestamp},
+};
+use prost::Message as _;
+use sea_orm::{
+    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, ConnectionTrait,
+    DatabaseTransaction, EntityTrait as _, QueryFilter as _, QueryOrder as _,
+};
+
+use self::{
+    assign::Assigner,
+    model::{Status, status_of, to_proto},
+};
+use crate::{
+    TtsError,
+    entity::{comments, ticket_events, tickets},
+    workflows::{
+        Workflows,
+        definition::{Graph, StepStatus, Trigger},
+        model::Revision,
+    },
+};
+
+/// Longest subject.
+pub const MAX_SUBJECT: usize = 200;
+/// Longest description or comment.
+pub const MAX_TEXT: usize = 20_000;
+
+/// What CreateTicket opens.
+#[derive(Debug, Clone, Default)]
+pub struct NewTicket {
+    /// Short summary.
+    pub subject: String,
+    /// Full description.
+    pub description: String,
+    /// Who asked; empty for the caller.
+    pub requester_user_id: String,
+    /// Auth's department code.
+    pub department_code: String,
+    /// Category.
+    pub category: String,
+    /// Sub-category.
+    pub sub_category: String,
+    /// The wire priority.
+    pub priority: i32,
+    /// The HDTS ticket it serves, if any.
+    pub hdts_ticket_id: String,
+}
+
+/// The tickets' domain.
+#[derive(Debug, Clone)]
+pub struct Tickets {
+    db: Db,
+    assigner: Arc<dyn Assigner>,
+    outbox: Outbox,
+    clock: Clock,
+}
+
+/// Where a new ticket goes: its workflow and first step, or triage.
+struct Route {
+    revision: Option<(Revision, String)>,
+    step_id: String,
+    status: Status,
+    assignee: String,
+    triage_reason: String,
+}
+
+impl Tickets {
+    /// Over `db`, assigning with `assigner`.
+    pub fn new(db: Db, assigner: Arc<dyn Assigner>, clock: Clock) -> Tickets {
+        Tickets {
+            db,
+            assigner,
+            outbox: Outbox::new(System::Tts).with_clock(clock.clone()),
+            clock,
+        }
+    }
+
+    /// CreateTicket.
+    pub async fn create(
+        &self,
+        actor: &Principal,
+        key: &Idempotent,
+        request_id: &str,
+        t: NewTicket,
+    ) -> Result<pb::CreateTicketResponse, TtsError> {
+        let priority = model::priority_from_proto(t.priority);
+        let mut v = Violations::default();
+        v.text("subject", &t.subject, MAX_SUBJECT)
+            .optional_text("description", &t.description, MAX_TEXT)
+            .text("department_code", &t.department_code, 32)
+            .text("category", &t.category, 100)
+            .optional_text("sub_category", &t.sub_category, 100);
+        if priority.is_none() {
+            v.add("priority", "is required (LOW, MEDIUM, HIGH or URGENT)");
+        }
+        if !t.requester_user_id.is_empty() {
+            v.uuid("requester_user_id", &t.requester_user_id);
+        }
+        if !t.hdts_ticket_id.is_empty() {
+            v.uuid("hdts_ticket_id", &t.hdts_ticket_id);
+        }
+        v.finish()?;
+        // Answered before: no second pick from Auth.
+        if let Some(first) = key.replay(self.db.conn()).await? {
+            return Ok(first);
+        }
+        let route = self
+            .route(&t.department_code, &t.category, &t.sub_category, request_id)
+            .await?;
+        let txn = self.db.begin_write().await?;
+        if let Some(first) = key.replay(&txn).await? {
+            return Ok(first);
+        }
+        if !directory::read::department_is_active(&txn, &t.department_code).await? {
+            return Err(TtsError::NotFound("department"));
+        }
+        if !t.hdts_ticket_id.is_empty()
+            && tickets::Entity::find()
+                .filter(tickets::Column::HdtsTicketId.eq(t.hdts_ticket_id.clone()))
+                .one(&txn)
+                .await?
+                .is_some()
+        {
+            return Err(TtsError::AlreadyExists {
+                reason: "HDTS_TICKET_HAS_TICKET",
+                message: "a ticket for this help-desk ticket exists".into(),
+            });
+        }
+        let now = self.clock.now();
+        let number = next_number(&txn, "TT").await?;
+        let (workflow_id, workflow_revision, workflow_match) = match &route.revision {
+            Some((r, rule)) => (r.workflow_id.clone(), r.revision, rule.clone()),
+            None => (String::new(), 0, String::new()),
+        };
+        let row = tickets::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().to_string()),
+            number: Set(number.to_string()),
+            hdts_ticket_id: Set((!t.hdts_ticket_id.is_empty()).then(|| t.hdts_ticket_id.clone())),
+            subject: Set(t.subject.trim().to_owned()),
+            description: Set(t.description),
+            requester_user_id: Set(if t.requester_user_id.is_empty() {
+                actor.id.clone()
+            } else {
+                t.requester_user_id
+            }),
+            department_code: Set(t.department_code),
+            category: Set(t.category),
+            sub_category: Set(t.sub_category),
+            priority: Set(priority.unwrap_or("medium").to_owned()),
+            status: Set(route.status.as_str().to_owned()),
+            step_id: Set(route.step_id.clone()),
+            assignee_user_id: Set(route.assignee.clone()),
+            workflow_id: Set(workflow_id.clone()),
+            workflow_revision: Set(workflow_revision),
+            workflow_match: Set(workflow_match),
+            triage_reason: Set(route.triage_reason.clone()),
+            version: Set(1),
+            created_at: Set(now),
+            updated_at: Set(now),
+            resolved_at: Set(None),
+            closed_at: Set(None),
+        }
+        .insert(&txn)
+        .await?;
+        let graph = route.revision.as_ref().map(|(r, _)| &r.definition.graph);
+        let workflow_name = route
+            .revision
+            .as_ref()
+            .map(|(r, _)| r.definition.name.clone())
+            .unwrap_or_default();
+        let details = pb::ticket_event::Details::Created(pb::TicketCreatedDetails {
+            priority: row_priority(&row),
+            workflow_id,
+            workflow_revision,
+            step_id: route.step_id.clone(),
+            hdts_ticket_id: row.hdts_ticket_id.clone().unwrap_or_default(),
+        });
+        self.history(
+            &txn,
+            &row,
+            &actor.id,
+            now,
+            pb::TicketEventType::Created,
+            details,
+        )
+        .await?;
+        if !route.assignee.is_empty() {
+            let details = pb::ticket_event::Details::Assigned(pb::TicketAssignedDetails {
+                previous_assignee_user_id: String::new(),
+                assignee_user_id: route.assignee.clone(),
+                reason: pb::AssignmentReason::RoundRobin.into(),
+                note: String::new(),
+            });
+            self.history(
+                &txn,
+                &row,
+                &actor.id,
+                now,
+                pb::TicketEventType::Assigned,
+                details,
+            )
+            .await?;
+        }
+        let payload = ev::TtsTicketCreated {
+            ticket: Some(model::snapshot(&row, graph, &workflow_name)),
+            actor: Some(user_ref(&actor.id)),
+        };
+        self.enqueue(&txn, "tts.ticket.created", &row, &payload)
+            .await?;
+        let response = pb::CreateTicketResponse {
+            ticket: Some(to_proto(&row, graph)),
+        };
+        key.record(&txn, &response, now).await?;
+        txn.commit().await?;
+        tracing::info!(ticket = %row.number, status = row.status, "ticket opened");
+        Ok(response)
+    }
+
+    /// The workflow, first step and assignee of a new ticket.
+    async fn route(
+        &self,
+        department: &str,
+        category: &str,
+        sub_category: &str,
+        pick_key: &str,
+    ) -> Result<Route, TtsError> {
+        let Some((revision, rule)) =
+            Workflows::select(self.db.conn(), department, category, sub_category).await?
+        else {
+            return Ok(Route {
+                revision: None,
+                step_id: String::new(),
+                status: Status::Triage,
+                assignee: String::new(),
+                triage_reason: format!(
+                    "no published workflow matches department {department:?}, category \
+                     {category:?}, sub-category {sub_category:?}, and there is no default workflow"
+                ),
+            });
+        };
+        let graph = &revision.definition.graph;
+        let step = graph
+            .step(&graph.initial_step_id)
+            .ok_or(TtsError::NotFound("workflow step"))?;
+        let assignee = self.assigner.next(&step.role, pick_key).await?;
+        let triage_reason = match &assignee {
+            Some(_) => String::new(),
+            None => format!(
+                "nobody active holds {}, the role of step {:?}",
+                step.role, step.id
+            ),
+        };
+        Ok(Route {
+            step_id: step.id.clone(),
+            status: Status::Step(step.status.unwrap_or(StepStatus::Open)),
+            assignee: assignee.unwrap_or_default(),
+            triage_reason,
+            revision: Some((revision.clone(), rule_name(rule))),
+        })
+    }
+
+    /// GetTicket, by id or number.
+    pub async fn get(&self, id: &str, number: &str) -> Result<pb::Ticket, TtsError> {
+        let row = match (id.is_empty(), number.is_empty()) {
+            (false, _) => {
+                let mut v = Violations::default();
+                v.uuid("id", id);
+                v.finish()?;
+                find(self.db.conn(), id).await?
+            }
+            (true, false) => tickets::Entity::find()
+                .filter(tickets::Column::Number.eq(number.to_owned()))
+                .one(self.db.conn())
+                .await?
+                .ok_or(TtsError::NotFound("ticket"))?,
+            (true, true) => return Err(TtsError::invalid("lookup", "give id or number")),
+        };
+        let revision = revision_of(self.db.conn(), &row).await?;
+        Ok(to_proto(
+            &row,
+            revision.as_ref().map(|r| &r.definition.graph),
+        ))
+    }
+
+    /// TransitionTicket: along the manual transition `action` leaving the
+    /// current step; only its assignee or a manager (or admin) may.
+    pub async fn transition(
+        &self,
+        actor: &Principal,
+        key: &Idempotent,
+        r: pb::TransitionTicketRequest,
+    ) -> Result<pb::TransitionTicketResponse, TtsError> {
+        let mut v = Violations::default();
+        v.uuid("ticket_id", &r.ticket_id)
+            .text("action", &r.action, 64);
+        v.optional_text("comment", &r.comment, MAX_TEXT);
+        v.finish()?;
+        if let Some(first) = key.replay(self.db.conn()).await? {
+            return Ok(first);
+        }
+        let row = find(self.db.conn(), &r.ticket_id).await?;
+        if !r.etag.is_empty() {
+            check_etag(System::Tts, "etag", &r.etag, row.version)?;
+        }
+        let manager =
+            actor.has_role(System::Tts, "manager") || actor.has_role(System::Tts, "admin");
+        if !manager && row.assignee_user_id != actor.id {
+            return Err(TtsError::PermissionDenied {
+                reason: "NOT_ASSIGNEE",
+                message: "only the ticket's assignee or a tts manager may move it".into(),
+            });
+        }
+        let revision = revision_of(self.db.conn(), &row)
+            .await?
+            .ok_or_else(|| invalid_transition(&row, None))?;
+        let graph = &revision.definition.graph;
+        let Some(t) = graph.transitions.iter().find(|t| {
+            t.from == row.step_id && t.action == r.action && t.trigger == Trigger::Manual
+        }) else {
+            return Err(invalid_transition(&row, Some(graph)));
+        };
+        if t.requires_comment && r.comment.trim().is_empty() {
+            return Err(TtsError::invalid(
+                "comment",
+                format!("the transition {:?} needs a comment", t.action),
+            ));
+        }
+        let visibility = match pb::CommentVisibility::try_from(r.comment_visibility) {
+            Ok(pb::CommentVisibility::Public) => "public",
+            Ok(pb::CommentVisibility::Internal) => "internal",
+            _ if r.comment.trim().is_empty() => "internal",
+            _ => {
+                return Err(TtsError::invalid(
+                    "comment_visibility",
+                    "is required with a comment (PUBLIC or INTERNAL)",
+                ));
+            }
+        };
+        let target = graph
+            .step(&t.to)
+            .ok_or(TtsError::NotFound("workflow step"))?;
+        // The assignee stays if they hold the target step's role; otherwise
+        // the next holder takes it (asked before the write, keyed by request).
+        let keeps = directory::read::user(self.db.conn(), &row.assignee_user_id)
+            .await?
+            .is_some_and(|u| {
+                let (system, role) = target.role.split_once(':').unwrap_or(("tts", &target.role));
+                u.active && u.holds(system, role)
+            });
+        let assignee = if keeps {
+            row.assignee_user_id.clone()
+        } else {
+            self.assigner
+                .next(&target.role, &r.request_id)
+                .await?
+                .unwrap_or_default()
+        };
+        let from_status = status_of(&row);
+        let to_status = Status::Step(target.status.unwrap_or(StepStatus::InProgress));
+        let now = self.clock.now();
+        let txn = self.db.begin_write().await?;
+        if let Some(first) = key.replay(&txn).await? {
+            return Ok(first);
+        }
+        let mut update = tickets::ActiveModel {
+            status: Set(to_status.as_str().to_owned()),
+            step_id: Set(target.id.clone()),
+            assignee_user_id: Set(assignee.clone()),
+            triage_reason: Set(if assignee.is_empty() {
+                format!(
+                    "nobody active holds {}, the role of step {:?}",
+                    target.role, target.id
+                )
+            } else {
+                String::new()
+            }),
+            version: Set(row.version + 1),
+            updated_at: Set(now),
+            ..Default::default()
+        };
+        match to_status {
+            Status::Step(StepStatus::Resolved) => update.resolved_at = Set(Some(now)),
+            Status::Step(StepStatus::Closed) => update.closed_at = Set(Some(now)),
+            _ => {}
+        }
+        let changed = tickets::Entity::update_many()
+            .set(update)
+            .filter(tickets::Column::Id.eq(row.id.clone()))
+            .filter(tickets::Column::Version.eq(row.version))
+            .exec(&txn)
+            .await?;
+        if changed.rows_affected != 1 {
+            return Err(TtsError::EtagMismatch);
+        }
+        let after = find(&txn, &row.id).await?;
+        let comment_id = if r.comment.trim().is_empty() {
+            String::new()
+        } else {
+            self.comment(&txn, &after, &actor.id, &r.comment, visibility, now)
+                .await?
+                .id
+        };
+        let details = pb::ticket_event::Details::Transitioned(pb::TicketTransitionedDetails {
+            action: t.action.clone(),
+            from_step_id: row.step_id.clone(),
+            to_step_id: target.id.clone(),
+            from_status: from_status.to_proto().into(),
+            to_status: to_status.to_proto().into(),
+            comment_id,
+        });
+        self.history(
+            &txn,
+            &after,
+            &actor.id,
+            now,
+            pb::TicketEventType::Transitioned,
+            details,
+        )
+        .await?;
+        let snapshot = model::snapshot(&after, Some(graph), &revision.definition.name);
+        let payload = ev::TtsTicketStatusChanged {
+            ticket: Some(snapshot),
+            old_status: model::snapshot(&row, Some(graph), "").status,
+            previous_step: model::snapshot(&row, Some(graph), "").step,
+            transition: t.name.clone(),
+            actor: Some(user_ref(&actor.id)),
+            change_time: Some(timestamp(now)),
+        };
+        self.enqueue(&txn, "tts.ticket.status_changed", &after, &payload)
+            .await?;
+        let response = pb::TransitionTicketResponse {
+            ticket: Some(to_proto(&after, Some(graph))),
+        };
+        key.record(&txn, &response, now).await?;
+        txn.commit().await?;
+        tracing::info!(ticket = %after.number, action = %t.action, "ticket moved");
+        Ok(response)
+    }
+
+    /// AddComment.
+    pub async fn add_comment(
+        &self,
+        actor: &Principal,
+        key: &Idempotent,
+        r: pb::AddCommentRequest,
+    ) -> Result<pb::AddCommentResponse, TtsError> {
+        let mut v = Violations::default();
+        v.uuid("ticket_id", &r.ticket_id)
+            .text("body", &r.body, MAX_TEXT);
+        let visibility = match pb::CommentVisibility::try_from(r.visibility) {
+            Ok(pb::CommentVisibility::Public) => "public",
+            Ok(pb::CommentVisibility::Internal) => "internal",
+            _ => {
+                v.add("visibility", "is required (PUBLIC or INTERNAL)");
+                ""
+            }
+        };
+        v.finish()?;
+        let txn = self.db.begin_write().await?;
+        if let Some(first) = key.replay(&txn).await? {
+            return Ok(first);
+        }
+        let row = find(&txn, &r.ticket_id).await?;
+        let now = self.clock.now();
+        let changed = tickets::Entity::update_many()
+            .set(tickets::ActiveModel {
+                version: Set(row.version + 1),
+                updated_at: Set(now),
+                ..Default::default()
+            })
+            .filter(tickets::Column::Id.eq(row.id.clone()))
+            .filter(tickets::Column::Version.eq(row.version))
+            .exec(&txn)
+            .await?;
+        if changed.rows_affected != 1 {
+            return Err(TtsError::EtagMismatch);
+        }
+        let after = find(&txn, &row.id).await?;
+        let comment = self
+            .comment(&txn, &after, &actor.id, &r.body, visibility, now)
+            .await?;
+        let wire = comment_to_proto(&comment);
+        let details = pb::ticket_event::Details::Commented(pb::TicketCommentedDetails {
+            comment: Some(wire.clone()),
+        });
+        self.history(
+            &txn,
+            &after,
+            &actor.id,
+            now,
+            pb::TicketEventType::Commented,
+            details,
+        )
+        .await?;
+        let revision = revision_of(&txn, &after).await?;
+        let graph = revision.as_ref().map(|r| &r.definition.graph);
+        let name = revision
+            .as_ref()
+            .map(|r| r.definition.name.clone())
+            .unwrap_or_default();
+        let payload = ev::TtsTicketCommented {
+            ticket: Some(model::snapshot(&after, graph, &name)),
+            comment_id: comment.id.clone(),
+            author: Some(user_ref(&actor.id)),
+            body: comment.body.clone(),
+            public: visibility == "public",
+            attachments: Vec::new(),
+            hdts_reply_id: String::new(),
+            create_time: Some(timestamp(now)),
+        };
+        self.enqueue(&txn, "tts.ticket.commented", &after, &payload)
+            .await?;
+        let response = pb::AddCommentResponse {
+            comment: Some(wire),
+            ticket: Some(to_proto(&after, graph)),
+        };
+        key.record(&txn, &response, now).await?;
+        txn.commit().await?;
+        Ok(response)
+    }
+
+    /// ListTicketEvents, oldest first (the whole history; bounded by the
+    /// ticket's life).
+    pub async fn events(&self, ticket_id: &str) -> Result<Vec<pb::TicketEvent>, TtsError> {
+        let mut v = Violations::default();
+        v.uuid("ticket_id", ticket_id);
+        v.finish()?;
+        find(self.db.conn(), ticket_id).await?;
+        let rows = ticket_events::Entity::find()
+            .filter(ticket_events::Column::TicketId.eq(ticket_id.to_owned()))
+            .order_by_asc(ticket_events::Column::TicketVersion)
+            .order_by_asc(ticket_events::Column::Id)
+            .all(self.db.conn())
+            .await?;
+        rows.into_iter()
+            .map(|r| {
+                pb::TicketEvent::decode(r.event.as_slice())
+                    .map_err(|e| TtsError::from(map_kit::ApiError::Internal(Box::new(e))))
+            })
+            .collect()
+    }
+
+    async fn comment(
+        &self,
+        txn: &DatabaseTransaction,
+        ticket: &tickets::Model,
+        author: &str,
+        body: &str,
+        visibility: &str,
+        now: DateTime<Utc>,
+    ) -> Result<comments::Model, TtsError> {
+        Ok(comments::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().to_string()),
+            ticket_id: Set(ticket.id.clone()),
+            author_user_id: Set(author.to_owned()),
+            body: Set(body.to_owned()),
+            visibility: Set(visibility.to_owned()),
+            hdts_reply_id: Set(None),
+            created_at: Set(now),
+        }
+        .insert(txn)
+        .await?)
+    }
+
+    async fn history(
+        &self,
+        txn: &DatabaseTransaction,
+        ticket: &tickets::Model,
+        actor: &str,
+        now: DateTime<Utc>,
+        kind: pb::TicketEventType,
+        details: pb::ticket_event::Details,
+    ) -> Result<(), TtsError> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let event = pb::TicketEvent {
+            id: id.clone(),
+            ticket_id: ticket.id.clone(),
+            r#type: kind.into(),
+            actor_user_id: actor.to_owned(),
+            time: Some(timestamp(now)),
+            ticket_version: ticket.version,
+            details: Some(details),
+        };
+        ticket_events::ActiveModel {
+            id: Set(id),
+            ticket_id: Set(ticket.id.clone()),
+            kind: Set(kind
+                .as_str_name()
+                .trim_start_matches("TICKET_EVENT_TYPE_")
+                .to_lowercase()),
+            actor_user_id: Set(actor.to_owned()),
+            occurred_at: Set(now),
+            ticket_version: Set(ticket.version),
+            event: Set(event.encode_to_vec()),
+        }
+        .insert(txn)
+        .await?;
+        Ok(())
+    }
+
+    async fn enqueue(
+        &self,
+        txn: &DatabaseTransaction,
+        event_type: &'static str,
+        ticket: &tickets::Model,
+        payload: &impl prost::Name,
+    ) -> Result<(), TtsError> {
+        self.outbox
+            .enqueue(
+                txn,
+                NewEvent::new(event_type, ticket.id.clone(), ticket.version, payload),
+            )
+            .await
+            .map_err(|e| TtsError::from(map_kit::ApiError::from(e)))?;
+        Ok(())
+    }
+}
+
+fn rule_name(rule: crate::workflows::MatchRule) -> String {
+    use crate::workflows::MatchRule as M;
+    match rule {
+        M::SubCategory => "sub_category",
+        M::Category => "category",
+        M::CategoryAnyDepartment => "category_any_department",
+        M::Default => "default",
+    }
+    .to_owned()
+}
+
+fn row_priority(row: &tickets::Model) -> i32 {
+    to_proto(row, None).priority
+}
+
+fn user_ref(id: &str) -> ev::UserRef {
+    ev::UserRef {
+        user_id: id.to_owned(),
+        ..Default::default()
+    }
+}
+
+fn comment_to_proto(c: &comments::Model) -> pb::Comment {
+    pb::Comment {
+        id: c.id.clone(),
+        ticket_id: c.ticket_id.clone(),
+        author_user_id: c.author_user_id.clone(),
+        body: c.body.clone(),
+        visibility: if c.visibility == "public" {
+            pb::CommentVisibility::Public
+        } else {
+            pb::CommentVisibility::Internal
+        }
+        .into(),
+        hdts_reply_id: c.hdts_reply_id.clone().unwrap_or_default(),
+        create_time: Some(timestamp(c.created_at)),
+        attachments: Vec::new(),
+    }
+}
+
+/// FAILED_PRECONDITION naming the actions allowed from the current step.
+fn invalid_transition(row: &tickets::Model, graph: Option<&Graph>) -> TtsError {
+    let allowed: Vec<&str> = graph
+        .map(|g| {
+            g.transitions
+                .iter()
+                .filter(|t| t.from == row.step_id && t.trigger == Trigger::Manual)
+                .map(|t| t.action.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    let message = if allowed.is_empty() {
+        format!("ticket {} has no transition it can take now", row.number)
+    } else {
+        format!(
+            "ticket {} is at step {:?}; allowed actions: {}",
+            row.number,
+            row.step_id,
+            allowed.join(", ")
+        )
+    };
+    TtsError::precondition("INVALID_TRANSITION", message)
+}
+
+async fn find<C: ConnectionTrait>(conn: &C, id: &str) -> Result<tickets::Model, TtsError> {
+    tickets::Entity::find_by_id(id.to_owned())
+        .one(conn)
+        .await?
+        .ok_or(TtsError::NotFound("ticket"))
+}
+
+/// The workflow revision a ticket follows; `None` in triage.
+async fn revision_of<C: ConnectionTrait>(
+    conn: &C,
+    row: &tickets::Model,
+) -> Result<Option<Revision>, TtsError> {
+    if row.workflow_id.is_empty() {
+        return Ok(None);
+    }
+    Workflows::read_revision(conn, &row.workflow_id, row.workflow_revision)
+        .await
+        .map(Some)
+}

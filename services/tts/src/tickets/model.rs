@@ -1,0 +1,189 @@
+//! A ticket's status and priority as stored, and the ticket on the wire and
+//! in events (`map.tts.v1.Ticket`, `map.events.v1.TtsTicketSnapshot`).
+
+use map_contracts::{events::v1 as ev, tts::v1 as pb};
+use map_kit::wire::{etag::etag, time::timestamp};
+
+use crate::{
+    entity::tickets,
+    workflows::definition::{Graph, StepStatus},
+};
+
+/// A ticket's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// At a step whose status it takes.
+    Step(StepStatus),
+    /// Stopped without resolution; out of the workflow.
+    Cancelled,
+    /// Opened without a workflow.
+    Triage,
+}
+
+impl Status {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Step(StepStatus::Open) => "open",
+            Status::Step(StepStatus::InProgress) => "in_progress",
+            Status::Step(StepStatus::WaitingOnRequester) => "waiting_on_requester",
+            Status::Step(StepStatus::OnHold) => "on_hold",
+            Status::Step(StepStatus::Resolved) => "resolved",
+            Status::Step(StepStatus::Closed) => "closed",
+            Status::Cancelled => "cancelled",
+            Status::Triage => "triage",
+        }
+    }
+
+    /// From its stored form.
+    pub fn parse(s: &str) -> Option<Status> {
+        Some(match s {
+            "open" => Status::Step(StepStatus::Open),
+            "in_progress" => Status::Step(StepStatus::InProgress),
+            "waiting_on_requester" => Status::Step(StepStatus::WaitingOnRequester),
+            "on_hold" => Status::Step(StepStatus::OnHold),
+            "resolved" => Status::Step(StepStatus::Resolved),
+            "closed" => Status::Step(StepStatus::Closed),
+            "cancelled" => Status::Cancelled,
+            "triage" => Status::Triage,
+            _ => return None,
+        })
+    }
+
+    /// On the wire.
+    pub fn to_proto(self) -> pb::TicketStatus {
+        match self {
+            Status::Step(s) => crate::workflows::model::status_to_proto(s),
+            Status::Cancelled => pb::TicketStatus::Cancelled,
+            Status::Triage => pb::TicketStatus::Triage,
+        }
+    }
+
+    fn to_event(self) -> ev::TtsTicketStatus {
+        match self.to_proto() {
+            pb::TicketStatus::Unspecified => ev::TtsTicketStatus::Unspecified,
+            pb::TicketStatus::Open => ev::TtsTicketStatus::Open,
+            pb::TicketStatus::InProgress => ev::TtsTicketStatus::InProgress,
+            pb::TicketStatus::WaitingOnRequester => ev::TtsTicketStatus::WaitingOnRequester,
+            pb::TicketStatus::OnHold => ev::TtsTicketStatus::OnHold,
+            pb::TicketStatus::Resolved => ev::TtsTicketStatus::Resolved,
+            pb::TicketStatus::Closed => ev::TtsTicketStatus::Closed,
+            pb::TicketStatus::Cancelled => ev::TtsTicketStatus::Cancelled,
+            pb::TicketStatus::Triage => ev::TtsTicketStatus::Triage,
+        }
+    }
+}
+
+/// The stored form of a wire priority; `None` for UNSPECIFIED or unknown.
+pub fn priority_from_proto(n: i32) -> Option<&'static str> {
+    match pb::TicketPriority::try_from(n).ok()? {
+        pb::TicketPriority::Low => Some("low"),
+        pb::TicketPriority::Medium => Some("medium"),
+        pb::TicketPriority::High => Some("high"),
+        pb::TicketPriority::Urgent => Some("urgent"),
+        pb::TicketPriority::Unspecified => None,
+    }
+}
+
+fn priority_to_proto(s: &str) -> pb::TicketPriority {
+    match s {
+        "low" => pb::TicketPriority::Low,
+        "medium" => pb::TicketPriority::Medium,
+        "high" => pb::TicketPriority::High,
+        "urgent" => pb::TicketPriority::Urgent,
+        _ => pb::TicketPriority::Unspecified,
+    }
+}
+
+/// The status of a stored ticket (an unknown value reads as triage, which
+/// puts it before a person rather than losing it).
+pub fn status_of(t: &tickets::Model) -> Status {
+    Status::parse(&t.status).unwrap_or(Status::Triage)
+}
+
+/// The ticket on the wire; `graph` names its current step.
+pub fn to_proto(t: &tickets::Model, graph: Option<&Graph>) -> pb::Ticket {
+    let step_name = graph
+        .and_then(|g| g.step(&t.step_id))
+        .map(|s| s.name.clone())
+        .unwrap_or_default();
+    pb::Ticket {
+        id: t.id.clone(),
+        number: t.number.clone(),
+        hdts_ticket_id: t.hdts_ticket_id.clone().unwrap_or_default(),
+        subject: t.subject.clone(),
+        description: t.description.clone(),
+        requester_user_id: t.requester_user_id.clone(),
+        department_code: t.department_code.clone(),
+        category: t.category.clone(),
+        sub_category: t.sub_category.clone(),
+        priority: priority_to_proto(&t.priority).into(),
+        status: status_of(t).to_proto().into(),
+        current_step_id: t.step_id.clone(),
+        current_step_name: step_name,
+        assignee_user_id: t.assignee_user_id.clone(),
+        workflow_id: t.workflow_id.clone(),
+        workflow_revision: t.workflow_revision,
+        sla: None,
+        attachments: Vec::new(),
+        etag: etag(t.version),
+        version: t.version,
+        create_time: Some(timestamp(t.created_at)),
+        update_time: Some(timestamp(t.updated_at)),
+        resolve_time: t.resolved_at.map(timestamp),
+        close_time: t.closed_at.map(timestamp),
+        triage_reason: t.triage_reason.clone(),
+        workflow_match: t.workflow_match.clone(),
+    }
+}
+
+/// The whole ticket for `tts.ticket.*` events; `graph` and `workflow_name`
+/// describe its current step and workflow.
+pub fn snapshot(
+    t: &tickets::Model,
+    graph: Option<&Graph>,
+    workflow_name: &str,
+) -> ev::TtsTicketSnapshot {
+    let user = |id: &str| {
+        (!id.is_empty()).then(|| ev::UserRef {
+            user_id: id.to_owned(),
+            ..Default::default()
+        })
+    };
+    let step = graph.and_then(|g| g.step(&t.step_id)).map(|s| ev::StepRef {
+        step_id: s.id.clone(),
+        name: s.name.clone(),
+        role: s.role.split_once(':').map(|(system, role)| ev::RoleRef {
+            system: system.to_owned(),
+            role: role.to_owned(),
+        }),
+    });
+    ev::TtsTicketSnapshot {
+        id: t.id.clone(),
+        number: t.number.clone(),
+        hdts_ticket_id: t.hdts_ticket_id.clone().unwrap_or_default(),
+        hdts_ticket_number: String::new(),
+        subject: t.subject.clone(),
+        description: t.description.clone(),
+        requester: user(&t.requester_user_id),
+        department_code: t.department_code.clone(),
+        category: t.category.clone(),
+        sub_category: t.sub_category.clone(),
+        priority: i32::from(priority_to_proto(&t.priority)),
+        status: status_of(t).to_event().into(),
+        workflow_id: t.workflow_id.clone(),
+        workflow_name: workflow_name.to_owned(),
+        workflow_revision: t.workflow_revision,
+        step,
+        assignee: user(&t.assignee_user_id),
+        sla: None,
+        attachments: Vec::new(),
+        version: t.version,
+        create_time: Some(timestamp(t.created_at)),
+        update_time: Some(timestamp(t.updated_at)),
+        resolve_time: t.resolved_at.map(timestamp),
+        close_time: t.closed_at.map(timestamp),
+        triage_reason: t.triage_reason.clone(),
+        workflow_match: t.workflow_match.clone(),
+    }
+}

@@ -1,0 +1,271 @@
+//! A TTS server on port 0 over a fresh database (the current backend of a
+//! `db_tests!` variant), its callers validated by the kit's FakeValidator
+//! and its assignees picked by [`TurnTaker`]: the stand-ins for Auth in
+//! TTS's own suites (the chart's run test uses the real Auth).
+#![allow(dead_code)] // each test binary uses part of it
+#![allow(clippy::unwrap_used)]
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use futures::future::BoxFuture;
+use map_contracts::tts::v1::{
+    self as pb, ticket_service_client::TicketServiceClient,
+    workflow_service_client::WorkflowServiceClient,
+};
+use map_kit::{
+    ApiError,
+    clock::Clock,
+    directory::entity::{departments, user_roles, users},
+    paging::Pager,
+    testing::{Caller, FakeValidator, TestDb, TestServer},
+};
+use map_tts::{
+    tickets::{Tickets, assign::Assigner},
+    workflows::{Workflows, roles::FixedRoles},
+};
+use sea_orm::{ActiveModelTrait as _, ActiveValue::Set};
+use tonic::transport::Channel;
+
+/// Round-robin over a fixed list of holders per role, the same pick for the
+/// same key: what Auth's NextAssignee promises, kept in memory.
+#[derive(Debug, Default)]
+pub struct TurnTaker {
+    holders: Mutex<HashMap<String, Vec<String>>>,
+    picks: Mutex<HashMap<String, String>>,
+    turns: Mutex<HashMap<String, usize>>,
+}
+
+impl TurnTaker {
+    /// `users` hold `role` (`tts:agent`) from now on.
+    pub fn set(&self, role: &str, users: &[&str]) {
+        self.holders
+            .lock()
+            .unwrap()
+            .insert(role.into(), users.iter().map(|u| (*u).to_owned()).collect());
+    }
+}
+
+impl Assigner for TurnTaker {
+    fn next<'a>(
+        &'a self,
+        role: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, ApiError>> {
+        Box::pin(async move {
+            if let Some(p) = self.picks.lock().unwrap().get(key) {
+                return Ok(Some(p.clone()));
+            }
+            let holders = self
+                .holders
+                .lock()
+                .unwrap()
+                .get(role)
+                .cloned()
+                .unwrap_or_default();
+            if holders.is_empty() {
+                return Ok(None);
+            }
+            let mut turns = self.turns.lock().unwrap();
+            let turn = turns.entry(role.to_owned()).or_default();
+            let pick = holders[*turn % holders.len()].clone();
+            *turn += 1;
+            self.picks
+                .lock()
+                .unwrap()
+                .insert(key.to_owned(), pick.clone());
+            Ok(Some(pick))
+        })
+    }
+}
+
+/// The running server and what the tests act through.
+pub struct Fixture {
+    pub db: TestDb,
+    pub server: TestServer,
+    pub auth: FakeValidator,
+    pub turns: Arc<TurnTaker>,
+    pub admin: Caller,
+}
+
+impl Fixture {
+    pub async fn start() -> Fixture {
+        let db = TestDb::new::<map_migrations::tts::Migrator>().await;
+        departments::ActiveModel {
+            code: Set("IT".into()),
+            name: Set("IT".into()),
+            active: Set(true),
+            version: Set(1),
+            updated_at: Set(chrono::Utc::now()),
+        }
+        .insert(db.db.conn())
+        .await
+        .unwrap();
+        let auth = FakeValidator::default();
+        let admin = auth.person(&[("tts", "admin")]);
+        let turns = Arc::new(TurnTaker::default());
+        let workflows = Workflows::new(
+            db.db.clone(),
+            Arc::new(FixedRoles::seeded()),
+            Clock::system(),
+            Pager::random(),
+        );
+        let tickets = Tickets::new(db.db.clone(), turns.clone(), Clock::system());
+        let server = TestServer::start(map_tts::grpc_server(
+            workflows,
+            tickets,
+            Arc::new(auth.clone()),
+        ))
+        .await;
+        Fixture {
+            db,
+            server,
+            auth,
+            turns,
+            admin,
+        }
+    }
+
+    pub async fn workflows(&self) -> WorkflowServiceClient<Channel> {
+        WorkflowServiceClient::new(self.server.channel().await)
+    }
+
+    pub async fn tickets(&self) -> TicketServiceClient<Channel> {
+        TicketServiceClient::new(self.server.channel().await)
+    }
+
+    /// A person holding `roles`, known to the directory with them.
+    pub async fn person(&self, roles: &[(&str, &str)]) -> Caller {
+        let caller = self.auth.person(roles);
+        let id = caller.principal.as_ref().unwrap().id.clone();
+        users::ActiveModel {
+            id: Set(id.clone()),
+            email: Set(format!("{id}@example.com")),
+            display_name: Set(id.clone()),
+            department_code: Set("IT".into()),
+            active: Set(true),
+            version: Set(1),
+            updated_at: Set(chrono::Utc::now()),
+        }
+        .insert(self.db.db.conn())
+        .await
+        .unwrap();
+        for (system, role) in roles {
+            user_roles::ActiveModel {
+                user_id: Set(id.clone()),
+                system: Set((*system).into()),
+                role: Set((*role).into()),
+            }
+            .insert(self.db.db.conn())
+            .await
+            .unwrap();
+        }
+        caller
+    }
+
+    pub async fn create_workflow(
+        &self,
+        req: pb::CreateWorkflowRequest,
+    ) -> Result<pb::Workflow, tonic::Status> {
+        let mut c = self.workflows().await;
+        Ok(c.create_workflow(self.admin.request(req))
+            .await?
+            .into_inner()
+            .workflow
+            .unwrap())
+    }
+
+    pub async fn publish(&self, w: &pb::Workflow) -> Result<pb::Workflow, tonic::Status> {
+        let mut c = self.workflows().await;
+        Ok(
+            c.publish_workflow(self.admin.request(pb::PublishWorkflowRequest {
+                workflow_id: w.id.clone(),
+                revision: w.revision,
+                etag: w.etag.clone(),
+                request_id: uuid::Uuid::now_v7().to_string(),
+            }))
+            .await?
+            .into_inner()
+            .workflow
+            .unwrap(),
+        )
+    }
+}
+
+pub fn step(id: &str, status: pb::TicketStatus, end: bool) -> pb::WorkflowStep {
+    pb::WorkflowStep {
+        id: id.into(),
+        name: id.into(),
+        role: "tts:agent".into(),
+        escalation_role: "tts:manager".into(),
+        sla: Some(prost_types::Duration {
+            seconds: 3600,
+            nanos: 0,
+        }),
+        ticket_status: status.into(),
+        end,
+        weight: 0,
+    }
+}
+
+pub fn go(
+    from: &str,
+    to: &str,
+    action: &str,
+    trigger: pb::TransitionTrigger,
+) -> pb::WorkflowTransition {
+    pb::WorkflowTransition {
+        from_step_id: from.into(),
+        to_step_id: to.into(),
+        action: action.into(),
+        name: action.into(),
+        requires_comment: true,
+        trigger: trigger.into(),
+    }
+}
+
+/// work ⇄ waiting (a reply brings it back) → resolved (a reopen brings it back).
+pub fn support(
+    name: &str,
+    department: &str,
+    category: &str,
+    sub: &str,
+) -> pb::CreateWorkflowRequest {
+    use pb::{TicketStatus as S, TransitionTrigger as T};
+    pb::CreateWorkflowRequest {
+        name: name.into(),
+        description: "Desk support".into(),
+        department_code: department.into(),
+        category: category.into(),
+        sub_category: sub.into(),
+        steps: vec![
+            step("work", S::InProgress, false),
+            step("waiting", S::WaitingOnRequester, false),
+            step("resolved", S::Resolved, true),
+        ],
+        transitions: vec![
+            go("work", "waiting", "ask_requester", T::Manual),
+            go("waiting", "work", "requester_replied", T::RequesterReplied),
+            go("work", "resolved", "resolve", T::Manual),
+            go("resolved", "work", "reopened", T::Reopened),
+        ],
+        initial_step_id: "work".into(),
+        request_id: uuid::Uuid::now_v7().to_string(),
+    }
+}
+
+pub fn fields(s: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt as _;
+    s.get_details_bad_request()
+        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .unwrap_or_default()
+}
+
+pub fn reason(s: &tonic::Status) -> String {
+    use tonic_types::StatusExt as _;
+    s.get_details_error_info()
+        .map(|i| i.reason)
+        .unwrap_or_default()
+}
