@@ -96,4 +96,5 @@ migrator!(
     crate::directory::Migration,
     crate::requests::Migration,
     crate::hdts_schema::HelpTopics,
+    crate::hdts_schema::Tickets,
 );

@@ -1,5 +1,8 @@
-//! The hdts database's own tables: the catalogue of help topics.
+//! The hdts database's own tables: the catalogue of help topics, and the
+//! help-desk tickets with their mirror of TTS.
 
 mod m0001_help_topics;
+mod m0002_tickets;
 
 pub(crate) use m0001_help_topics::Migration as HelpTopics;
+pub(crate) use m0002_tickets::Migration as Tickets;

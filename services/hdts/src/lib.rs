@@ -3,17 +3,21 @@
 //! - [`topics`]: the catalogue of help topics employees pick from, each
 //!   routing its submissions by department, category and sub-category, with
 //!   `hdts.topic.*` events carrying the whole topic;
+//! - [`tickets`]: submissions (routed by their help topic) and the employee's
+//!   view of them; [`tickets::mirror`] keeps their TTS side from
+//!   `tts.ticket.*` snapshots, newer versions only;
 //! - [`entity`]: the sea-orm entities of HDTS's tables;
 //! - [`grpc`]: the tonic adapter and its access policy;
 //! - [`HdtsError`]: the domain's errors.
 //!
-//! Submissions, replies and the employee-facing lifecycle build on these
+//! Replies, withdrawal, confirmation, reopening and rating build on these
 //! (the tickets issue); until they land those RPCs answer UNIMPLEMENTED.
 #![forbid(unsafe_code)]
 
 pub mod entity;
 pub mod error;
 pub mod grpc;
+pub mod tickets;
 pub mod topics;
 
 pub use error::HdtsError;

@@ -7,99 +7,14 @@
 //! kit's FakeValidator (Auth's stand-in in a system's own tests).
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
+mod support;
 
-use map_contracts::{
-    events::v1 as ev,
-    hdts::v1::{self as pb, help_desk_service_client::HelpDeskServiceClient},
-};
-use map_hdts::topics::Topics;
-use map_kit::{
-    clock::Clock,
-    directory::entity::departments,
-    outbox::entity as outbox,
-    paging::Pager,
-    testing::{Caller, FakeValidator, TestDb, TestServer, check_policy_matrix},
-};
-use prost::Message as _;
-use sea_orm::{ActiveModelTrait as _, ActiveValue::Set, EntityTrait as _, QueryOrder as _};
-use tonic::{Code, transport::Channel};
-use tonic_types::StatusExt as _;
+use map_contracts::{events::v1 as ev, hdts::v1 as pb};
+use map_kit::testing::{Caller, check_policy_matrix};
+use support::{Fixture, fields, reason};
+use tonic::Code;
 
-struct Fixture {
-    db: TestDb,
-    server: TestServer,
-    auth: FakeValidator,
-    admin: Caller,
-    employee: Caller,
-}
-
-impl Fixture {
-    async fn start() -> Fixture {
-        let db = TestDb::new::<map_migrations::hdts::Migrator>().await;
-        departments::ActiveModel {
-            code: Set("IT".into()),
-            name: Set("IT".into()),
-            active: Set(true),
-            version: Set(1),
-            updated_at: Set(chrono::Utc::now()),
-        }
-        .insert(db.db.conn())
-        .await
-        .unwrap();
-        let auth = FakeValidator::default();
-        let admin = auth.person(&[("hdts", "admin")]);
-        let employee = auth.person(&[("hdts", "employee")]);
-        let topics = Topics::new(db.db.clone(), Clock::system(), Pager::random());
-        let server = TestServer::start(map_hdts::grpc_server(topics, Arc::new(auth.clone()))).await;
-        Fixture {
-            db,
-            server,
-            auth,
-            admin,
-            employee,
-        }
-    }
-
-    async fn client(&self) -> HelpDeskServiceClient<Channel> {
-        HelpDeskServiceClient::new(self.server.channel().await)
-    }
-
-    async fn create(
-        &self,
-        req: pb::CreateHelpTopicRequest,
-    ) -> Result<pb::HelpTopic, tonic::Status> {
-        Ok(self
-            .client()
-            .await
-            .create_help_topic(self.admin.request(req))
-            .await?
-            .into_inner()
-            .help_topic
-            .unwrap())
-    }
-
-    /// The outbox's events, oldest first: (type, subject version, payload).
-    async fn events(&self) -> Vec<(String, i64, prost_types::Any)> {
-        outbox::Entity::find()
-            .order_by_asc(outbox::Column::Seq)
-            .all(self.db.db.conn())
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|row| {
-                let envelope = ev::Envelope::decode(row.envelope.as_slice()).unwrap();
-                (
-                    row.event_type,
-                    row.subject_version,
-                    envelope.payload.unwrap(),
-                )
-            })
-            .collect()
-    }
-}
-
-fn laptops(name: &str) -> pb::CreateHelpTopicRequest {
+pub(crate) fn laptops(name: &str) -> pb::CreateHelpTopicRequest {
     pb::CreateHelpTopicRequest {
         name: name.into(),
         description: "Laptop will not start, broken screen, …".into(),
@@ -108,18 +23,6 @@ fn laptops(name: &str) -> pb::CreateHelpTopicRequest {
         sub_category: "Laptop".into(),
         request_id: uuid::Uuid::now_v7().to_string(),
     }
-}
-
-fn fields(s: &tonic::Status) -> Vec<String> {
-    s.get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
-}
-
-fn reason(s: &tonic::Status) -> String {
-    s.get_details_error_info()
-        .map(|i| i.reason)
-        .unwrap_or_default()
 }
 
 map_kit::db_tests! {

@@ -71,7 +71,7 @@ pub fn spawn(
         map_kit::timers::TimerWorkerConfig::default(),
     );
     tasks.spawn((module.timers)(timers, db, bus).run(stopped(stop.clone())));
-    let consumers = (module.consumers)(db, bus)?;
+    let consumers = (module.consumers)(db, bus, auth)?;
     for consumer in consumers.into_iter().chain(extra) {
         let queue = consumer.queue();
         let until = stopped(stop.clone());

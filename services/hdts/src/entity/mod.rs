@@ -1,3 +1,4 @@
 //! HDTS's tables (the hdts migrations), as sea-orm entities.
 
 pub mod help_topics;
+pub mod tickets;

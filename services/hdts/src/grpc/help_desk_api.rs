@@ -1,26 +1,32 @@
 //! `map.hdts.v1.HelpDeskService` over the domain. Who may call what is
-//! `policy::HELP_DESK_SERVICE`, enforced before the handlers. The ticket
-//! RPCs answer UNIMPLEMENTED naming the system until the tickets part of
-//! HDTS lands; the help-topic RPCs are served.
+//! `policy::HELP_DESK_SERVICE`, enforced before the handlers. Submitting,
+//! reading and listing tickets and the help topics are served; replies and
+//! the lifecycle commands answer UNIMPLEMENTED naming the system until they
+//! land.
 
 use map_contracts::hdts::v1::{self as pb, help_desk_service_server::HelpDeskService};
 use map_kit::{System, authn, idempotency::Idempotent, wire::field_mask::update_paths};
 use tonic::{Request, Response, Status};
 
-use crate::topics::{TopicFields, Topics, UPDATE_PATHS, Viewer, to_proto};
+use crate::{
+    tickets::HelpDesk,
+    topics::{TopicFields, Topics, UPDATE_PATHS, Viewer, to_proto},
+};
 
 const CREATE_TOPIC: &str = "map.hdts.v1.HelpDeskService/CreateHelpTopic";
+const SUBMIT: &str = "map.hdts.v1.HelpDeskService/SubmitTicket";
 
 /// The handlers of HelpDeskService.
 #[derive(Debug, Clone)]
 pub struct HelpDeskApi {
     topics: Topics,
+    desk: HelpDesk,
 }
 
 impl HelpDeskApi {
-    /// Handlers over `topics`.
-    pub fn new(topics: Topics) -> Self {
-        HelpDeskApi { topics }
+    /// Handlers over `topics` and `desk`.
+    pub fn new(topics: Topics, desk: HelpDesk) -> Self {
+        HelpDeskApi { topics, desk }
     }
 }
 
@@ -46,23 +52,40 @@ fn not_yet(rpc: &str) -> Status {
 impl HelpDeskService for HelpDeskApi {
     async fn submit_ticket(
         &self,
-        _: Request<pb::SubmitTicketRequest>,
+        request: Request<pb::SubmitTicketRequest>,
     ) -> Result<Response<pb::SubmitTicketResponse>, Status> {
-        Err(not_yet("SubmitTicket"))
+        let actor = authn::principal(&request)?;
+        let r = request.into_inner();
+        let key = Idempotent::new(System::Hdts, "request_id", &r.request_id, SUBMIT, &r)?;
+        Ok(Response::new(self.desk.submit(&actor, &key, r).await?))
     }
 
     async fn get_ticket(
         &self,
-        _: Request<pb::GetTicketRequest>,
+        request: Request<pb::GetTicketRequest>,
     ) -> Result<Response<pb::GetTicketResponse>, Status> {
-        Err(not_yet("GetTicket"))
+        let actor = authn::principal(&request)?;
+        let (id, number) = match request.into_inner().lookup {
+            Some(pb::get_ticket_request::Lookup::Id(id)) => (id, String::new()),
+            Some(pb::get_ticket_request::Lookup::Number(n)) => (String::new(), n),
+            None => (String::new(), String::new()),
+        };
+        Ok(Response::new(pb::GetTicketResponse {
+            ticket: Some(self.desk.get(&actor, &id, &number).await?),
+        }))
     }
 
     async fn list_tickets(
         &self,
-        _: Request<pb::ListTicketsRequest>,
+        request: Request<pb::ListTicketsRequest>,
     ) -> Result<Response<pb::ListTicketsResponse>, Status> {
-        Err(not_yet("ListTickets"))
+        let actor = authn::principal(&request)?;
+        let r = request.into_inner();
+        let (tickets, next_page_token) = self.desk.list(&actor, r.page_size, &r.page_token).await?;
+        Ok(Response::new(pb::ListTicketsResponse {
+            tickets,
+            next_page_token,
+        }))
     }
 
     async fn list_replies(

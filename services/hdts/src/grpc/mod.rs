@@ -14,7 +14,7 @@ use map_kit::{
 
 pub use help_desk_api::HelpDeskApi;
 
-use crate::{HdtsError, topics::Topics};
+use crate::{HdtsError, tickets::HelpDesk, topics::Topics};
 
 impl From<HdtsError> for tonic::Status {
     fn from(e: HdtsError) -> tonic::Status {
@@ -24,9 +24,9 @@ impl From<HdtsError> for tonic::Status {
 
 /// HDTS's gRPC server, its callers validated by `validator` (Auth's
 /// ValidateToken, cached). The binary adds TLS, readiness and the drain.
-pub fn grpc_server(topics: Topics, validator: Arc<dyn Validator>) -> GrpcServer {
+pub fn grpc_server(topics: Topics, desk: HelpDesk, validator: Arc<dyn Validator>) -> GrpcServer {
     GrpcServer::new("hdts").add_service(Authenticated::new(
-        HelpDeskServiceServer::new(HelpDeskApi::new(topics)),
+        HelpDeskServiceServer::new(HelpDeskApi::new(topics, desk)),
         &policy::HELP_DESK_SERVICE,
         validator,
     ))

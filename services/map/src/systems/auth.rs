@@ -16,6 +16,6 @@ pub(super) static MODULE: Module = Module {
             .context("auth is served with its domain service")?;
         Ok(map_auth::grpc_server(auth))
     },
-    consumers: |_, _| Ok(Vec::new()),
+    consumers: |_, _, _| Ok(Vec::new()),
     timers: |worker, _, _| worker,
 };

@@ -1,14 +1,19 @@
-//! The help desk: its migrator and its API — HelpDeskService with the help
-//! topics served and the ticket RPCs answering UNIMPLEMENTED until they land —
-//! with callers validated by Auth. Its worker keeps the directory.
+//! The help desk: its migrator and its API — HelpDeskService: help topics,
+//! submitting and reading tickets; replies and the lifecycle commands answer
+//! UNIMPLEMENTED until they land — with callers validated by Auth. Its worker
+//! keeps the directory and mirrors the TTS side of each ticket.
 
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use map_hdts::topics::Topics;
+use map_hdts::{
+    tickets::{HelpDesk, mirror},
+    topics::Topics,
+};
 use map_kit::{
     System,
     authn::{Authenticator, CacheConfig},
+    bus::{Consumer, ConsumerConfig},
     clock::Clock,
 };
 
@@ -23,13 +28,26 @@ pub(super) static MODULE: Module = Module {
             .auth_url
             .as_ref()
             .context("hdts needs MAP_AUTH_URL")?;
-        let topics = Topics::new(api.db.clone(), Clock::system(), config.pager()?);
+        let pager = config.pager()?;
+        let topics = Topics::new(api.db.clone(), Clock::system(), pager.clone());
+        let desk = HelpDesk::new(api.db.clone(), Clock::system(), pager);
         let validator = Arc::new(Authenticator::connect_lazy(
             auth_url,
             CacheConfig::default(),
         ));
-        Ok(map_hdts::grpc_server(topics, validator))
+        Ok(map_hdts::grpc_server(topics, desk, validator))
     },
-    consumers: |db, bus| super::directory_consumer(System::Hdts, db, bus).map(|c| vec![c]),
+    consumers: |db, bus, _| {
+        Ok(vec![
+            super::directory_consumer(System::Hdts, db, bus)?,
+            Consumer::new(
+                mirror::QUEUE,
+                db.clone(),
+                bus.clone(),
+                mirror::Mirror,
+                ConsumerConfig::default(),
+            )?,
+        ])
+    },
     timers: |worker, _, _| worker,
 };

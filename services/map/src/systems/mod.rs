@@ -32,8 +32,10 @@ pub struct Module {
     /// `map dev`).
     pub api: fn(&Api) -> anyhow::Result<GrpcServer>,
     /// The consumers its worker runs, one per queue of the topology it
-    /// consumes (`map worker`, `map dev`).
-    pub consumers: fn(&Db, &Bus) -> anyhow::Result<Vec<Consumer>>,
+    /// consumes (`map worker`, `map dev`), calling Auth with `auth` where
+    /// they must (every system but Auth has it).
+    pub consumers:
+        fn(&Db, &Bus, Option<&crate::worker::AuthAccess>) -> anyhow::Result<Vec<Consumer>>,
     /// Its timer handlers, added to the worker's timer worker by kind
     /// (`map worker`, `map dev`).
     pub timers: fn(TimerWorker, &Db, &Bus) -> TimerWorker,
@@ -110,7 +112,15 @@ mod tests {
             .unwrap_or_else(|e| panic!("{system}: {e}"));
             assert_eq!(api.check_policies(), Ok(()), "{system}");
             let bus = Bus::in_process("");
-            (module.consumers)(&db.db, &bus).unwrap_or_else(|e| panic!("{system}: {e}"));
+            let auth = crate::worker::AuthAccess {
+                url: http::Uri::from_static("http://127.0.0.1:9"),
+                api_key: secrecy::SecretString::from("mapk_registration_test"),
+            };
+            let consumers = (module.consumers)(&db.db, &bus, Some(&auth))
+                .unwrap_or_else(|e| panic!("{system}: {e}"));
+            if system != System::Auth {
+                assert!(!consumers.is_empty(), "{system} keeps its directory");
+            }
         }
     }
 

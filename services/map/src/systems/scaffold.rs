@@ -15,7 +15,7 @@ macro_rules! scaffold {
             system: $system,
             migrate: |url| Box::pin(map_kit::db::migrate::<$migrator>(url)),
             api: |api| Ok(GrpcServer::new(api.config.system.name()).scaffold(api.config.system)),
-            consumers: |db, bus| super::directory_consumer($system, db, bus).map(|c| vec![c]),
+            consumers: |db, bus, _| super::directory_consumer($system, db, bus).map(|c| vec![c]),
             timers: |worker, _, _| worker,
         };
     };

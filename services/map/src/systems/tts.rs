@@ -9,10 +9,15 @@ use anyhow::Context as _;
 use map_kit::{
     System,
     authn::{Authenticator, CacheConfig},
+    bus::{Consumer, ConsumerConfig},
     clock::Clock,
 };
 use map_tts::{
-    tickets::{Tickets, assign::AuthAssigner},
+    tickets::{
+        Tickets,
+        assign::AuthAssigner,
+        intake::{self, Intake},
+    },
     workflows::{Workflows, roles::AuthRoles},
 };
 
@@ -44,6 +49,20 @@ pub(super) static MODULE: Module = Module {
         ));
         Ok(map_tts::grpc_server(workflows, tickets, validator))
     },
-    consumers: |db, bus| super::directory_consumer(System::Tts, db, bus).map(|c| vec![c]),
+    consumers: |db, bus, auth| {
+        let mut consumers = vec![super::directory_consumer(System::Tts, db, bus)?];
+        let auth = auth.context("the tts worker needs MAP_AUTH_URL and MAP_AUTH_API_KEY")?;
+        let channel = map_kit::authn::auth_channel(&auth.url);
+        let assigner = AuthAssigner::new(channel, &auth.api_key).context("MAP_AUTH_API_KEY")?;
+        let tickets = Tickets::new(db.clone(), Arc::new(assigner), Clock::system());
+        consumers.push(Consumer::new(
+            intake::QUEUE,
+            db.clone(),
+            bus.clone(),
+            Intake::new(tickets),
+            ConsumerConfig::default(),
+        )?);
+        Ok(consumers)
+    },
     timers: |worker, _, _| worker,
 };

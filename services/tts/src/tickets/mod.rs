@@ -12,6 +12,7 @@
 //! compare-and-set on the version); the loser gets ABORTED.
 
 pub mod assign;
+pub mod intake;
 pub mod model;
 
 use std::sync::Arc;
@@ -85,7 +86,8 @@ pub struct Tickets {
 }
 
 /// Where a new ticket goes: its workflow and first step, or triage.
-struct Route {
+#[derive(Debug, Clone)]
+pub(crate) struct Route {
     revision: Option<(Revision, String)>,
     step_id: String,
     status: Status,
@@ -102,6 +104,11 @@ impl Tickets {
             outbox: Outbox::new(System::Tts).with_clock(clock.clone()),
             clock,
         }
+    }
+
+    /// The time of day, by the domain's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 
     /// CreateTicket.
@@ -156,7 +163,36 @@ impl Tickets {
             });
         }
         let now = self.clock.now();
-        let number = next_number(&txn, "TT").await?;
+        let requester = if t.requester_user_id.is_empty() {
+            actor.id.clone()
+        } else {
+            t.requester_user_id.clone()
+        };
+        let row = self
+            .insert(&txn, &actor.id, &requester, t, &route, now)
+            .await?;
+        let graph = route.revision.as_ref().map(|(r, _)| &r.definition.graph);
+        let response = pb::CreateTicketResponse {
+            ticket: Some(to_proto(&row, graph)),
+        };
+        key.record(&txn, &response, now).await?;
+        txn.commit().await?;
+        Ok(response)
+    }
+
+    /// Writes a new ticket routed by `route`, its history and its
+    /// `tts.ticket.created`, in `txn` (CreateTicket and the intake of
+    /// help-desk submissions). `actor` is empty when the system opens it.
+    pub(crate) async fn insert(
+        &self,
+        txn: &DatabaseTransaction,
+        actor: &str,
+        requester: &str,
+        t: NewTicket,
+        route: &Route,
+        now: DateTime<Utc>,
+    ) -> Result<tickets::Model, TtsError> {
+        let number = next_number(txn, "TT").await?;
         let (workflow_id, workflow_revision, workflow_match) = match &route.revision {
             Some((r, rule)) => (r.workflow_id.clone(), r.revision, rule.clone()),
             None => (String::new(), 0, String::new()),
@@ -167,15 +203,13 @@ impl Tickets {
             hdts_ticket_id: Set((!t.hdts_ticket_id.is_empty()).then(|| t.hdts_ticket_id.clone())),
             subject: Set(t.subject.trim().to_owned()),
             description: Set(t.description),
-            requester_user_id: Set(if t.requester_user_id.is_empty() {
-                actor.id.clone()
-            } else {
-                t.requester_user_id
-            }),
+            requester_user_id: Set(requester.to_owned()),
             department_code: Set(t.department_code),
             category: Set(t.category),
             sub_category: Set(t.sub_category),
-            priority: Set(priority.unwrap_or("medium").to_owned()),
+            priority: Set(model::priority_from_proto(t.priority)
+                .unwrap_or("medium")
+                .to_owned()),
             status: Set(route.status.as_str().to_owned()),
             step_id: Set(route.step_id.clone()),
             assignee_user_id: Set(route.assignee.clone()),
@@ -189,7 +223,7 @@ impl Tickets {
             resolved_at: Set(None),
             closed_at: Set(None),
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
         let graph = route.revision.as_ref().map(|(r, _)| &r.definition.graph);
         let workflow_name = route
@@ -204,15 +238,8 @@ impl Tickets {
             step_id: route.step_id.clone(),
             hdts_ticket_id: row.hdts_ticket_id.clone().unwrap_or_default(),
         });
-        self.history(
-            &txn,
-            &row,
-            &actor.id,
-            now,
-            pb::TicketEventType::Created,
-            details,
-        )
-        .await?;
+        self.history(txn, &row, actor, now, pb::TicketEventType::Created, details)
+            .await?;
         if !route.assignee.is_empty() {
             let details = pb::ticket_event::Details::Assigned(pb::TicketAssignedDetails {
                 previous_assignee_user_id: String::new(),
@@ -221,9 +248,9 @@ impl Tickets {
                 note: String::new(),
             });
             self.history(
-                &txn,
+                txn,
                 &row,
-                &actor.id,
+                actor,
                 now,
                 pb::TicketEventType::Assigned,
                 details,
@@ -232,21 +259,16 @@ impl Tickets {
         }
         let payload = ev::TtsTicketCreated {
             ticket: Some(model::snapshot(&row, graph, &workflow_name)),
-            actor: Some(user_ref(&actor.id)),
+            actor: (!actor.is_empty()).then(|| user_ref(actor)),
         };
-        self.enqueue(&txn, "tts.ticket.created", &row, &payload)
+        self.enqueue(txn, "tts.ticket.created", &row, &payload)
             .await?;
-        let response = pb::CreateTicketResponse {
-            ticket: Some(to_proto(&row, graph)),
-        };
-        key.record(&txn, &response, now).await?;
-        txn.commit().await?;
         tracing::info!(ticket = %row.number, status = row.status, "ticket opened");
-        Ok(response)
+        Ok(row)
     }
 
     /// The workflow, first step and assignee of a new ticket.
-    async fn route(
+    pub(crate) async fn route(
         &self,
         department: &str,
         category: &str,

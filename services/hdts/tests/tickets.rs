@@ -1,0 +1,175 @@
+//! Help-desk tickets on both databases: an employee submits under a help
+//! topic (which routes it), the submission and its `hdts.ticket.submitted`
+//! commit together, retries submit nothing twice, employees see only their
+//! own tickets; and the mirror applies TTS's snapshots — newer versions
+//! only, so a repeated or late event changes nothing, a snapshot for a
+//! ticket not here yet is parked (NotYet), unknown event types are ignored.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use map_contracts::{
+    events::v1::{self as ev, Envelope},
+    hdts::v1 as pb,
+};
+use map_hdts::tickets::mirror::Mirror;
+use map_kit::bus::{Event, Handler as _, HandlerError};
+use prost::Name as _;
+use support::{Fixture, fields, reason};
+use tonic::Code;
+
+async fn topic(fx: &Fixture) -> pb::HelpTopic {
+    fx.create(pb::CreateHelpTopicRequest {
+        name: "Laptop problem".into(),
+        description: String::new(),
+        department_code: "IT".into(),
+        category: "Hardware".into(),
+        sub_category: "Laptop".into(),
+        request_id: uuid::Uuid::now_v7().to_string(),
+    })
+    .await
+    .unwrap()
+}
+
+fn submission(topic: &pb::HelpTopic) -> pb::SubmitTicketRequest {
+    pb::SubmitTicketRequest {
+        subject: "Laptop will not boot".into(),
+        description: "Black screen".into(),
+        help_topic_id: topic.id.clone(),
+        priority: pb::TicketPriority::High.into(),
+        request_id: uuid::Uuid::now_v7().to_string(),
+        ..Default::default()
+    }
+}
+
+/// A `tts.ticket.status_changed` about HDTS ticket `hdts_id` at `version`.
+fn tts_event(hdts_id: &str, version: i64, status: ev::TtsTicketStatus) -> Event {
+    let payload = ev::TtsTicketStatusChanged {
+        ticket: Some(ev::TtsTicketSnapshot {
+            id: "01890a5d-ac96-774b-bcce-b302099a8057".into(),
+            number: "TT-000042".into(),
+            hdts_ticket_id: hdts_id.into(),
+            status: status.into(),
+            version,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    Event::new(Envelope {
+        id: uuid::Uuid::now_v7().to_string(),
+        r#type: "tts.ticket.status_changed".into(),
+        source: "tts".into(),
+        subject: "01890a5d-ac96-774b-bcce-b302099a8057".into(),
+        subject_version: version,
+        payload: Some(prost_types::Any {
+            type_url: ev::TtsTicketStatusChanged::type_url(),
+            value: prost::Message::encode_to_vec(&payload),
+        }),
+        ..Default::default()
+    })
+}
+
+async fn apply(fx: &Fixture, event: &Event) -> Result<(), HandlerError> {
+    let txn = fx.db.db.begin_write().await.unwrap();
+    Mirror.handle(event, &txn).await?;
+    txn.commit().await.unwrap();
+    Ok(())
+}
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn an_employee_submits_under_a_topic_and_sees_only_their_own_tickets() {
+    let fx = Fixture::start().await;
+    let t = topic(&fx).await;
+    let ada = fx.person(&[("hdts", "employee")]).await;
+    let bob = fx.person(&[("hdts", "employee")]).await;
+    let mut c = fx.client().await;
+    let req = submission(&t);
+    let ticket = c.submit_ticket(ada.request(req.clone())).await.unwrap().into_inner().ticket.unwrap();
+    assert_eq!((ticket.number.as_str(), ticket.status()), ("HD-000001", pb::TicketStatus::Submitted));
+    assert_eq!((ticket.department_code.as_str(), ticket.category.as_str(), ticket.sub_category.as_str()), ("IT", "Hardware", "Laptop"));
+    assert!(ticket.requester_display_name.starts_with("Person "));
+    // A retry returns the first ticket and enqueues nothing more.
+    let again = c.submit_ticket(ada.request(req)).await.unwrap().into_inner().ticket.unwrap();
+    assert_eq!(again, ticket);
+    let events = fx.events().await;
+    let submitted: Vec<&(String, i64, prost_types::Any)> = events.iter().filter(|e| e.0 == "hdts.ticket.submitted").collect();
+    assert_eq!(submitted.len(), 1);
+    let snapshot = submitted[0].2.to_msg::<ev::HdtsTicketSubmitted>().unwrap().ticket.unwrap();
+    assert_eq!((snapshot.id.as_str(), snapshot.version, snapshot.sub_category.as_str()), (ticket.id.as_str(), 1, "Laptop"));
+
+    // Bob may not see it, nor list it; an agent may.
+    let lookup = pb::GetTicketRequest { lookup: Some(pb::get_ticket_request::Lookup::Number(ticket.number.clone())) };
+    assert_eq!(c.get_ticket(bob.request(lookup.clone())).await.unwrap_err().code(), Code::NotFound);
+    let mine = c.list_tickets(bob.request(pb::ListTicketsRequest::default())).await.unwrap().into_inner();
+    assert!(mine.tickets.is_empty());
+    let agent = fx.person(&[("hdts", "agent")]).await;
+    assert_eq!(c.get_ticket(agent.request(lookup)).await.unwrap().into_inner().ticket.unwrap().id, ticket.id);
+    // Submitting for someone else is an agent's privilege.
+    let mut for_bob = submission(&t);
+    for_bob.requester_user_id = bob.principal.as_ref().unwrap().id.clone();
+    let e = c.submit_ticket(ada.request(for_bob)).await.unwrap_err();
+    assert_eq!((e.code(), reason(&e).as_str()), (Code::PermissionDenied, "AGENT_REQUIRED"));
+}
+}
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn bad_submissions_name_every_field_and_write_nothing() {
+    let fx = Fixture::start().await;
+    let t = topic(&fx).await;
+    let ada = fx.person(&[("hdts", "employee")]).await;
+    let mut c = fx.client().await;
+    let before = fx.events().await.len();
+    let mut bad = submission(&t);
+    bad.subject = String::new();
+    bad.category = "Hardware".into();
+    bad.description = "x".repeat(20_001);
+    let e = c.submit_ticket(ada.request(bad)).await.unwrap_err();
+    let got = fields(&e);
+    for f in ["subject", "description", "category"] {
+        assert!(got.contains(&f.to_owned()), "{f} missing from {got:?}");
+    }
+    let mut unknown = submission(&t);
+    unknown.help_topic_id = uuid::Uuid::now_v7().to_string();
+    assert_eq!(c.submit_ticket(ada.request(unknown)).await.unwrap_err().code(), Code::NotFound);
+    assert_eq!(fx.events().await.len(), before, "nothing enqueued");
+}
+}
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn the_mirror_applies_newer_tts_snapshots_only() {
+    let fx = Fixture::start().await;
+    let t = topic(&fx).await;
+    let ada = fx.person(&[("hdts", "employee")]).await;
+    let mut c = fx.client().await;
+    let ticket = c.submit_ticket(ada.request(submission(&t))).await.unwrap().into_inner().ticket.unwrap();
+    let read = |c: &mut map_contracts::hdts::v1::help_desk_service_client::HelpDeskServiceClient<tonic::transport::Channel>| {
+        let req = ada.request(pb::GetTicketRequest { lookup: Some(pb::get_ticket_request::Lookup::Id(ticket.id.clone())) });
+        let mut c = c.clone();
+        async move { c.get_ticket(req).await.unwrap().into_inner().ticket.unwrap() }
+    };
+
+    apply(&fx, &tts_event(&ticket.id, 2, ev::TtsTicketStatus::WaitingOnRequester)).await.unwrap();
+    let now = read(&mut c).await;
+    assert_eq!((now.status(), now.tts_ticket_number.as_str()), (pb::TicketStatus::WaitingOnRequester, "TT-000042"));
+    // A late (older) snapshot and a repeated one change nothing.
+    apply(&fx, &tts_event(&ticket.id, 1, ev::TtsTicketStatus::Open)).await.unwrap();
+    apply(&fx, &tts_event(&ticket.id, 2, ev::TtsTicketStatus::Resolved)).await.unwrap();
+    let same = read(&mut c).await;
+    assert_eq!((same.status(), same.version), (pb::TicketStatus::WaitingOnRequester, now.version));
+    apply(&fx, &tts_event(&ticket.id, 3, ev::TtsTicketStatus::Resolved)).await.unwrap();
+    let resolved = read(&mut c).await;
+    assert_eq!(resolved.status(), pb::TicketStatus::Resolved);
+    assert!(resolved.resolve_time.is_some());
+
+    // A snapshot for a ticket not here yet waits; an unknown type is ignored.
+    let early = apply(&fx, &tts_event(&uuid::Uuid::now_v7().to_string(), 1, ev::TtsTicketStatus::Open)).await;
+    assert!(matches!(early, Err(HandlerError::NotYet(_))), "{early:?}");
+    let mut unknown = tts_event(&ticket.id, 9, ev::TtsTicketStatus::Closed);
+    unknown = Event::new(Envelope { r#type: "tts.ticket.levitated".into(), ..unknown.envelope.clone() });
+    apply(&fx, &unknown).await.unwrap();
+    assert_eq!(read(&mut c).await.status(), pb::TicketStatus::Resolved);
+}
+}

@@ -1,0 +1,111 @@
+//! The consumer of `tts.ticket-tasks`: help-desk submissions
+//! (`hdts.ticket.submitted`) become TTS tickets, never dropped. Routing and
+//! the assignee pick (Auth's NextAssignee, keyed by the event id so a
+//! redelivery gets the same person) happen in `prepare`, before the event's
+//! transaction; with Auth away the event is parked (`NotYet`) and applied
+//! when Auth returns, never dead-lettered. At most one ticket per HDTS
+//! ticket: a redelivered submission changes nothing. Event types this
+//! handler does not know are acknowledged and ignored.
+
+use std::sync::Arc;
+
+use map_contracts::events::v1 as ev;
+use map_kit::{
+    ApiError,
+    bus::{Event, Handler, HandlerError, Prepared},
+};
+use sea_orm::{ColumnTrait as _, DatabaseTransaction, EntityTrait as _, QueryFilter as _};
+
+use super::{NewTicket, Route, Tickets};
+use crate::{TtsError, entity::tickets};
+
+/// The queue it consumes.
+pub const QUEUE: &str = "tts.ticket-tasks";
+const SUBMITTED: &str = "hdts.ticket.submitted";
+
+/// Opens TTS tickets for help-desk submissions.
+#[derive(Debug, Clone)]
+pub struct Intake {
+    tickets: Tickets,
+}
+
+impl Intake {
+    /// Over `tickets`.
+    pub fn new(tickets: Tickets) -> Intake {
+        Intake { tickets }
+    }
+}
+
+fn submitted(event: &Event) -> Result<ev::HdtsTicketSnapshot, HandlerError> {
+    event
+        .payload::<ev::HdtsTicketSubmitted>()?
+        .ticket
+        .ok_or_else(|| HandlerError::Permanent("hdts.ticket.submitted without its ticket".into()))
+}
+
+/// Auth away or the database busy: try again later; anything else cannot
+/// succeed by retrying.
+fn handler_error(e: TtsError) -> HandlerError {
+    match e {
+        TtsError::Api(api) if matches!(*api, ApiError::Unavailable(_)) => {
+            HandlerError::NotYet(api.to_string())
+        }
+        TtsError::Db(e) => HandlerError::Transient(e.to_string()),
+        other => HandlerError::Transient(other.to_string()),
+    }
+}
+
+#[async_trait::async_trait]
+impl Handler for Intake {
+    async fn prepare(&self, event: &Event) -> Result<Option<Prepared>, HandlerError> {
+        if event.event_type() != SUBMITTED {
+            return Ok(None);
+        }
+        let t = submitted(event)?;
+        let route = self
+            .tickets
+            .route(&t.department_code, &t.category, &t.sub_category, event.id())
+            .await
+            .map_err(handler_error)?;
+        Ok(Some(Arc::new(route)))
+    }
+
+    async fn handle(&self, event: &Event, txn: &DatabaseTransaction) -> Result<(), HandlerError> {
+        if event.event_type() != SUBMITTED {
+            return Ok(());
+        }
+        let t = submitted(event)?;
+        let exists = tickets::Entity::find()
+            .filter(tickets::Column::HdtsTicketId.eq(t.id.clone()))
+            .one(txn)
+            .await?
+            .is_some();
+        if exists {
+            return Ok(());
+        }
+        let route = event
+            .prepared::<Route>()
+            .ok_or_else(|| HandlerError::Transient("the submission was not routed".into()))?;
+        let requester = t
+            .requester
+            .as_ref()
+            .map(|r| r.user_id.clone())
+            .unwrap_or_default();
+        let ticket = NewTicket {
+            subject: t.subject.clone(),
+            description: t.description.clone(),
+            requester_user_id: requester.clone(),
+            department_code: t.department_code.clone(),
+            category: t.category.clone(),
+            sub_category: t.sub_category.clone(),
+            priority: t.priority,
+            hdts_ticket_id: t.id.clone(),
+        };
+        let now = self.tickets.now();
+        self.tickets
+            .insert(txn, "", &requester, ticket, route, now)
+            .await
+            .map_err(handler_error)?;
+        Ok(())
+    }
+}
