@@ -5,7 +5,9 @@
 //! local processes in the order Kubernetes runs them: the migrations (init
 //! containers), then every API, worker and the gateway (one replica each),
 //! then the bootstrap hook Job, twice. A real client (grpcurl) signs in and
-//! validates the token through the gateway; every system answers its
+//! validates the token through the gateway, publishes a TTS workflow, and
+//! submits a help-desk ticket that the TTS worker opens and assigns and the
+//! HDTS worker mirrors back, through RabbitMQ; every system answers its
 //! readiness and liveness probes; SIGTERM ends every process cleanly within
 //! its termination grace.
 #![allow(clippy::unwrap_used)]
@@ -273,7 +275,123 @@ async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
         "{published}"
     );
 
-    // 6. SIGTERM: every process drains and exits 0 within its grace.
+    // 6. The help-desk flow across processes and the broker: the
+    // administrator (now also an employee, an HDTS admin and the only TTS
+    // agent) makes a help topic and submits under it; the TTS worker opens
+    // the ticket on the published workflow and assigns it round-robin; the
+    // HDTS worker mirrors the TTS number back.
+    for (system, role) in [("hdts", "employee"), ("hdts", "admin"), ("tts", "agent")] {
+        grpcurl_as(
+            &gateway,
+            &bearer(&token),
+            "map.auth.v1.AdminService/GrantRole",
+            &json!({"userId": admin_id, "role": {"system": system, "role": role}}),
+        );
+    }
+    let login = grpcurl(
+        &gateway,
+        "map.auth.v1.AuthService/Login",
+        &json!({"email": "admin@example.com", "password": secrets.admin_password}),
+    );
+    let token = login["accessToken"]
+        .as_str()
+        .expect("an access token")
+        .to_owned();
+    // Auth's department IT reaches HDTS's directory through the broker: the
+    // topic is accepted once it is there.
+    grpcurl_as(
+        &gateway,
+        &bearer(&token),
+        "map.auth.v1.DepartmentService/CreateDepartment",
+        &json!({"department": {"code": "IT", "name": "IT"}}),
+    );
+    let new_topic = json!({"name": "Laptop problem", "departmentCode": "IT", "category": "Hardware",
+                           "subCategory": "Laptop", "requestId": "01890a5d-ac96-774b-bcce-b302099a805a"});
+    let accepted = poll_until(Duration::from_secs(60), || {
+        let out = grpcurl_raw(
+            &gateway,
+            &bearer(&token),
+            "map.hdts.v1.HelpDeskService/CreateHelpTopic",
+            &new_topic,
+        );
+        async move { out.status.success() }
+    })
+    .await;
+    assert!(
+        accepted,
+        "HDTS never learnt department IT:\n{}",
+        platform.logs()
+    );
+    let topic = grpcurl_as(
+        &gateway,
+        &bearer(&token),
+        "map.hdts.v1.HelpDeskService/CreateHelpTopic",
+        &new_topic,
+    );
+    let submitted = grpcurl_as(
+        &gateway,
+        &bearer(&token),
+        "map.hdts.v1.HelpDeskService/SubmitTicket",
+        &json!({"subject": "Laptop will not boot", "description": "Black screen",
+                "helpTopicId": topic["helpTopic"]["id"], "departmentCode": "",
+                "requestId": "01890a5d-ac96-774b-bcce-b302099a805b"}),
+    );
+    let hd_number = submitted["ticket"]["number"]
+        .as_str()
+        .expect("an HD number")
+        .to_owned();
+    let lookup = json!({"number": hd_number});
+    let mirrored = poll_until(Duration::from_secs(60), || {
+        let answer = grpcurl_as(
+            &gateway,
+            &bearer(&token),
+            "map.hdts.v1.HelpDeskService/GetTicket",
+            &lookup,
+        );
+        async move {
+            answer["ticket"]["ttsTicketNumber"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("TT-"))
+        }
+    })
+    .await;
+    assert!(
+        mirrored,
+        "HDTS never showed the TTS ticket of {hd_number}:\n{}",
+        platform.logs()
+    );
+    let hdts_view = grpcurl_as(
+        &gateway,
+        &bearer(&token),
+        "map.hdts.v1.HelpDeskService/GetTicket",
+        &lookup,
+    );
+    assert_eq!(
+        hdts_view["ticket"]["status"], "TICKET_STATUS_IN_PROGRESS",
+        "{hdts_view}"
+    );
+    let tts_number = hdts_view["ticket"]["ttsTicketNumber"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let tts_view = grpcurl_as(
+        &gateway,
+        &bearer(&token),
+        "map.tts.v1.TicketService/GetTicket",
+        &json!({"number": tts_number}),
+    );
+    assert_eq!(
+        tts_view["ticket"]["assigneeUserId"],
+        admin_id.as_str(),
+        "{tts_view}"
+    );
+    assert_eq!(tts_view["ticket"]["workflowId"], id.as_str(), "{tts_view}");
+    assert_eq!(
+        tts_view["ticket"]["hdtsTicketId"], submitted["ticket"]["id"],
+        "{tts_view}"
+    );
+
+    // 7. SIGTERM: every process drains and exits 0 within its grace.
     let running = std::mem::take(&mut platform.running);
     for (_, child) in &running {
         let pid = child.id().unwrap().to_string();
