@@ -97,4 +97,5 @@ migrator!(
     crate::requests::Migration,
     crate::hdts_schema::HelpTopics,
     crate::hdts_schema::Tickets,
+    crate::hdts_schema::Replies,
 );

@@ -1,8 +1,10 @@
 //! The hdts database's own tables: the catalogue of help topics, and the
-//! help-desk tickets with their mirror of TTS.
+//! help-desk tickets with their mirror of TTS, and their replies.
 
 mod m0001_help_topics;
 mod m0002_tickets;
+mod m0003_replies;
 
 pub(crate) use m0001_help_topics::Migration as HelpTopics;
 pub(crate) use m0002_tickets::Migration as Tickets;
+pub(crate) use m0003_replies::Migration as Replies;

@@ -173,3 +173,81 @@ async fn the_mirror_applies_newer_tts_snapshots_only() {
     assert_eq!(read(&mut c).await.status(), pb::TicketStatus::Resolved);
 }
 }
+
+/// A public `tts.ticket.commented` about HDTS ticket `hdts_id`.
+fn tts_comment(hdts_id: &str, version: i64, comment_id: &str, hdts_reply_id: &str) -> Event {
+    let payload = ev::TtsTicketCommented {
+        ticket: Some(ev::TtsTicketSnapshot {
+            id: "01890a5d-ac96-774b-bcce-b302099a8057".into(),
+            number: "TT-000042".into(),
+            hdts_ticket_id: hdts_id.into(),
+            status: ev::TtsTicketStatus::WaitingOnRequester.into(),
+            version,
+            ..Default::default()
+        }),
+        comment_id: comment_id.into(),
+        body: "Which model is it?".into(),
+        public: true,
+        hdts_reply_id: hdts_reply_id.into(),
+        ..Default::default()
+    };
+    Event::new(Envelope {
+        id: uuid::Uuid::now_v7().to_string(),
+        r#type: "tts.ticket.commented".into(),
+        source: "tts".into(),
+        subject_version: version,
+        payload: Some(prost_types::Any {
+            type_url: ev::TtsTicketCommented::type_url(),
+            value: prost::Message::encode_to_vec(&payload),
+        }),
+        ..Default::default()
+    })
+}
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn replies_go_out_as_events_and_public_tts_comments_come_back_once() {
+    let fx = Fixture::start().await;
+    let t = topic(&fx).await;
+    let ada = fx.person(&[("hdts", "employee")]).await;
+    let agent = fx.person(&[("hdts", "agent")]).await;
+    let mut c = fx.client().await;
+    let ticket = c.submit_ticket(ada.request(submission(&t))).await.unwrap().into_inner().ticket.unwrap();
+    let reply = |who: &map_kit::testing::Caller, body: &str, visibility: pb::ReplyVisibility| {
+        who.request(pb::AddReplyRequest {
+            ticket_id: ticket.id.clone(),
+            body: body.into(),
+            visibility: visibility.into(),
+            attachments: Vec::new(),
+            request_id: uuid::Uuid::now_v7().to_string(),
+        })
+    };
+    let mine = c.add_reply(reply(&ada, "It is a T14", pb::ReplyVisibility::Public)).await.unwrap().into_inner();
+    assert_eq!(mine.ticket.unwrap().version, 2);
+    let e = c.add_reply(reply(&ada, "psst", pb::ReplyVisibility::Internal)).await.unwrap_err();
+    assert_eq!((e.code(), reason(&e).as_str()), (Code::PermissionDenied, "AGENT_REQUIRED"));
+    c.add_reply(reply(&agent, "Internal: warranty until May", pb::ReplyVisibility::Internal)).await.unwrap();
+    let events = fx.events().await;
+    let replied: Vec<ev::HdtsTicketReplied> = events
+        .iter()
+        .filter(|e| e.0 == "hdts.ticket.replied")
+        .map(|e| e.2.to_msg::<ev::HdtsTicketReplied>().unwrap())
+        .collect();
+    assert_eq!(replied.len(), 2);
+    assert!(replied[0].from_requester && replied[0].public && replied[0].reply_id == mine.reply.unwrap().id);
+    assert!(!replied[1].from_requester && !replied[1].public);
+
+    // A public TTS comment arrives twice: one reply. One that came from HDTS is not copied.
+    let comment_id = uuid::Uuid::now_v7().to_string();
+    apply(&fx, &tts_comment(&ticket.id, 2, &comment_id, "")).await.unwrap();
+    apply(&fx, &tts_comment(&ticket.id, 2, &comment_id, "")).await.unwrap();
+    apply(&fx, &tts_comment(&ticket.id, 3, &uuid::Uuid::now_v7().to_string(), &replied[0].reply_id)).await.unwrap();
+    let list = |who: &map_kit::testing::Caller| who.request(pb::ListRepliesRequest { ticket_id: ticket.id.clone(), ..Default::default() });
+    let seen_by_ada: Vec<String> = c.list_replies(list(&ada)).await.unwrap().into_inner().replies.into_iter().map(|r| r.body).collect();
+    assert_eq!(seen_by_ada, ["It is a T14", "Which model is it?"], "public replies only, each once, oldest first");
+    let seen_by_agent = c.list_replies(list(&agent)).await.unwrap().into_inner().replies;
+    assert_eq!(seen_by_agent.len(), 3);
+    let bob = fx.person(&[("hdts", "employee")]).await;
+    assert_eq!(c.list_replies(list(&bob)).await.unwrap_err().code(), Code::NotFound);
+}
+}

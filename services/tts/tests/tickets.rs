@@ -124,14 +124,21 @@ async fn a_ticket_opens_assigned_and_moves_along_its_workflow() {
             || e.2.to_msg::<ev::TtsTicketCommented>().is_ok_and(|c| c.ticket.is_some_and(|t| t.id == first.id))
     }).collect();
     let kinds: Vec<(&str, i64)> = ours.iter().map(|(t, v, _)| (t.as_str(), *v)).collect();
-    assert_eq!(kinds, [("tts.ticket.created", 1), ("tts.ticket.status_changed", 2), ("tts.ticket.commented", 3)]);
+    assert_eq!(kinds, [
+        ("tts.ticket.created", 1),
+        ("tts.ticket.status_changed", 2),
+        ("tts.ticket.commented", 2),
+        ("tts.ticket.commented", 3),
+    ]);
+    let note = ours[2].2.to_msg::<ev::TtsTicketCommented>().unwrap();
+    assert!(note.public && note.body == "Which model is it?", "the transition's public note reaches the requester");
     let moved = ours[1].2.to_msg::<ev::TtsTicketStatusChanged>().unwrap();
     let snapshot = moved.ticket.clone().unwrap();
     assert_eq!(snapshot.status(), ev::TtsTicketStatus::WaitingOnRequester);
     assert_eq!(moved.old_status(), ev::TtsTicketStatus::InProgress);
     assert_eq!((snapshot.workflow_name.as_str(), snapshot.step.unwrap().step_id.as_str()), ("Laptops", "waiting"));
     assert_eq!(snapshot.assignee.unwrap().user_id, ada_id);
-    let commented = ours[2].2.to_msg::<ev::TtsTicketCommented>().unwrap();
+    let commented = ours[3].2.to_msg::<ev::TtsTicketCommented>().unwrap();
     assert!(!commented.public);
 }
 }

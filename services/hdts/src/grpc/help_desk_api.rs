@@ -1,8 +1,7 @@
 //! `map.hdts.v1.HelpDeskService` over the domain. Who may call what is
 //! `policy::HELP_DESK_SERVICE`, enforced before the handlers. Submitting,
-//! reading and listing tickets and the help topics are served; replies and
-//! the lifecycle commands answer UNIMPLEMENTED naming the system until they
-//! land.
+//! reading and listing tickets, replies and the help topics are served; the
+//! lifecycle commands answer UNIMPLEMENTED naming the system until they land.
 
 use map_contracts::hdts::v1::{self as pb, help_desk_service_server::HelpDeskService};
 use map_kit::{System, authn, idempotency::Idempotent, wire::field_mask::update_paths};
@@ -15,6 +14,7 @@ use crate::{
 
 const CREATE_TOPIC: &str = "map.hdts.v1.HelpDeskService/CreateHelpTopic";
 const SUBMIT: &str = "map.hdts.v1.HelpDeskService/SubmitTicket";
+const REPLY: &str = "map.hdts.v1.HelpDeskService/AddReply";
 
 /// The handlers of HelpDeskService.
 #[derive(Debug, Clone)]
@@ -90,16 +90,24 @@ impl HelpDeskService for HelpDeskApi {
 
     async fn list_replies(
         &self,
-        _: Request<pb::ListRepliesRequest>,
+        request: Request<pb::ListRepliesRequest>,
     ) -> Result<Response<pb::ListRepliesResponse>, Status> {
-        Err(not_yet("ListReplies"))
+        let actor = authn::principal(&request)?;
+        let (replies, next_page_token) = self.desk.list_replies(&actor, request.get_ref()).await?;
+        Ok(Response::new(pb::ListRepliesResponse {
+            replies,
+            next_page_token,
+        }))
     }
 
     async fn add_reply(
         &self,
-        _: Request<pb::AddReplyRequest>,
+        request: Request<pb::AddReplyRequest>,
     ) -> Result<Response<pb::AddReplyResponse>, Status> {
-        Err(not_yet("AddReply"))
+        let actor = authn::principal(&request)?;
+        let r = request.into_inner();
+        let key = Idempotent::new(System::Hdts, "request_id", &r.request_id, REPLY, &r)?;
+        Ok(Response::new(self.desk.add_reply(&actor, &key, r).await?))
     }
 
     async fn withdraw_ticket(

@@ -3,8 +3,8 @@
 //! and its version). A snapshot is applied only when newer than the one the
 //! ticket holds, so a repeated or late event changes nothing; a snapshot for
 //! a help-desk ticket this database does not have yet is parked and applied
-//! when it arrives. Event types this handler does not know are acknowledged
-//! and ignored.
+//! when it arrives. Public TTS comments become replies, by comment id.
+//! Event types this handler does not know are acknowledged and ignored.
 
 use map_contracts::events::v1 as ev;
 use map_kit::{
@@ -12,10 +12,57 @@ use map_kit::{
     directory,
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, DatabaseTransaction, EntityTrait as _, QueryFilter as _,
+    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, DatabaseTransaction,
+    EntityTrait as _, QueryFilter as _,
 };
 
-use crate::entity::tickets;
+use crate::entity::{replies, tickets};
+
+/// Inserts the reply mirroring TTS comment `c` unless it is here.
+async fn mirror_comment(
+    txn: &DatabaseTransaction,
+    ticket: &tickets::Model,
+    c: &ev::TtsTicketCommented,
+) -> Result<(), HandlerError> {
+    let here = replies::Entity::find()
+        .filter(replies::Column::TtsCommentId.eq(c.comment_id.clone()))
+        .one(txn)
+        .await?
+        .is_some();
+    if here {
+        return Ok(());
+    }
+    let author = c
+        .author
+        .as_ref()
+        .map(|a| a.user_id.clone())
+        .unwrap_or_default();
+    let name = directory::read::user(txn, &author)
+        .await?
+        .map(|u| u.display_name)
+        .unwrap_or_default();
+    let at = c
+        .create_time
+        .as_ref()
+        .and_then(|t| {
+            chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
+        })
+        .unwrap_or_else(chrono::Utc::now);
+    replies::ActiveModel {
+        id: Set(uuid::Uuid::now_v7().to_string()),
+        ticket_id: Set(ticket.id.clone()),
+        author_user_id: Set(author),
+        author_display_name: Set(name),
+        body: Set(c.body.clone()),
+        visibility: Set("public".into()),
+        source: Set("tts".into()),
+        tts_comment_id: Set(Some(c.comment_id.clone())),
+        created_at: Set(at),
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
+}
 
 /// The queue it consumes.
 pub const QUEUE: &str = "hdts.ticket-updates";
@@ -68,6 +115,14 @@ impl Handler for Mirror {
                 s.hdts_ticket_id
             )));
         };
+        // A public TTS comment is a reply here, applied by its id whatever
+        // the snapshot's version (those that came from HDTS are here already).
+        if event.event_type() == "tts.ticket.commented" {
+            let c = event.payload::<ev::TtsTicketCommented>()?;
+            if c.public && c.hdts_reply_id.is_empty() {
+                mirror_comment(txn, &row, &c).await?;
+            }
+        }
         if s.version <= row.tts_version {
             return Ok(());
         }

@@ -6,6 +6,7 @@
 //! tickets (another's is NOT_FOUND); agents see all.
 
 pub mod mirror;
+pub mod replies;
 
 use chrono::{DateTime, Utc};
 use map_contracts::{events::v1 as ev, hdts::v1 as pb};

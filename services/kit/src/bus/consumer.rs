@@ -80,6 +80,13 @@ impl Event {
         }
     }
 
+    /// Records what [`Handler::prepare`] returned, as the consumer does
+    /// before the event's transaction: for applying an event by hand (a test
+    /// of a handler, a repair). A second value is ignored.
+    pub fn set_prepared(&self, prepared: Prepared) {
+        let _ = self.prepared.set(prepared);
+    }
+
     /// The value [`Handler::prepare`] returned for this event, if it is a
     /// `T`.
     pub fn prepared<T: Any + Send + Sync>(&self) -> Option<&T> {

@@ -1,5 +1,8 @@
 //! The consumer of `tts.ticket-tasks`: help-desk submissions
-//! (`hdts.ticket.submitted`) become TTS tickets, never dropped. Routing and
+//! (`hdts.ticket.submitted`) become TTS tickets, never dropped, and
+//! help-desk replies (`hdts.ticket.replied`) become comments — a requester's
+//! moving the ticket along its REQUESTER_REPLIED transition; a reply that
+//! arrives before its ticket is parked until the ticket is there. Routing and
 //! the assignee pick (Auth's NextAssignee, keyed by the event id so a
 //! redelivery gets the same person) happen in `prepare`, before the event's
 //! transaction; with Auth away the event is parked (`NotYet`) and applied
@@ -22,6 +25,7 @@ use crate::{TtsError, entity::tickets};
 /// The queue it consumes.
 pub const QUEUE: &str = "tts.ticket-tasks";
 const SUBMITTED: &str = "hdts.ticket.submitted";
+const REPLIED: &str = "hdts.ticket.replied";
 
 /// Opens TTS tickets for help-desk submissions.
 #[derive(Debug, Clone)]
@@ -71,6 +75,22 @@ impl Handler for Intake {
     }
 
     async fn handle(&self, event: &Event, txn: &DatabaseTransaction) -> Result<(), HandlerError> {
+        if event.event_type() == REPLIED {
+            let r = event.payload::<ev::HdtsTicketReplied>()?;
+            let hdts_id = r.ticket.as_ref().map(|t| t.id.clone()).unwrap_or_default();
+            let applied = self
+                .tickets
+                .apply_reply(txn, &r, &hdts_id)
+                .await
+                .map_err(handler_error)?;
+            if !applied {
+                // The reply came before the submission's ticket: later.
+                return Err(HandlerError::NotYet(format!(
+                    "no ticket for help-desk ticket {hdts_id} yet"
+                )));
+            }
+            return Ok(());
+        }
         if event.event_type() != SUBMITTED {
             return Ok(());
         }

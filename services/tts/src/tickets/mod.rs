@@ -444,13 +444,15 @@ impl Tickets {
             return Err(TtsError::EtagMismatch);
         }
         let after = find(&txn, &row.id).await?;
-        let comment_id = if r.comment.trim().is_empty() {
-            String::new()
+        let comment = if r.comment.trim().is_empty() {
+            None
         } else {
-            self.comment(&txn, &after, &actor.id, &r.comment, visibility, now)
-                .await?
-                .id
+            Some(
+                self.comment(&txn, &after, &actor.id, &r.comment, visibility, now)
+                    .await?,
+            )
         };
+        let comment_id = comment.as_ref().map(|c| c.id.clone()).unwrap_or_default();
         let details = pb::ticket_event::Details::Transitioned(pb::TicketTransitionedDetails {
             action: t.action.clone(),
             from_step_id: row.step_id.clone(),
@@ -479,6 +481,25 @@ impl Tickets {
         };
         self.enqueue(&txn, "tts.ticket.status_changed", &after, &payload)
             .await?;
+        // The note reaches the requester (a public one) as any comment does.
+        if let Some(c) = &comment {
+            let payload = ev::TtsTicketCommented {
+                ticket: Some(model::snapshot(
+                    &after,
+                    Some(graph),
+                    &revision.definition.name,
+                )),
+                comment_id: c.id.clone(),
+                author: Some(user_ref(&actor.id)),
+                body: c.body.clone(),
+                public: c.visibility == "public",
+                attachments: Vec::new(),
+                hdts_reply_id: String::new(),
+                create_time: Some(timestamp(now)),
+            };
+            self.enqueue(&txn, "tts.ticket.commented", &after, &payload)
+                .await?;
+        }
         let response = pb::TransitionTicketResponse {
             ticket: Some(to_proto(&after, Some(graph))),
         };
@@ -568,6 +589,139 @@ impl Tickets {
         key.record(&txn, &response, now).await?;
         txn.commit().await?;
         Ok(response)
+    }
+
+    /// A help-desk reply (`hdts.ticket.replied`) on the ticket of HDTS ticket
+    /// `hdts_ticket_id`: a comment carrying the reply's id (applied once,
+    /// whatever the ticket's version), and, from the requester, the current
+    /// step's REQUESTER_REPLIED transition when it has one (the assignee
+    /// stays). `Ok(false)` when the ticket is not here yet.
+    pub(crate) async fn apply_reply(
+        &self,
+        txn: &DatabaseTransaction,
+        r: &ev::HdtsTicketReplied,
+        hdts_ticket_id: &str,
+    ) -> Result<bool, TtsError> {
+        let Some(row) = tickets::Entity::find()
+            .filter(tickets::Column::HdtsTicketId.eq(hdts_ticket_id.to_owned()))
+            .one(txn)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let known = comments::Entity::find()
+            .filter(comments::Column::HdtsReplyId.eq(r.reply_id.clone()))
+            .one(txn)
+            .await?
+            .is_some();
+        if known {
+            return Ok(true);
+        }
+        let revision = revision_of(txn, &row).await?;
+        let graph = revision.as_ref().map(|rev| &rev.definition.graph);
+        let moved = graph
+            .filter(|_| r.from_requester)
+            .and_then(|g| g.triggered(&row.step_id, Trigger::RequesterReplied))
+            .and_then(|t| Some((t, graph?.step(&t.to)?)));
+        let now = self.clock.now();
+        let mut update = tickets::ActiveModel {
+            version: Set(row.version + 1),
+            updated_at: Set(now),
+            ..Default::default()
+        };
+        if let Some((_, to)) = moved {
+            update.step_id = Set(to.id.clone());
+            update.status = Set(Status::Step(to.status.unwrap_or(StepStatus::InProgress))
+                .as_str()
+                .to_owned());
+        }
+        let changed = tickets::Entity::update_many()
+            .set(update)
+            .filter(tickets::Column::Id.eq(row.id.clone()))
+            .filter(tickets::Column::Version.eq(row.version))
+            .exec(txn)
+            .await?;
+        if changed.rows_affected != 1 {
+            return Err(TtsError::EtagMismatch);
+        }
+        let after = find(txn, &row.id).await?;
+        let author = r
+            .author
+            .as_ref()
+            .map(|a| a.user_id.clone())
+            .unwrap_or_default();
+        let visibility = if r.public { "public" } else { "internal" };
+        let comment = comments::ActiveModel {
+            id: Set(uuid::Uuid::now_v7().to_string()),
+            ticket_id: Set(after.id.clone()),
+            author_user_id: Set(author.clone()),
+            body: Set(r.body.clone()),
+            visibility: Set(visibility.to_owned()),
+            hdts_reply_id: Set(Some(r.reply_id.clone())),
+            created_at: Set(now),
+        }
+        .insert(txn)
+        .await?;
+        let wire = comment_to_proto(&comment);
+        let details = pb::ticket_event::Details::Commented(pb::TicketCommentedDetails {
+            comment: Some(wire),
+        });
+        self.history(
+            txn,
+            &after,
+            &author,
+            now,
+            pb::TicketEventType::Commented,
+            details,
+        )
+        .await?;
+        let name = revision
+            .as_ref()
+            .map(|rev| rev.definition.name.clone())
+            .unwrap_or_default();
+        if let Some((t, to)) = moved {
+            let details = pb::ticket_event::Details::Transitioned(pb::TicketTransitionedDetails {
+                action: t.action.clone(),
+                from_step_id: row.step_id.clone(),
+                to_step_id: to.id.clone(),
+                from_status: status_of(&row).to_proto().into(),
+                to_status: status_of(&after).to_proto().into(),
+                comment_id: comment.id.clone(),
+            });
+            self.history(
+                txn,
+                &after,
+                &author,
+                now,
+                pb::TicketEventType::Transitioned,
+                details,
+            )
+            .await?;
+            let before = model::snapshot(&row, graph, &name);
+            let payload = ev::TtsTicketStatusChanged {
+                ticket: Some(model::snapshot(&after, graph, &name)),
+                old_status: before.status,
+                previous_step: before.step,
+                transition: t.name.clone(),
+                actor: Some(user_ref(&author)),
+                change_time: Some(timestamp(now)),
+            };
+            self.enqueue(txn, "tts.ticket.status_changed", &after, &payload)
+                .await?;
+        }
+        let payload = ev::TtsTicketCommented {
+            ticket: Some(model::snapshot(&after, graph, &name)),
+            comment_id: comment.id.clone(),
+            author: Some(user_ref(&author)),
+            body: comment.body.clone(),
+            public: r.public,
+            attachments: Vec::new(),
+            hdts_reply_id: r.reply_id.clone(),
+            create_time: Some(timestamp(now)),
+        };
+        self.enqueue(txn, "tts.ticket.commented", &after, &payload)
+            .await?;
+        Ok(true)
     }
 
     /// ListTicketEvents, oldest first (the whole history; bounded by the

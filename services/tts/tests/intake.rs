@@ -1,0 +1,197 @@
+//! The intake of help-desk events on both databases, through the handler
+//! the worker runs (`tts.ticket-tasks`): a submission becomes one ticket,
+//! routed and assigned in `prepare` (a redelivery opens nothing more); a
+//! reply becomes one comment, and the requester's reply at a
+//! waiting-on-requester step moves the ticket along its REQUESTER_REPLIED
+//! transition; a reply before its ticket, or Auth away, parks the event
+//! (NotYet) instead of dead-lettering it; unknown types are ignored.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use map_contracts::{
+    events::v1::{self as ev, Envelope},
+    tts::v1 as pb,
+};
+use map_kit::{
+    ApiError,
+    bus::{Event, Handler as _, HandlerError},
+    clock::Clock,
+};
+use map_tts::{
+    entity::{comments, tickets},
+    tickets::{Tickets, assign::Assigner, intake::Intake},
+};
+use sea_orm::{ColumnTrait as _, EntityTrait as _, PaginatorTrait as _, QueryFilter as _};
+use support::{Fixture, support};
+
+fn event<M: prost::Name>(event_type: &str, payload: &M) -> Event {
+    Event::new(Envelope {
+        id: uuid::Uuid::now_v7().to_string(),
+        r#type: event_type.into(),
+        source: "hdts".into(),
+        subject: uuid::Uuid::now_v7().to_string(),
+        subject_version: 1,
+        payload: Some(prost_types::Any {
+            type_url: M::type_url(),
+            value: prost::Message::encode_to_vec(payload),
+        }),
+        ..Default::default()
+    })
+}
+
+fn submitted(hdts_id: &str, requester: &str) -> Event {
+    event(
+        "hdts.ticket.submitted",
+        &ev::HdtsTicketSubmitted {
+            ticket: Some(ev::HdtsTicketSnapshot {
+                id: hdts_id.into(),
+                number: "HD-000001".into(),
+                requester: Some(ev::UserRef {
+                    user_id: requester.into(),
+                    ..Default::default()
+                }),
+                subject: "Laptop will not boot".into(),
+                department_code: "IT".into(),
+                category: "Hardware".into(),
+                priority: ev::TicketPriority::High.into(),
+                version: 1,
+                ..Default::default()
+            }),
+        },
+    )
+}
+
+fn replied(hdts_id: &str, reply_id: &str, author: &str, from_requester: bool) -> Event {
+    event(
+        "hdts.ticket.replied",
+        &ev::HdtsTicketReplied {
+            ticket: Some(ev::HdtsTicketSnapshot {
+                id: hdts_id.into(),
+                version: 2,
+                ..Default::default()
+            }),
+            reply_id: reply_id.into(),
+            author: Some(ev::UserRef {
+                user_id: author.into(),
+                ..Default::default()
+            }),
+            from_requester,
+            body: "It is a T14".into(),
+            public: true,
+            ..Default::default()
+        },
+    )
+}
+
+/// Runs `intake` on `e` as the consumer does: prepare, then handle in a
+/// transaction it commits.
+async fn deliver(fx: &Fixture, intake: &Intake, e: &Event) -> Result<(), HandlerError> {
+    if let Some(prepared) = intake.prepare(e).await? {
+        e.set_prepared(prepared);
+    }
+    let txn = fx.db.db.begin_write().await.unwrap();
+    intake.handle(e, &txn).await?;
+    txn.commit().await.unwrap();
+    Ok(())
+}
+
+async fn ticket_for(fx: &Fixture, hdts_id: &str) -> Option<tickets::Model> {
+    tickets::Entity::find()
+        .filter(tickets::Column::HdtsTicketId.eq(hdts_id.to_owned()))
+        .one(fx.db.db.conn())
+        .await
+        .unwrap()
+}
+
+/// Auth that does not answer.
+#[derive(Debug)]
+struct AuthAway;
+
+impl Assigner for AuthAway {
+    fn next<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, ApiError>> {
+        Box::pin(async { Err(ApiError::Unavailable("auth".into())) })
+    }
+}
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn a_submission_becomes_one_ticket_and_a_requesters_reply_moves_it() {
+    let fx = Fixture::start().await;
+    let agent = fx.person(&[("tts", "agent")]).await;
+    let agent_id = agent.principal.as_ref().unwrap().id.clone();
+    fx.turns.set("tts:agent", &[&agent_id]);
+    let w = fx.create_workflow(support("Default", "", "", "")).await.unwrap();
+    fx.publish(&w).await.unwrap();
+    let intake = Intake::new(Tickets::new(fx.db.db.clone(), fx.turns.clone(), Clock::system()));
+    let hdts_id = uuid::Uuid::now_v7().to_string();
+    let requester = uuid::Uuid::now_v7().to_string();
+
+    // A reply that comes before its ticket waits.
+    let early = replied(&hdts_id, &uuid::Uuid::now_v7().to_string(), &requester, true);
+    assert!(matches!(deliver(&fx, &intake, &early).await, Err(HandlerError::NotYet(_))));
+
+    let submission = submitted(&hdts_id, &requester);
+    deliver(&fx, &intake, &submission).await.unwrap();
+    // Redelivered (a new delivery of the same event): nothing more.
+    deliver(&fx, &intake, &Event::new(submission.envelope.clone())).await.unwrap();
+    let ticket = ticket_for(&fx, &hdts_id).await.unwrap();
+    assert_eq!(tickets::Entity::find().count(fx.db.db.conn()).await.unwrap(), 1);
+    assert_eq!((ticket.assignee_user_id.as_str(), ticket.requester_user_id.as_str()), (agent_id.as_str(), requester.as_str()));
+    assert_eq!(ticket.priority, "high");
+
+    // The agent asks; the requester's reply brings the ticket back to work.
+    let mut c = fx.tickets().await;
+    c.transition_ticket(agent.request(pb::TransitionTicketRequest {
+        ticket_id: ticket.id.clone(),
+        action: "ask_requester".into(),
+        comment: "Which model?".into(),
+        comment_visibility: pb::CommentVisibility::Public.into(),
+        request_id: uuid::Uuid::now_v7().to_string(),
+        ..Default::default()
+    }))
+    .await
+    .unwrap();
+    let reply = replied(&hdts_id, &uuid::Uuid::now_v7().to_string(), &requester, true);
+    deliver(&fx, &intake, &reply).await.unwrap();
+    deliver(&fx, &intake, &Event::new(reply.envelope.clone())).await.unwrap();
+    let now = ticket_for(&fx, &hdts_id).await.unwrap();
+    assert_eq!((now.step_id.as_str(), now.status.as_str()), ("work", "in_progress"));
+    let mirrored = comments::Entity::find()
+        .filter(comments::Column::HdtsReplyId.is_not_null())
+        .count(fx.db.db.conn())
+        .await
+        .unwrap();
+    assert_eq!(mirrored, 1, "one comment per reply");
+    // The earlier reply, re-driven now that the ticket is here, is a comment
+    // too; at the work step it moves nothing.
+    deliver(&fx, &intake, &Event::new(early.envelope.clone())).await.unwrap();
+    let after = ticket_for(&fx, &hdts_id).await.unwrap();
+    assert_eq!(after.step_id, "work");
+
+    // An event type the intake does not know is acknowledged and ignored.
+    let odd = event("hdts.ticket.levitated", &ev::HdtsTicketSubmitted::default());
+    deliver(&fx, &intake, &odd).await.unwrap();
+}
+}
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn with_auth_away_a_submission_is_parked_not_dropped() {
+    let fx = Fixture::start().await;
+    let w = fx.create_workflow(support("Default", "", "", "")).await.unwrap();
+    fx.publish(&w).await.unwrap();
+    let intake = Intake::new(Tickets::new(fx.db.db.clone(), Arc::new(AuthAway), Clock::system()));
+    let hdts_id = uuid::Uuid::now_v7().to_string();
+    let got = deliver(&fx, &intake, &submitted(&hdts_id, &uuid::Uuid::now_v7().to_string())).await;
+    assert!(matches!(got, Err(HandlerError::NotYet(_))), "{got:?}");
+    assert!(ticket_for(&fx, &hdts_id).await.is_none());
+}
+}
