@@ -229,8 +229,15 @@ async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
     let step = |id: &str, status: &str, end: bool| json!({"id": id, "name": id, "role": "tts:agent", "ticketStatus": status, "end": end});
     let mut workflow = json!({
         "name": "Desk support",
-        "steps": [step("work", "TICKET_STATUS_IN_PROGRESS", false), step("done", "TICKET_STATUS_RESOLVED", true)],
-        "transitions": [{"fromStepId": "work", "toStepId": "done", "action": "resolve", "name": "Resolve"}],
+        "steps": [step("work", "TICKET_STATUS_IN_PROGRESS", false),
+                  step("waiting", "TICKET_STATUS_WAITING_ON_REQUESTER", false),
+                  step("done", "TICKET_STATUS_RESOLVED", true)],
+        "transitions": [
+            {"fromStepId": "work", "toStepId": "waiting", "action": "ask", "name": "Ask", "requiresComment": true},
+            {"fromStepId": "waiting", "toStepId": "work", "action": "replied", "name": "Replied",
+             "trigger": "TRANSITION_TRIGGER_REQUESTER_REPLIED"},
+            {"fromStepId": "work", "toStepId": "done", "action": "resolve", "name": "Resolve", "requiresComment": true},
+        ],
         "initialStepId": "work",
         "requestId": "01890a5d-ac96-774b-bcce-b302099a8057",
     });
@@ -389,6 +396,91 @@ async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
     assert_eq!(
         tts_view["ticket"]["hdtsTicketId"], submitted["ticket"]["id"],
         "{tts_view}"
+    );
+
+    // The agent asks with a public note: HDTS shows the ticket waiting, with
+    // the note as a reply. The employee replies: the workflow's trigger brings
+    // the TTS ticket back to work. The agent resolves: HDTS shows it resolved.
+    let tts_id = tts_view["ticket"]["id"].clone();
+    let hd_id = submitted["ticket"]["id"].clone();
+    let move_to = |action: &str, note: &str, request: &str| {
+        grpcurl_as(
+            &gateway,
+            &bearer(&token),
+            "map.tts.v1.TicketService/TransitionTicket",
+            &json!({"ticketId": tts_id, "action": action, "comment": note,
+                    "commentVisibility": "COMMENT_VISIBILITY_PUBLIC", "requestId": request}),
+        )
+    };
+    let hdts_status = |wanted: &'static str| {
+        let answer = grpcurl_as(
+            &gateway,
+            &bearer(&token),
+            "map.hdts.v1.HelpDeskService/GetTicket",
+            &lookup,
+        );
+        async move { answer["ticket"]["status"] == wanted }
+    };
+    move_to(
+        "ask",
+        "Which model is it?",
+        "01890a5d-ac96-774b-bcce-b302099a805c",
+    );
+    let waiting = poll_until(Duration::from_secs(60), || {
+        hdts_status("TICKET_STATUS_WAITING_ON_REQUESTER")
+    })
+    .await;
+    assert!(
+        waiting,
+        "HDTS never showed the ticket waiting:\n{}",
+        platform.logs()
+    );
+    let replies = grpcurl_as(
+        &gateway,
+        &bearer(&token),
+        "map.hdts.v1.HelpDeskService/ListReplies",
+        &json!({"ticketId": hd_id}),
+    );
+    assert!(
+        replies.to_string().contains("Which model is it?"),
+        "{replies}"
+    );
+    grpcurl_as(
+        &gateway,
+        &bearer(&token),
+        "map.hdts.v1.HelpDeskService/AddReply",
+        &json!({"ticketId": hd_id, "body": "A T14", "visibility": "REPLY_VISIBILITY_PUBLIC",
+                "requestId": "01890a5d-ac96-774b-bcce-b302099a805d"}),
+    );
+    let tts_lookup = json!({"number": tts_number});
+    let back = poll_until(Duration::from_secs(60), || {
+        let answer = grpcurl_as(
+            &gateway,
+            &bearer(&token),
+            "map.tts.v1.TicketService/GetTicket",
+            &tts_lookup,
+        );
+        async move { answer["ticket"]["currentStepId"] == "work" }
+    })
+    .await;
+    assert!(
+        back,
+        "the requester's reply never moved the TTS ticket:\n{}",
+        platform.logs()
+    );
+    move_to(
+        "resolve",
+        "Replaced the battery",
+        "01890a5d-ac96-774b-bcce-b302099a805e",
+    );
+    let resolved = poll_until(Duration::from_secs(60), || {
+        hdts_status("TICKET_STATUS_RESOLVED")
+    })
+    .await;
+    assert!(
+        resolved,
+        "HDTS never showed the ticket resolved:\n{}",
+        platform.logs()
     );
 
     // 7. SIGTERM: every process drains and exits 0 within its grace.
