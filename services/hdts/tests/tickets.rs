@@ -251,3 +251,49 @@ async fn replies_go_out_as_events_and_public_tts_comments_come_back_once() {
     assert_eq!(c.list_replies(list(&bob)).await.unwrap_err().code(), Code::NotFound);
 }
 }
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn the_requester_confirms_reopens_within_the_window_or_withdraws() {
+    let fx = Fixture::start().await;
+    let t = topic(&fx).await;
+    let ada = fx.person(&[("hdts", "employee")]).await;
+    let agent = fx.person(&[("hdts", "agent")]).await;
+    let mut c = fx.client().await;
+    let submit = |c: &mut map_contracts::hdts::v1::help_desk_service_client::HelpDeskServiceClient<tonic::transport::Channel>| {
+        let mut c = c.clone();
+        let req = ada.request(submission(&t));
+        async move { c.submit_ticket(req).await.unwrap().into_inner().ticket.unwrap() }
+    };
+    let id = |t: &pb::Ticket| t.id.clone();
+    let request_id = || uuid::Uuid::now_v7().to_string();
+
+    // Not resolved yet: no confirmation, no reopening; a withdrawal works.
+    let first = submit(&mut c).await;
+    let e = c.confirm_resolution(ada.request(pb::ConfirmResolutionRequest { ticket_id: id(&first), etag: String::new(), request_id: request_id() })).await.unwrap_err();
+    assert_eq!((e.code(), reason(&e).as_str()), (Code::FailedPrecondition, "INVALID_STATUS"));
+    let e = c.withdraw_ticket(agent.request(pb::WithdrawTicketRequest { ticket_id: id(&first), reason: String::new(), etag: String::new(), request_id: request_id() })).await.unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied, "only the requester withdraws");
+    let gone = c.withdraw_ticket(ada.request(pb::WithdrawTicketRequest { ticket_id: id(&first), reason: "fixed itself".into(), etag: first.etag.clone(), request_id: request_id() })).await.unwrap().into_inner().ticket.unwrap();
+    assert_eq!(gone.status(), pb::TicketStatus::Withdrawn);
+
+    // Resolved in TTS: confirmed → closed; reopened within 7 days → in progress.
+    let second = submit(&mut c).await;
+    apply(&fx, &tts_event(&second.id, 5, ev::TtsTicketStatus::Resolved)).await.unwrap();
+    let closed = c.confirm_resolution(ada.request(pb::ConfirmResolutionRequest { ticket_id: id(&second), etag: String::new(), request_id: request_id() })).await.unwrap().into_inner().ticket.unwrap();
+    assert_eq!(closed.status(), pb::TicketStatus::Closed);
+    fx.clock.advance(std::time::Duration::from_secs(6 * 24 * 3600));
+    let reopened = c.reopen_ticket(ada.request(pb::ReopenTicketRequest { ticket_id: id(&second), reason: "Broken again".into(), etag: String::new(), request_id: request_id() })).await.unwrap().into_inner().ticket.unwrap();
+    assert_eq!(reopened.status(), pb::TicketStatus::InProgress);
+
+    // Past the window: refused.
+    let third = submit(&mut c).await;
+    apply(&fx, &tts_event(&third.id, 5, ev::TtsTicketStatus::Resolved)).await.unwrap();
+    fx.clock.advance(std::time::Duration::from_secs(8 * 24 * 3600));
+    let e = c.reopen_ticket(ada.request(pb::ReopenTicketRequest { ticket_id: id(&third), reason: "Again".into(), etag: String::new(), request_id: request_id() })).await.unwrap_err();
+    assert_eq!(reason(&e), "INVALID_STATUS", "{e:?}");
+
+    let kinds: Vec<String> = fx.events().await.into_iter().map(|e| e.0).filter(|t| !t.ends_with("submitted") && !t.starts_with("hdts.topic")).collect();
+    assert_eq!(kinds, ["hdts.ticket.withdrawn", "hdts.ticket.closed", "hdts.ticket.reopened"]);
+}
+}

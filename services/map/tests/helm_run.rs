@@ -482,6 +482,56 @@ async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
         "HDTS never showed the ticket resolved:\n{}",
         platform.logs()
     );
+    // The employee confirms (both sides closed), then reopens within the
+    // window (TTS back at work, HDTS in progress again).
+    grpcurl_as(
+        &gateway,
+        &bearer(&token),
+        "map.hdts.v1.HelpDeskService/ConfirmResolution",
+        &json!({"ticketId": hd_id, "requestId": "01890a5d-ac96-774b-bcce-b302099a805f"}),
+    );
+    let tts_status = |wanted: &'static str| {
+        let answer = grpcurl_as(
+            &gateway,
+            &bearer(&token),
+            "map.tts.v1.TicketService/GetTicket",
+            &tts_lookup,
+        );
+        async move { answer["ticket"]["status"] == wanted }
+    };
+    let closed = poll_until(Duration::from_secs(60), || {
+        tts_status("TICKET_STATUS_CLOSED")
+    })
+    .await;
+    assert!(
+        closed,
+        "TTS never closed the confirmed ticket:\n{}",
+        platform.logs()
+    );
+    grpcurl_as(
+        &gateway,
+        &bearer(&token),
+        "map.hdts.v1.HelpDeskService/ReopenTicket",
+        &json!({"ticketId": hd_id, "reason": "Broken again", "requestId": "01890a5d-ac96-774b-bcce-b302099a8060"}),
+    );
+    let reopened = poll_until(Duration::from_secs(60), || {
+        tts_status("TICKET_STATUS_IN_PROGRESS")
+    })
+    .await;
+    assert!(
+        reopened,
+        "TTS never reopened the ticket:\n{}",
+        platform.logs()
+    );
+    let mirrored = poll_until(Duration::from_secs(60), || {
+        hdts_status("TICKET_STATUS_IN_PROGRESS")
+    })
+    .await;
+    assert!(
+        mirrored,
+        "HDTS does not show the reopened ticket in progress:\n{}",
+        platform.logs()
+    );
 
     // 7. SIGTERM: every process drains and exits 0 within its grace.
     let running = std::mem::take(&mut platform.running);

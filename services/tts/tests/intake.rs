@@ -195,3 +195,84 @@ async fn with_auth_away_a_submission_is_parked_not_dropped() {
     assert!(ticket_for(&fx, &hdts_id).await.is_none());
 }
 }
+
+fn requester_did(event_type: &str, hdts_id: &str) -> Event {
+    let ticket = Some(ev::HdtsTicketSnapshot {
+        id: hdts_id.into(),
+        version: 3,
+        ..Default::default()
+    });
+    match event_type {
+        "hdts.ticket.withdrawn" => event(
+            event_type,
+            &ev::HdtsTicketWithdrawn {
+                ticket,
+                reason: "fixed itself".into(),
+                ..Default::default()
+            },
+        ),
+        "hdts.ticket.closed" => event(
+            event_type,
+            &ev::HdtsTicketClosed {
+                ticket,
+                ..Default::default()
+            },
+        ),
+        _ => event(
+            event_type,
+            &ev::HdtsTicketReopened {
+                ticket,
+                reason: "broken again".into(),
+                ..Default::default()
+            },
+        ),
+    }
+}
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn the_requesters_withdrawal_confirmation_and_reopening_reach_the_ticket() {
+    let fx = Fixture::start().await;
+    let agent = fx.person(&[("tts", "agent")]).await;
+    let agent_id = agent.principal.as_ref().unwrap().id.clone();
+    fx.turns.set("tts:agent", &[&agent_id]);
+    let w = fx.create_workflow(support("Default", "", "", "")).await.unwrap();
+    fx.publish(&w).await.unwrap();
+    let intake = Intake::new(Tickets::new(fx.db.db.clone(), fx.turns.clone(), Clock::system()));
+    let requester = uuid::Uuid::now_v7().to_string();
+
+    let withdrawn = uuid::Uuid::now_v7().to_string();
+    deliver(&fx, &intake, &submitted(&withdrawn, &requester)).await.unwrap();
+    deliver(&fx, &intake, &requester_did("hdts.ticket.withdrawn", &withdrawn)).await.unwrap();
+    let t = ticket_for(&fx, &withdrawn).await.unwrap();
+    assert_eq!((t.status.as_str(), t.step_id.as_str()), ("cancelled", ""));
+    assert!(t.closed_at.is_some());
+
+    // Resolved by the agent, confirmed (closed), then reopened: the
+    // workflow's REOPENED transition takes it back to work.
+    let hdts_id = uuid::Uuid::now_v7().to_string();
+    deliver(&fx, &intake, &submitted(&hdts_id, &requester)).await.unwrap();
+    let t = ticket_for(&fx, &hdts_id).await.unwrap();
+    let mut c = fx.tickets().await;
+    c.transition_ticket(agent.request(pb::TransitionTicketRequest {
+        ticket_id: t.id.clone(),
+        action: "resolve".into(),
+        comment: "Replaced the battery".into(),
+        comment_visibility: pb::CommentVisibility::Public.into(),
+        request_id: uuid::Uuid::now_v7().to_string(),
+        ..Default::default()
+    }))
+    .await
+    .unwrap();
+    deliver(&fx, &intake, &requester_did("hdts.ticket.closed", &hdts_id)).await.unwrap();
+    let closed = ticket_for(&fx, &hdts_id).await.unwrap();
+    assert_eq!((closed.status.as_str(), closed.step_id.as_str()), ("closed", "resolved"));
+    deliver(&fx, &intake, &requester_did("hdts.ticket.reopened", &hdts_id)).await.unwrap();
+    let reopened = ticket_for(&fx, &hdts_id).await.unwrap();
+    assert_eq!((reopened.status.as_str(), reopened.step_id.as_str()), ("in_progress", "work"));
+    assert!(reopened.closed_at.is_none());
+    // A change for a ticket not here yet waits.
+    let early = deliver(&fx, &intake, &requester_did("hdts.ticket.closed", &uuid::Uuid::now_v7().to_string())).await;
+    assert!(matches!(early, Err(HandlerError::NotYet(_))), "{early:?}");
+}
+}

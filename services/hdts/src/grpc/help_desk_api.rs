@@ -1,20 +1,24 @@
 //! `map.hdts.v1.HelpDeskService` over the domain. Who may call what is
 //! `policy::HELP_DESK_SERVICE`, enforced before the handlers. Submitting,
-//! reading and listing tickets, replies and the help topics are served; the
-//! lifecycle commands answer UNIMPLEMENTED naming the system until they land.
+//! reading and listing tickets, replies, withdrawal, confirmation, reopening and
+//! the help topics are served; rating answers UNIMPLEMENTED naming the system
+//! until it lands.
 
 use map_contracts::hdts::v1::{self as pb, help_desk_service_server::HelpDeskService};
 use map_kit::{System, authn, idempotency::Idempotent, wire::field_mask::update_paths};
 use tonic::{Request, Response, Status};
 
 use crate::{
-    tickets::HelpDesk,
+    tickets::{HelpDesk, lifecycle::Command},
     topics::{TopicFields, Topics, UPDATE_PATHS, Viewer, to_proto},
 };
 
 const CREATE_TOPIC: &str = "map.hdts.v1.HelpDeskService/CreateHelpTopic";
 const SUBMIT: &str = "map.hdts.v1.HelpDeskService/SubmitTicket";
 const REPLY: &str = "map.hdts.v1.HelpDeskService/AddReply";
+const WITHDRAW: &str = "map.hdts.v1.HelpDeskService/WithdrawTicket";
+const CONFIRM: &str = "map.hdts.v1.HelpDeskService/ConfirmResolution";
+const REOPEN: &str = "map.hdts.v1.HelpDeskService/ReopenTicket";
 
 /// The handlers of HelpDeskService.
 #[derive(Debug, Clone)]
@@ -112,23 +116,64 @@ impl HelpDeskService for HelpDeskApi {
 
     async fn withdraw_ticket(
         &self,
-        _: Request<pb::WithdrawTicketRequest>,
+        request: Request<pb::WithdrawTicketRequest>,
     ) -> Result<Response<pb::WithdrawTicketResponse>, Status> {
-        Err(not_yet("WithdrawTicket"))
+        let actor = authn::principal(&request)?;
+        let r = request.into_inner();
+        let key = Idempotent::new(System::Hdts, "request_id", &r.request_id, WITHDRAW, &r)?;
+        let ticket = self
+            .desk
+            .lifecycle(
+                &actor,
+                &key,
+                Command::Withdraw,
+                &r.ticket_id,
+                &r.etag,
+                &r.reason,
+            )
+            .await?;
+        Ok(Response::new(pb::WithdrawTicketResponse {
+            ticket: Some(ticket),
+        }))
     }
 
     async fn confirm_resolution(
         &self,
-        _: Request<pb::ConfirmResolutionRequest>,
+        request: Request<pb::ConfirmResolutionRequest>,
     ) -> Result<Response<pb::ConfirmResolutionResponse>, Status> {
-        Err(not_yet("ConfirmResolution"))
+        let actor = authn::principal(&request)?;
+        let r = request.into_inner();
+        let key = Idempotent::new(System::Hdts, "request_id", &r.request_id, CONFIRM, &r)?;
+        let ticket = self
+            .desk
+            .lifecycle(&actor, &key, Command::Confirm, &r.ticket_id, &r.etag, "")
+            .await?;
+        Ok(Response::new(pb::ConfirmResolutionResponse {
+            ticket: Some(ticket),
+        }))
     }
 
     async fn reopen_ticket(
         &self,
-        _: Request<pb::ReopenTicketRequest>,
+        request: Request<pb::ReopenTicketRequest>,
     ) -> Result<Response<pb::ReopenTicketResponse>, Status> {
-        Err(not_yet("ReopenTicket"))
+        let actor = authn::principal(&request)?;
+        let r = request.into_inner();
+        let key = Idempotent::new(System::Hdts, "request_id", &r.request_id, REOPEN, &r)?;
+        let ticket = self
+            .desk
+            .lifecycle(
+                &actor,
+                &key,
+                Command::Reopen,
+                &r.ticket_id,
+                &r.etag,
+                &r.reason,
+            )
+            .await?;
+        Ok(Response::new(pb::ReopenTicketResponse {
+            ticket: Some(ticket),
+        }))
     }
 
     async fn rate_ticket(

@@ -5,6 +5,7 @@
 //! `tts.ticket.*` snapshots by [`mirror`]. Employees see only their own
 //! tickets (another's is NOT_FOUND); agents see all.
 
+pub mod lifecycle;
 pub mod mirror;
 pub mod replies;
 

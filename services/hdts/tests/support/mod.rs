@@ -12,7 +12,7 @@ use map_contracts::{
 };
 use map_hdts::{tickets::HelpDesk, topics::Topics};
 use map_kit::{
-    clock::Clock,
+    clock::ManualClock,
     directory::entity::{departments, users},
     outbox::entity as outbox,
     paging::Pager,
@@ -24,6 +24,8 @@ use tonic::transport::Channel;
 use tonic_types::StatusExt as _;
 
 pub struct Fixture {
+    /// The clock HDTS reads (the reopen window).
+    pub clock: ManualClock,
     pub db: TestDb,
     pub server: TestServer,
     pub auth: FakeValidator,
@@ -48,11 +50,13 @@ impl Fixture {
         let admin = auth.person(&[("hdts", "admin")]);
         let employee = auth.person(&[("hdts", "employee")]);
         let pager = Pager::random();
-        let topics = Topics::new(db.db.clone(), Clock::system(), pager.clone());
-        let desk = HelpDesk::new(db.db.clone(), Clock::system(), pager);
+        let clock = ManualClock::at_system_time();
+        let topics = Topics::new(db.db.clone(), clock.clock(), pager.clone());
+        let desk = HelpDesk::new(db.db.clone(), clock.clock(), pager);
         let server =
             TestServer::start(map_hdts::grpc_server(topics, desk, Arc::new(auth.clone()))).await;
         Fixture {
+            clock,
             db,
             server,
             auth,

@@ -2,7 +2,9 @@
 //! (`hdts.ticket.submitted`) become TTS tickets, never dropped, and
 //! help-desk replies (`hdts.ticket.replied`) become comments — a requester's
 //! moving the ticket along its REQUESTER_REPLIED transition; a reply that
-//! arrives before its ticket is parked until the ticket is there. Routing and
+//! arrives before its ticket is parked until the ticket is there; the
+//! requester's withdrawal, confirmation and reopening cancel, close and
+//! reopen it (the workflow's REOPENED transition). Routing and
 //! the assignee pick (Auth's NextAssignee, keyed by the event id so a
 //! redelivery gets the same person) happen in `prepare`, before the event's
 //! transaction; with Auth away the event is parked (`NotYet`) and applied
@@ -19,7 +21,7 @@ use map_kit::{
 };
 use sea_orm::{ColumnTrait as _, DatabaseTransaction, EntityTrait as _, QueryFilter as _};
 
-use super::{NewTicket, Route, Tickets};
+use super::{NewTicket, RequesterChange, Route, Tickets};
 use crate::{TtsError, entity::tickets};
 
 /// The queue it consumes.
@@ -85,6 +87,44 @@ impl Handler for Intake {
                 .map_err(handler_error)?;
             if !applied {
                 // The reply came before the submission's ticket: later.
+                return Err(HandlerError::NotYet(format!(
+                    "no ticket for help-desk ticket {hdts_id} yet"
+                )));
+            }
+            return Ok(());
+        }
+        let change = match event.event_type() {
+            "hdts.ticket.withdrawn" => Some((
+                RequesterChange::Withdrawn,
+                event
+                    .payload::<ev::HdtsTicketWithdrawn>()
+                    .map(|w| (w.ticket, w.reason))?,
+            )),
+            "hdts.ticket.closed" => Some((
+                RequesterChange::Closed,
+                event.payload::<ev::HdtsTicketClosed>().map(|c| {
+                    (
+                        c.ticket,
+                        "the requester confirmed the resolution".to_owned(),
+                    )
+                })?,
+            )),
+            "hdts.ticket.reopened" => Some((
+                RequesterChange::Reopened,
+                event
+                    .payload::<ev::HdtsTicketReopened>()
+                    .map(|r| (r.ticket, r.reason))?,
+            )),
+            _ => None,
+        };
+        if let Some((change, (ticket, reason))) = change {
+            let hdts_id = ticket.map(|t| t.id).unwrap_or_default();
+            let applied = self
+                .tickets
+                .apply_requester(txn, change, &hdts_id, &reason)
+                .await
+                .map_err(handler_error)?;
+            if !applied {
                 return Err(HandlerError::NotYet(format!(
                     "no ticket for help-desk ticket {hdts_id} yet"
                 )));

@@ -85,6 +85,17 @@ pub struct Tickets {
     clock: Clock,
 }
 
+/// What a requester did to their help-desk ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequesterChange {
+    /// Withdrew it.
+    Withdrawn,
+    /// Confirmed its resolution.
+    Closed,
+    /// Reopened it.
+    Reopened,
+}
+
 /// Where a new ticket goes: its workflow and first step, or triage.
 #[derive(Debug, Clone)]
 pub(crate) struct Route {
@@ -720,6 +731,108 @@ impl Tickets {
             create_time: Some(timestamp(now)),
         };
         self.enqueue(txn, "tts.ticket.commented", &after, &payload)
+            .await?;
+        Ok(true)
+    }
+
+    /// What the requester did in HDTS (`hdts.ticket.withdrawn`, `.closed`,
+    /// `.reopened`) applied to the ticket of HDTS ticket `hdts_ticket_id`:
+    /// withdrawn → CANCELLED (out of the workflow), closed → CLOSED (at its
+    /// step), reopened → along the step's REOPENED transition, or back to the
+    /// workflow's first step when it has none. `Ok(false)` when the ticket is
+    /// not here yet.
+    pub(crate) async fn apply_requester(
+        &self,
+        txn: &DatabaseTransaction,
+        change: RequesterChange,
+        hdts_ticket_id: &str,
+        reason: &str,
+    ) -> Result<bool, TtsError> {
+        let Some(row) = tickets::Entity::find()
+            .filter(tickets::Column::HdtsTicketId.eq(hdts_ticket_id.to_owned()))
+            .one(txn)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let revision = revision_of(txn, &row).await?;
+        let graph = revision.as_ref().map(|r| &r.definition.graph);
+        let before = status_of(&row);
+        let (status, step) = match change {
+            RequesterChange::Withdrawn => (Status::Cancelled, String::new()),
+            RequesterChange::Closed => (Status::Step(StepStatus::Closed), row.step_id.clone()),
+            RequesterChange::Reopened => {
+                let to = graph.and_then(|g| {
+                    g.triggered(&row.step_id, Trigger::Reopened)
+                        .and_then(|t| g.step(&t.to))
+                        .or_else(|| g.step(&g.initial_step_id))
+                });
+                match to {
+                    Some(s) => (
+                        Status::Step(s.status.unwrap_or(StepStatus::InProgress)),
+                        s.id.clone(),
+                    ),
+                    None => (Status::Triage, String::new()),
+                }
+            }
+        };
+        if before == status && row.step_id == step {
+            return Ok(true); // already so: a repeat
+        }
+        let now = self.clock.now();
+        let mut update = tickets::ActiveModel {
+            status: Set(status.as_str().to_owned()),
+            step_id: Set(step.clone()),
+            version: Set(row.version + 1),
+            updated_at: Set(now),
+            ..Default::default()
+        };
+        match status {
+            Status::Cancelled | Status::Step(StepStatus::Closed) => {
+                update.closed_at = Set(Some(now))
+            }
+            _ => update.closed_at = Set(None),
+        }
+        let changed = tickets::Entity::update_many()
+            .set(update)
+            .filter(tickets::Column::Id.eq(row.id.clone()))
+            .filter(tickets::Column::Version.eq(row.version))
+            .exec(txn)
+            .await?;
+        if changed.rows_affected != 1 {
+            return Err(TtsError::EtagMismatch);
+        }
+        let after = find(txn, &row.id).await?;
+        let details = pb::ticket_event::Details::StatusChanged(pb::TicketStatusChangedDetails {
+            from_status: before.to_proto().into(),
+            to_status: status.to_proto().into(),
+            from_step_id: row.step_id.clone(),
+            to_step_id: step,
+            reason: reason.to_owned(),
+        });
+        self.history(
+            txn,
+            &after,
+            "",
+            now,
+            pb::TicketEventType::StatusChanged,
+            details,
+        )
+        .await?;
+        let name = revision
+            .as_ref()
+            .map(|r| r.definition.name.clone())
+            .unwrap_or_default();
+        let old = model::snapshot(&row, graph, &name);
+        let payload = ev::TtsTicketStatusChanged {
+            ticket: Some(model::snapshot(&after, graph, &name)),
+            old_status: old.status,
+            previous_step: old.step,
+            transition: String::new(),
+            actor: None,
+            change_time: Some(timestamp(now)),
+        };
+        self.enqueue(txn, "tts.ticket.status_changed", &after, &payload)
             .await?;
         Ok(true)
     }
