@@ -130,7 +130,7 @@ async fn a_submission_becomes_one_ticket_and_a_requesters_reply_moves_it() {
     fx.turns.set("tts:agent", &[&agent_id]);
     let w = fx.create_workflow(support("Default", "", "", "")).await.unwrap();
     fx.publish(&w).await.unwrap();
-    let intake = Intake::new(Tickets::new(fx.db.db.clone(), fx.turns.clone(), Clock::system()));
+    let intake = Intake::new(Tickets::new(fx.db.db.clone(), fx.turns.clone(), Clock::system(), map_kit::paging::Pager::random()));
     let hdts_id = uuid::Uuid::now_v7().to_string();
     let requester = uuid::Uuid::now_v7().to_string();
 
@@ -188,7 +188,7 @@ async fn with_auth_away_a_submission_is_parked_not_dropped() {
     let fx = Fixture::start().await;
     let w = fx.create_workflow(support("Default", "", "", "")).await.unwrap();
     fx.publish(&w).await.unwrap();
-    let intake = Intake::new(Tickets::new(fx.db.db.clone(), Arc::new(AuthAway), Clock::system()));
+    let intake = Intake::new(Tickets::new(fx.db.db.clone(), Arc::new(AuthAway), Clock::system(), map_kit::paging::Pager::random()));
     let hdts_id = uuid::Uuid::now_v7().to_string();
     let got = deliver(&fx, &intake, &submitted(&hdts_id, &uuid::Uuid::now_v7().to_string())).await;
     assert!(matches!(got, Err(HandlerError::NotYet(_))), "{got:?}");
@@ -238,7 +238,7 @@ async fn the_requesters_withdrawal_confirmation_and_reopening_reach_the_ticket()
     fx.turns.set("tts:agent", &[&agent_id]);
     let w = fx.create_workflow(support("Default", "", "", "")).await.unwrap();
     fx.publish(&w).await.unwrap();
-    let intake = Intake::new(Tickets::new(fx.db.db.clone(), fx.turns.clone(), Clock::system()));
+    let intake = Intake::new(Tickets::new(fx.db.db.clone(), fx.turns.clone(), Clock::system(), map_kit::paging::Pager::random()));
     let requester = uuid::Uuid::now_v7().to_string();
 
     let withdrawn = uuid::Uuid::now_v7().to_string();

@@ -241,3 +241,55 @@ async fn every_ticket_rpc_admits_exactly_the_callers_its_policy_names() {
     )
     .await;
 }
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn managers_list_the_triage_queue_and_agents_their_own_page_by_page() {
+    let fx = Fixture::start().await;
+    let ada = fx.person(&[("tts", "agent")]).await;
+    let ada_id = ada.principal.as_ref().unwrap().id.clone();
+    fx.turns.set("tts:agent", &[&ada_id]);
+    let w = fx.create_workflow(support("Hardware", "IT", "Hardware", "")).await.unwrap();
+    fx.publish(&w).await.unwrap();
+    let mut c = fx.tickets().await;
+    let mut assigned = Vec::new();
+    for _ in 0..5 {
+        let t = c.create_ticket(ada.request(new_ticket("Hardware", ""))).await.unwrap().into_inner().ticket.unwrap();
+        assigned.push(t.number);
+    }
+    let triaged = c.create_ticket(ada.request(new_ticket("Facilities", ""))).await.unwrap().into_inner().ticket.unwrap();
+
+    let manager = fx.person(&[("tts", "manager")]).await;
+    let queue = c
+        .list_tickets(manager.request(pb::ListTicketsRequest { statuses: vec![pb::TicketStatus::Triage.into()], ..Default::default() }))
+        .await
+        .unwrap()
+        .into_inner();
+    let numbers: Vec<String> = queue.tickets.into_iter().map(|t| t.number).collect();
+    assert_eq!(numbers, [triaged.number.clone()]);
+
+    // Ada's tickets, newest first, two a page.
+    let (mut seen, mut token) = (Vec::new(), String::new());
+    loop {
+        let page = c
+            .list_tickets(ada.request(pb::ListTicketsRequest { assignee_user_id: ada_id.clone(), page_size: 2, page_token: token, ..Default::default() }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.tickets.len() <= 2);
+        seen.extend(page.tickets.into_iter().map(|t| t.number));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assigned.reverse();
+    assert_eq!(seen, assigned);
+
+    let e = c
+        .list_tickets(ada.request(pb::ListTicketsRequest { order_by: "mood".into(), statuses: vec![0], ..Default::default() }))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&e), ["order_by", "statuses[0]"]);
+}
+}

@@ -42,7 +42,12 @@ pub(super) static MODULE: Module = Module {
             Clock::system(),
             config.pager()?,
         );
-        let tickets = Tickets::new(api.db.clone(), Arc::new(assigner), Clock::system());
+        let tickets = Tickets::new(
+            api.db.clone(),
+            Arc::new(assigner),
+            Clock::system(),
+            config.pager()?,
+        );
         let validator = Arc::new(Authenticator::connect_lazy(
             auth_url,
             CacheConfig::default(),
@@ -54,7 +59,13 @@ pub(super) static MODULE: Module = Module {
         let auth = auth.context("the tts worker needs MAP_AUTH_URL and MAP_AUTH_API_KEY")?;
         let channel = map_kit::authn::auth_channel(&auth.url);
         let assigner = AuthAssigner::new(channel, &auth.api_key).context("MAP_AUTH_API_KEY")?;
-        let tickets = Tickets::new(db.clone(), Arc::new(assigner), Clock::system());
+        // The worker lists nothing: its page tokens are never shown.
+        let tickets = Tickets::new(
+            db.clone(),
+            Arc::new(assigner),
+            Clock::system(),
+            map_kit::paging::Pager::random(),
+        );
         consumers.push(Consumer::new(
             intake::QUEUE,
             db.clone(),

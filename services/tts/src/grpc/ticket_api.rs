@@ -1,7 +1,7 @@
 //! `map.tts.v1.TicketService` over the domain. Who may call what is
 //! `policy::TICKET_SERVICE`, enforced before the handlers; who may move a
-//! ticket (its assignee, or a manager) is the domain's check. ListTickets,
-//! AssignTicket and WatchTicket answer UNIMPLEMENTED until they land.
+//! ticket (its assignee, or a manager) is the domain's check. AssignTicket
+//! and WatchTicket answer UNIMPLEMENTED until they land.
 
 use std::pin::Pin;
 
@@ -78,9 +78,13 @@ impl TicketService for TicketApi {
 
     async fn list_tickets(
         &self,
-        _: Request<pb::ListTicketsRequest>,
+        request: Request<pb::ListTicketsRequest>,
     ) -> Result<Response<pb::ListTicketsResponse>, Status> {
-        Err(not_yet("ListTickets"))
+        let (tickets, next_page_token) = self.tickets.list(request.get_ref()).await?;
+        Ok(Response::new(pb::ListTicketsResponse {
+            tickets,
+            next_page_token,
+        }))
     }
 
     async fn assign_ticket(

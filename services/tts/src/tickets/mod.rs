@@ -13,6 +13,7 @@
 
 pub mod assign;
 pub mod intake;
+mod list;
 pub mod model;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use map_kit::{
     directory,
     idempotency::Idempotent,
     outbox::{NewEvent, Outbox},
+    paging::Pager,
     wire::{etag::check_etag, time::timestamp},
 };
 use prost::Message as _;
@@ -83,6 +85,7 @@ pub struct Tickets {
     assigner: Arc<dyn Assigner>,
     outbox: Outbox,
     clock: Clock,
+    pager: Pager,
 }
 
 /// What a requester did to their help-desk ticket.
@@ -107,13 +110,14 @@ pub(crate) struct Route {
 }
 
 impl Tickets {
-    /// Over `db`, assigning with `assigner`.
-    pub fn new(db: Db, assigner: Arc<dyn Assigner>, clock: Clock) -> Tickets {
+    /// Over `db`, assigning with `assigner`, minting page tokens with `pager`.
+    pub fn new(db: Db, assigner: Arc<dyn Assigner>, clock: Clock, pager: Pager) -> Tickets {
         Tickets {
             db,
             assigner,
             outbox: Outbox::new(System::Tts).with_clock(clock.clone()),
             clock,
+            pager,
         }
     }
 

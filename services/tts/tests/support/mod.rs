@@ -112,7 +112,12 @@ impl Fixture {
             Clock::system(),
             Pager::random(),
         );
-        let tickets = Tickets::new(db.db.clone(), turns.clone(), Clock::system());
+        let tickets = Tickets::new(
+            db.db.clone(),
+            turns.clone(),
+            Clock::system(),
+            map_kit::paging::Pager::random(),
+        );
         let server = TestServer::start(map_tts::grpc_server(
             workflows,
             tickets,
