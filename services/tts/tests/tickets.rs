@@ -266,7 +266,7 @@ async fn managers_list_the_triage_queue_and_agents_their_own_page_by_page() {
         .unwrap()
         .into_inner();
     let numbers: Vec<String> = queue.tickets.into_iter().map(|t| t.number).collect();
-    assert_eq!(numbers, [triaged.number.clone()]);
+    assert_eq!(numbers, std::slice::from_ref(&triaged.number));
 
     // Ada's tickets, newest first, two a page.
     let (mut seen, mut token) = (Vec::new(), String::new());
