@@ -293,3 +293,41 @@ async fn managers_list_the_triage_queue_and_agents_their_own_page_by_page() {
     assert_eq!(fields(&e), ["order_by", "statuses[0]"]);
 }
 }
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn managers_assign_to_role_holders_and_agents_take_tickets_themselves() {
+    let fx = Fixture::start().await;
+    let ada = fx.person(&[("tts", "agent")]).await;
+    let bob = fx.person(&[("tts", "agent")]).await;
+    let outsider = fx.person(&[("tts", "manager")]).await;
+    let ids = |c: &map_kit::testing::Caller| c.principal.as_ref().unwrap().id.clone();
+    let mut c = fx.tickets().await;
+    // No workflow: triage, unassigned.
+    let t = c.create_ticket(ada.request(new_ticket("Facilities", ""))).await.unwrap().into_inner().ticket.unwrap();
+    let assign = |who: &str, request: &str| pb::AssignTicketRequest {
+        ticket_id: t.id.clone(),
+        assignee_user_id: who.into(),
+        note: "you know printers".into(),
+        etag: String::new(),
+        request_id: request.into(),
+    };
+    let e = c.assign_ticket(ada.request(assign(&ids(&bob), &uuid::Uuid::now_v7().to_string()))).await.unwrap_err();
+    assert_eq!((e.code(), reason(&e).as_str()), (Code::PermissionDenied, "MANAGER_REQUIRED"));
+    let e = c.assign_ticket(outsider.request(assign(&ids(&outsider), &uuid::Uuid::now_v7().to_string()))).await.unwrap_err();
+    assert_eq!(reason(&e), "ASSIGNEE_LACKS_ROLE", "a manager without tts:agent does not work the queue");
+    let took = c.assign_ticket(ada.request(assign(&ids(&ada), &uuid::Uuid::now_v7().to_string()))).await.unwrap().into_inner().ticket.unwrap();
+    assert_eq!(took.assignee_user_id, ids(&ada));
+    let given = c.assign_ticket(outsider.request(assign(&ids(&bob), &uuid::Uuid::now_v7().to_string()))).await.unwrap().into_inner().ticket.unwrap();
+    assert_eq!((given.assignee_user_id.clone(), given.version), (ids(&bob), 3));
+    let history = c.list_ticket_events(ada.request(pb::ListTicketEventsRequest { ticket_id: t.id.clone(), ..Default::default() })).await.unwrap().into_inner().events;
+    let last = history.last().unwrap();
+    match &last.details {
+        Some(pb::ticket_event::Details::Assigned(a)) => {
+            assert_eq!((a.previous_assignee_user_id.clone(), a.assignee_user_id.clone()), (ids(&ada), ids(&bob)));
+            assert_eq!(a.reason(), pb::AssignmentReason::Manual);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+}

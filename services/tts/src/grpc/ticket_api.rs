@@ -1,7 +1,8 @@
 //! `map.tts.v1.TicketService` over the domain. Who may call what is
 //! `policy::TICKET_SERVICE`, enforced before the handlers; who may move a
-//! ticket (its assignee, or a manager) is the domain's check. AssignTicket
-//! and WatchTicket answer UNIMPLEMENTED until they land.
+//! ticket (its assignee, or a manager) and whom an agent may assign (only
+//! themselves) are the domain's checks. WatchTicket answers UNIMPLEMENTED
+//! until it lands (tickets part 2).
 
 use std::pin::Pin;
 
@@ -15,6 +16,7 @@ use crate::tickets::{NewTicket, Tickets};
 const CREATE: &str = "map.tts.v1.TicketService/CreateTicket";
 const TRANSITION: &str = "map.tts.v1.TicketService/TransitionTicket";
 const COMMENT: &str = "map.tts.v1.TicketService/AddComment";
+const ASSIGN: &str = "map.tts.v1.TicketService/AssignTicket";
 
 /// The handlers of TicketService.
 #[derive(Debug, Clone)]
@@ -89,9 +91,12 @@ impl TicketService for TicketApi {
 
     async fn assign_ticket(
         &self,
-        _: Request<pb::AssignTicketRequest>,
+        request: Request<pb::AssignTicketRequest>,
     ) -> Result<Response<pb::AssignTicketResponse>, Status> {
-        Err(not_yet("AssignTicket"))
+        let actor = authn::principal(&request)?;
+        let r = request.into_inner();
+        let key = Idempotent::new(System::Tts, "request_id", &r.request_id, ASSIGN, &r)?;
+        Ok(Response::new(self.tickets.assign(&actor, &key, r).await?))
     }
 
     async fn transition_ticket(

@@ -12,6 +12,7 @@
 //! compare-and-set on the version); the loser gets ABORTED.
 
 pub mod assign;
+mod assignment;
 pub mod intake;
 mod list;
 pub mod model;
