@@ -11,9 +11,9 @@ use map_kit::{
     idempotency::Idempotent,
     wire::{etag::check_etag, time::timestamp},
 };
-use sea_orm::{ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _};
+use sea_orm::ActiveValue::Set;
 
-use super::{Tickets, find, model, revision_of, user_ref};
+use super::{Tickets, find, model, revision_of, save, user_ref};
 use crate::{TtsError, entity::tickets};
 
 impl Tickets {
@@ -81,8 +81,10 @@ impl Tickets {
         if let Some(first) = key.replay(&txn).await? {
             return Ok(first);
         }
-        let changed = tickets::Entity::update_many()
-            .set(tickets::ActiveModel {
+        let after = save(
+            &txn,
+            &row,
+            tickets::ActiveModel {
                 assignee_user_id: Set(assignee.clone()),
                 // An unassigned ticket's reason is gone; triage keeps its own.
                 triage_reason: Set(if row.status == "triage" {
@@ -90,18 +92,11 @@ impl Tickets {
                 } else {
                     String::new()
                 }),
-                version: Set(row.version + 1),
                 updated_at: Set(now),
                 ..Default::default()
-            })
-            .filter(tickets::Column::Id.eq(row.id.clone()))
-            .filter(tickets::Column::Version.eq(row.version))
-            .exec(&txn)
-            .await?;
-        if changed.rows_affected != 1 {
-            return Err(TtsError::EtagMismatch);
-        }
-        let after = find(&txn, &row.id).await?;
+            },
+        )
+        .await?;
         let details = pb::ticket_event::Details::Assigned(pb::TicketAssignedDetails {
             previous_assignee_user_id: row.assignee_user_id.clone(),
             assignee_user_id: assignee.clone(),

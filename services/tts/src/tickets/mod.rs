@@ -441,7 +441,6 @@ impl Tickets {
             } else {
                 String::new()
             }),
-            version: Set(row.version + 1),
             updated_at: Set(now),
             ..Default::default()
         };
@@ -450,16 +449,7 @@ impl Tickets {
             Status::Step(StepStatus::Closed) => update.closed_at = Set(Some(now)),
             _ => {}
         }
-        let changed = tickets::Entity::update_many()
-            .set(update)
-            .filter(tickets::Column::Id.eq(row.id.clone()))
-            .filter(tickets::Column::Version.eq(row.version))
-            .exec(&txn)
-            .await?;
-        if changed.rows_affected != 1 {
-            return Err(TtsError::EtagMismatch);
-        }
-        let after = find(&txn, &row.id).await?;
+        let after = save(&txn, &row, update).await?;
         let comment = if r.comment.trim().is_empty() {
             None
         } else {
@@ -550,20 +540,15 @@ impl Tickets {
         }
         let row = find(&txn, &r.ticket_id).await?;
         let now = self.clock.now();
-        let changed = tickets::Entity::update_many()
-            .set(tickets::ActiveModel {
-                version: Set(row.version + 1),
+        let after = save(
+            &txn,
+            &row,
+            tickets::ActiveModel {
                 updated_at: Set(now),
                 ..Default::default()
-            })
-            .filter(tickets::Column::Id.eq(row.id.clone()))
-            .filter(tickets::Column::Version.eq(row.version))
-            .exec(&txn)
-            .await?;
-        if changed.rows_affected != 1 {
-            return Err(TtsError::EtagMismatch);
-        }
-        let after = find(&txn, &row.id).await?;
+            },
+        )
+        .await?;
         let comment = self
             .comment(&txn, &after, &actor.id, &r.body, visibility, now)
             .await?;
@@ -641,7 +626,6 @@ impl Tickets {
             .and_then(|t| Some((t, graph?.step(&t.to)?)));
         let now = self.clock.now();
         let mut update = tickets::ActiveModel {
-            version: Set(row.version + 1),
             updated_at: Set(now),
             ..Default::default()
         };
@@ -651,16 +635,7 @@ impl Tickets {
                 .as_str()
                 .to_owned());
         }
-        let changed = tickets::Entity::update_many()
-            .set(update)
-            .filter(tickets::Column::Id.eq(row.id.clone()))
-            .filter(tickets::Column::Version.eq(row.version))
-            .exec(txn)
-            .await?;
-        if changed.rows_affected != 1 {
-            return Err(TtsError::EtagMismatch);
-        }
-        let after = find(txn, &row.id).await?;
+        let after = save(txn, &row, update).await?;
         let author = r
             .author
             .as_ref()
@@ -788,7 +763,6 @@ impl Tickets {
         let mut update = tickets::ActiveModel {
             status: Set(status.as_str().to_owned()),
             step_id: Set(step.clone()),
-            version: Set(row.version + 1),
             updated_at: Set(now),
             ..Default::default()
         };
@@ -798,16 +772,7 @@ impl Tickets {
             }
             _ => update.closed_at = Set(None),
         }
-        let changed = tickets::Entity::update_many()
-            .set(update)
-            .filter(tickets::Column::Id.eq(row.id.clone()))
-            .filter(tickets::Column::Version.eq(row.version))
-            .exec(txn)
-            .await?;
-        if changed.rows_affected != 1 {
-            return Err(TtsError::EtagMismatch);
-        }
-        let after = find(txn, &row.id).await?;
+        let after = save(txn, &row, update).await?;
         let details = pb::ticket_event::Details::StatusChanged(pb::TicketStatusChangedDetails {
             from_status: before.to_proto().into(),
             to_status: status.to_proto().into(),
@@ -1001,6 +966,27 @@ fn invalid_transition(row: &tickets::Model, graph: Option<&Graph>) -> TtsError {
         )
     };
     TtsError::precondition("INVALID_TRANSITION", message)
+}
+
+/// Writes `update` over `row` with the next version, only if nobody changed
+/// the ticket since `row` was read (ABORTED otherwise: exactly one of two
+/// concurrent changes wins), and returns the ticket as it is now.
+async fn save(
+    txn: &DatabaseTransaction,
+    row: &tickets::Model,
+    mut update: tickets::ActiveModel,
+) -> Result<tickets::Model, TtsError> {
+    update.version = Set(row.version + 1);
+    let changed = tickets::Entity::update_many()
+        .set(update)
+        .filter(tickets::Column::Id.eq(row.id.clone()))
+        .filter(tickets::Column::Version.eq(row.version))
+        .exec(txn)
+        .await?;
+    if changed.rows_affected != 1 {
+        return Err(TtsError::EtagMismatch);
+    }
+    find(txn, &row.id).await
 }
 
 async fn find<C: ConnectionTrait>(conn: &C, id: &str) -> Result<tickets::Model, TtsError> {
