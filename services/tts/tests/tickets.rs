@@ -331,3 +331,40 @@ async fn managers_assign_to_role_holders_and_agents_take_tickets_themselves() {
     }
 }
 }
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn a_ticket_is_updated_by_mask_and_etag_and_the_change_is_recorded() {
+    let fx = Fixture::start().await;
+    let ada = fx.person(&[("tts", "agent")]).await;
+    let bob = fx.person(&[("tts", "agent")]).await;
+    let ada_id = ada.principal.as_ref().unwrap().id.clone();
+    fx.turns.set("tts:agent", &[&ada_id]);
+    let w = fx.create_workflow(support("Default", "", "", "")).await.unwrap();
+    fx.publish(&w).await.unwrap();
+    let mut c = fx.tickets().await;
+    let t = c.create_ticket(ada.request(new_ticket("Hardware", ""))).await.unwrap().into_inner().ticket.unwrap();
+    let mask = |paths: &[&str]| Some(prost_types::FieldMask { paths: paths.iter().map(|p| (*p).to_owned()).collect() });
+    let mut change = t.clone();
+    change.subject = "Laptop will not boot after update".into();
+    change.priority = pb::TicketPriority::Urgent.into();
+    change.category = "ignored: not in the mask".into();
+    let e = c.update_ticket(bob.request(pb::UpdateTicketRequest { ticket: Some(change.clone()), update_mask: mask(&["subject"]) })).await.unwrap_err();
+    assert_eq!(reason(&e), "NOT_ASSIGNEE");
+    let e = c.update_ticket(ada.request(pb::UpdateTicketRequest { ticket: Some(change.clone()), update_mask: mask(&["assignee_user_id"]) })).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    let updated = c.update_ticket(ada.request(pb::UpdateTicketRequest { ticket: Some(change.clone()), update_mask: mask(&["subject", "priority"]) })).await.unwrap().into_inner().ticket.unwrap();
+    assert_eq!((updated.subject.as_str(), updated.priority(), updated.category.as_str()), ("Laptop will not boot after update", pb::TicketPriority::Urgent, "Hardware"));
+    assert_eq!(updated.version, 2);
+    let stale = c.update_ticket(ada.request(pb::UpdateTicketRequest { ticket: Some(change), update_mask: mask(&["subject"]) })).await.unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+    let history = c.list_ticket_events(ada.request(pb::ListTicketEventsRequest { ticket_id: t.id.clone(), ..Default::default() })).await.unwrap().into_inner().events;
+    match &history.last().unwrap().details {
+        Some(pb::ticket_event::Details::Updated(u)) => assert_eq!(u.changed_fields, ["subject", "priority"]),
+        other => panic!("{other:?}"),
+    }
+    let updates: Vec<ev::TtsTicketUpdated> = events(&fx).await.into_iter().filter(|e| e.0 == "tts.ticket.updated").map(|e| e.2.to_msg().unwrap()).collect();
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0].ticket.as_ref().unwrap().version, 2);
+}
+}

@@ -78,6 +78,7 @@ fn snapshot_of(event: &Event) -> Result<Option<ev::TtsTicketSnapshot>, HandlerEr
         "tts.ticket.assigned" => event.payload::<ev::TtsTicketAssigned>()?.ticket,
         "tts.ticket.status_changed" => event.payload::<ev::TtsTicketStatusChanged>()?.ticket,
         "tts.ticket.commented" => event.payload::<ev::TtsTicketCommented>()?.ticket,
+        "tts.ticket.updated" => event.payload::<ev::TtsTicketUpdated>()?.ticket,
         _ => None,
     })
 }

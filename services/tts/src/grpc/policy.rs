@@ -42,5 +42,6 @@ pub static TICKET_SERVICE: Policy = Policy {
         ("AddComment", STAFF),
         ("ListTicketEvents", STAFF),
         ("WatchTicket", STAFF),
+        ("UpdateTicket", STAFF),
     ],
 };

@@ -8,10 +8,10 @@ use std::pin::Pin;
 
 use futures::Stream;
 use map_contracts::tts::v1::{self as pb, ticket_service_server::TicketService};
-use map_kit::{System, authn, idempotency::Idempotent};
+use map_kit::{System, authn, idempotency::Idempotent, wire::field_mask::update_paths};
 use tonic::{Request, Response, Status};
 
-use crate::tickets::{NewTicket, Tickets};
+use crate::tickets::{NewTicket, Tickets, update::UPDATE_PATHS};
 
 const CREATE: &str = "map.tts.v1.TicketService/CreateTicket";
 const TRANSITION: &str = "map.tts.v1.TicketService/TransitionTicket";
@@ -139,6 +139,22 @@ impl TicketService for TicketApi {
         Ok(Response::new(pb::ListTicketEventsResponse {
             events: self.tickets.events(&r.ticket_id).await?,
             next_page_token: String::new(),
+        }))
+    }
+
+    async fn update_ticket(
+        &self,
+        request: Request<pb::UpdateTicketRequest>,
+    ) -> Result<Response<pb::UpdateTicketResponse>, Status> {
+        let actor = authn::principal(&request)?;
+        let r = request.into_inner();
+        let paths = update_paths(r.update_mask.as_ref(), &UPDATE_PATHS)?;
+        let ticket = self
+            .tickets
+            .update(&actor, &paths, r.ticket.unwrap_or_default())
+            .await?;
+        Ok(Response::new(pb::UpdateTicketResponse {
+            ticket: Some(ticket),
         }))
     }
 

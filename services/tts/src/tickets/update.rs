@@ -1,0 +1,142 @@
+//! UpdateTicket: the subject, priority and routing fields of a ticket,
+//! by update_mask and etag. A ticket keeps the workflow revision it started
+//! on; new routing fields are recorded, not re-matched.
+
+use std::collections::BTreeSet;
+
+use map_contracts::{events::v1 as ev, tts::v1 as pb};
+use map_kit::{
+    System, Violations,
+    authn::Principal,
+    directory,
+    wire::{etag::check_etag, time::timestamp},
+};
+use sea_orm::ActiveValue::Set;
+
+use super::{MAX_SUBJECT, Tickets, find, model, revision_of, save, user_ref};
+use crate::{TtsError, entity::tickets};
+
+/// The update_mask paths of UpdateTicket.
+pub const UPDATE_PATHS: [&str; 5] = [
+    "subject",
+    "priority",
+    "department_code",
+    "category",
+    "sub_category",
+];
+
+impl Tickets {
+    /// UpdateTicket.
+    pub async fn update(
+        &self,
+        actor: &Principal,
+        paths: &BTreeSet<&'static str>,
+        t: pb::Ticket,
+    ) -> Result<pb::Ticket, TtsError> {
+        let mut v = Violations::default();
+        v.uuid("ticket.id", &t.id);
+        if t.etag.is_empty() {
+            v.add("ticket.etag", "is required (the etag you read)");
+        }
+        if paths.contains("subject") {
+            v.text("ticket.subject", &t.subject, MAX_SUBJECT);
+        }
+        if paths.contains("department_code") {
+            v.text("ticket.department_code", &t.department_code, 32);
+        }
+        if paths.contains("category") {
+            v.text("ticket.category", &t.category, 100);
+        }
+        if paths.contains("sub_category") {
+            v.optional_text("ticket.sub_category", &t.sub_category, 100);
+        }
+        let priority = model::priority_from_proto(t.priority);
+        if paths.contains("priority") && priority.is_none() {
+            v.add(
+                "ticket.priority",
+                "is required (LOW, MEDIUM, HIGH or URGENT)",
+            );
+        }
+        v.finish()?;
+        let txn = self.db.begin_write().await?;
+        let row = find(&txn, &t.id).await?;
+        check_etag(System::Tts, "ticket.etag", &t.etag, row.version)?;
+        let manager =
+            actor.has_role(System::Tts, "manager") || actor.has_role(System::Tts, "admin");
+        if !manager && row.assignee_user_id != actor.id {
+            return Err(TtsError::PermissionDenied {
+                reason: "NOT_ASSIGNEE",
+                message: "only the ticket's assignee or a tts manager may change it".into(),
+            });
+        }
+        if matches!(row.status.as_str(), "closed" | "cancelled") {
+            return Err(TtsError::precondition(
+                "TICKET_CLOSED",
+                format!("ticket {} is {}", row.number, row.status),
+            ));
+        }
+        let mut update = tickets::ActiveModel::default();
+        let mut changed = Vec::new();
+        let mut take = |path: &'static str, old: &str, new: &str| {
+            let differs = paths.contains(path) && old != new;
+            if differs {
+                changed.push(path.to_owned());
+            }
+            differs.then(|| new.to_owned())
+        };
+        if let Some(s) = take("subject", &row.subject, t.subject.trim()) {
+            update.subject = Set(s);
+        }
+        if let Some(p) = take("priority", &row.priority, priority.unwrap_or(&row.priority)) {
+            update.priority = Set(p);
+        }
+        if let Some(d) = take("department_code", &row.department_code, &t.department_code) {
+            update.department_code = Set(d);
+        }
+        if let Some(c) = take("category", &row.category, &t.category) {
+            update.category = Set(c);
+        }
+        if let Some(s) = take("sub_category", &row.sub_category, &t.sub_category) {
+            update.sub_category = Set(s);
+        }
+        let revision = revision_of(&txn, &row).await?;
+        let graph = revision.as_ref().map(|r| &r.definition.graph);
+        if changed.is_empty() {
+            return Ok(model::to_proto(&row, graph));
+        }
+        if changed.iter().any(|c| c == "department_code")
+            && !directory::read::department_is_active(&txn, &t.department_code).await?
+        {
+            return Err(TtsError::NotFound("department"));
+        }
+        let now = self.clock.now();
+        update.updated_at = Set(now);
+        let after = save(&txn, &row, update).await?;
+        let details = pb::ticket_event::Details::Updated(pb::TicketUpdatedDetails {
+            changed_fields: changed.clone(),
+        });
+        self.history(
+            &txn,
+            &after,
+            &actor.id,
+            now,
+            pb::TicketEventType::Updated,
+            details,
+        )
+        .await?;
+        let name = revision
+            .as_ref()
+            .map(|r| r.definition.name.clone())
+            .unwrap_or_default();
+        let payload = ev::TtsTicketUpdated {
+            ticket: Some(model::snapshot(&after, graph, &name)),
+            changed_fields: changed,
+            actor: Some(user_ref(&actor.id)),
+            update_time: Some(timestamp(now)),
+        };
+        self.enqueue(&txn, "tts.ticket.updated", &after, &payload)
+            .await?;
+        txn.commit().await?;
+        Ok(model::to_proto(&after, graph))
+    }
+}
