@@ -435,15 +435,22 @@ async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
         "HDTS never showed the ticket waiting:\n{}",
         platform.logs()
     );
-    let replies = grpcurl_as(
-        &gateway,
-        &bearer(&token),
-        "map.hdts.v1.HelpDeskService/ListReplies",
-        &json!({"ticketId": hd_id}),
-    );
+    // The note is its own event (tts.ticket.commented), applied just after.
+    let list_replies = json!({"ticketId": hd_id});
+    let noted = poll_until(Duration::from_secs(60), || {
+        let replies = grpcurl_as(
+            &gateway,
+            &bearer(&token),
+            "map.hdts.v1.HelpDeskService/ListReplies",
+            &list_replies,
+        );
+        async move { replies.to_string().contains("Which model is it?") }
+    })
+    .await;
     assert!(
-        replies.to_string().contains("Which model is it?"),
-        "{replies}"
+        noted,
+        "HDTS never showed the agent's note:\n{}",
+        platform.logs()
     );
     grpcurl_as(
         &gateway,

@@ -97,7 +97,7 @@ use tonic::transport::Channel;
 
 pub use backfill::{SyncReport, Tally};
 pub use model::{Department, DirectoryUser};
-pub use sync::{Reaction, SyncHandler, UserChange};
+pub use sync::{Reaction, SyncHandler, UserChange, user_of};
 
 use crate::{
     System,

@@ -147,6 +147,30 @@ impl SyncHandler {
     }
 }
 
+/// The user an `auth.user.*` or `auth.role.*` event describes, as the
+/// directory would hold it; `None` for other events. For a system that acts
+/// on a user's change before the event's transaction (TTS asks Auth for the
+/// next assignee of a deactivated user's tickets in `prepare`).
+///
+/// # Errors
+/// Permanent when the payload does not decode or carries no valid user.
+pub fn user_of(event: &Event) -> Result<Option<DirectoryUser>, HandlerError> {
+    let snapshot = match event.event_type() {
+        "auth.user.created" => event.payload::<ev::AuthUserCreated>()?.user,
+        "auth.user.updated" => event.payload::<ev::AuthUserUpdated>()?.user,
+        "auth.user.deactivated" => event.payload::<ev::AuthUserDeactivated>()?.user,
+        "auth.role.granted" => event.payload::<ev::AuthRoleGranted>()?.user,
+        "auth.role.revoked" => event.payload::<ev::AuthRoleRevoked>()?.user,
+        _ => return Ok(None),
+    };
+    let snapshot = snapshot.ok_or_else(|| {
+        HandlerError::Permanent(format!("{} carries no user", event.event_type()))
+    })?;
+    DirectoryUser::from_snapshot(snapshot)
+        .map(Some)
+        .map_err(HandlerError::Permanent)
+}
+
 /// The snapshot's version is the one compared (it is what the row will
 /// hold); Auth publishes it as the envelope's too.
 fn warn_on_version_mismatch(event: &Event, version: i64) {

@@ -17,6 +17,7 @@ use map_tts::{
         Tickets,
         assign::AuthAssigner,
         intake::{self, Intake},
+        reassign::{self, UserSync},
     },
     workflows::{Workflows, roles::AuthRoles},
 };
@@ -55,7 +56,6 @@ pub(super) static MODULE: Module = Module {
         Ok(map_tts::grpc_server(workflows, tickets, validator))
     },
     consumers: |db, bus, auth| {
-        let mut consumers = vec![super::directory_consumer(System::Tts, db, bus)?];
         let auth = auth.context("the tts worker needs MAP_AUTH_URL and MAP_AUTH_API_KEY")?;
         let channel = map_kit::authn::auth_channel(&auth.url);
         let assigner = AuthAssigner::new(channel, &auth.api_key).context("MAP_AUTH_API_KEY")?;
@@ -66,14 +66,22 @@ pub(super) static MODULE: Module = Module {
             Clock::system(),
             map_kit::paging::Pager::random(),
         );
-        consumers.push(Consumer::new(
-            intake::QUEUE,
-            db.clone(),
-            bus.clone(),
-            Intake::new(tickets),
-            ConsumerConfig::default(),
-        )?);
-        Ok(consumers)
+        Ok(vec![
+            Consumer::new(
+                reassign::QUEUE,
+                db.clone(),
+                bus.clone(),
+                UserSync::new(tickets.clone()),
+                ConsumerConfig::default(),
+            )?,
+            Consumer::new(
+                intake::QUEUE,
+                db.clone(),
+                bus.clone(),
+                Intake::new(tickets),
+                ConsumerConfig::default(),
+            )?,
+        ])
     },
     timers: |worker, _, _| worker,
 };

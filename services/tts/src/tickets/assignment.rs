@@ -138,4 +138,60 @@ impl Tickets {
         tracing::info!(ticket = %after.number, ?reason, "ticket assigned");
         Ok(response)
     }
+
+    /// Moves ticket `ticket_id` from `from` (deactivated, or without the
+    /// step's role any more) to `to`, or leaves it unassigned with the
+    /// reason; nothing when it is no longer `from`'s.
+    pub(crate) async fn reassign(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        ticket_id: &str,
+        from: &str,
+        to: Option<&str>,
+    ) -> Result<(), TtsError> {
+        let row = find(txn, ticket_id).await?;
+        if row.assignee_user_id != from {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let after = save(
+            txn,
+            &row,
+            tickets::ActiveModel {
+                assignee_user_id: Set(to.unwrap_or_default().to_owned()),
+                triage_reason: Set(match to {
+                    Some(_) => String::new(),
+                    None => "its assignee left the step's role, and nobody active holds it".into(),
+                }),
+                updated_at: Set(now),
+                ..Default::default()
+            },
+        )
+        .await?;
+        let details = pb::ticket_event::Details::Assigned(pb::TicketAssignedDetails {
+            previous_assignee_user_id: from.to_owned(),
+            assignee_user_id: to.unwrap_or_default().to_owned(),
+            reason: pb::AssignmentReason::Reassignment.into(),
+            note: String::new(),
+        });
+        self.history(txn, &after, "", now, pb::TicketEventType::Assigned, details)
+            .await?;
+        let revision = revision_of(txn, &after).await?;
+        let graph = revision.as_ref().map(|r| &r.definition.graph);
+        let name = revision
+            .as_ref()
+            .map(|r| r.definition.name.clone())
+            .unwrap_or_default();
+        let payload = ev::TtsTicketAssigned {
+            ticket: Some(model::snapshot(&after, graph, &name)),
+            previous_assignee: Some(user_ref(from)),
+            reason: ev::AssignmentReason::Reassignment.into(),
+            actor: None,
+            assign_time: Some(timestamp(now)),
+        };
+        self.enqueue(txn, "tts.ticket.assigned", &after, &payload)
+            .await?;
+        tracing::info!(ticket = %after.number, %from, to = to.unwrap_or("nobody"), "ticket reassigned");
+        Ok(())
+    }
 }

@@ -16,6 +16,7 @@ mod assignment;
 pub mod intake;
 mod list;
 pub mod model;
+pub mod reassign;
 pub mod update;
 
 use std::sync::Arc;
