@@ -88,6 +88,7 @@ migrator!(
     crate::requests::Migration,
     crate::tts_schema::Workflows,
     crate::tts_schema::Tickets,
+    crate::tts_schema::TicketRatings,
 );
 migrator!(
     /// The help desk's database.
@@ -98,4 +99,5 @@ migrator!(
     crate::hdts_schema::HelpTopics,
     crate::hdts_schema::Tickets,
     crate::hdts_schema::Replies,
+    crate::hdts_schema::Ratings,
 );

@@ -4,7 +4,9 @@
 mod m0001_help_topics;
 mod m0002_tickets;
 mod m0003_replies;
+mod m0004_ratings;
 
 pub(crate) use m0001_help_topics::Migration as HelpTopics;
 pub(crate) use m0002_tickets::Migration as Tickets;
 pub(crate) use m0003_replies::Migration as Replies;
+pub(crate) use m0004_ratings::Migration as Ratings;

@@ -297,3 +297,36 @@ async fn the_requester_confirms_reopens_within_the_window_or_withdraws() {
     assert_eq!(kinds, ["hdts.ticket.withdrawn", "hdts.ticket.closed", "hdts.ticket.reopened"]);
 }
 }
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn a_resolved_ticket_is_rated_by_its_requester_and_the_rating_goes_out() {
+    let fx = Fixture::start().await;
+    let t = topic(&fx).await;
+    let ada = fx.person(&[("hdts", "employee")]).await;
+    let bob = fx.person(&[("hdts", "employee")]).await;
+    let mut c = fx.client().await;
+    let ticket = c.submit_ticket(ada.request(submission(&t))).await.unwrap().into_inner().ticket.unwrap();
+    let rate = |who: &map_kit::testing::Caller, score: i32| {
+        who.request(pb::RateTicketRequest {
+            ticket_id: ticket.id.clone(),
+            score,
+            comment: "quick and kind".into(),
+            etag: String::new(),
+            request_id: uuid::Uuid::now_v7().to_string(),
+        })
+    };
+    let e = c.rate_ticket(rate(&ada, 5)).await.unwrap_err();
+    assert_eq!(reason(&e), "INVALID_STATUS", "not resolved yet");
+    apply(&fx, &tts_event(&ticket.id, 4, ev::TtsTicketStatus::Resolved)).await.unwrap();
+    assert_eq!(fields(&c.rate_ticket(rate(&ada, 6)).await.unwrap_err()), ["score"]);
+    assert_eq!(c.rate_ticket(rate(&bob, 5)).await.unwrap_err().code(), Code::NotFound);
+    let rated = c.rate_ticket(rate(&ada, 4)).await.unwrap().into_inner().ticket.unwrap();
+    assert_eq!(rated.rating.as_ref().map(|r| r.score), Some(4));
+    let again = c.rate_ticket(rate(&ada, 5)).await.unwrap().into_inner().ticket.unwrap();
+    assert_eq!(again.rating.as_ref().map(|r| r.score), Some(5), "rating again replaces it");
+    let sent: Vec<ev::HdtsTicketRated> = fx.events().await.into_iter().filter(|e| e.0 == "hdts.ticket.rated").map(|e| e.2.to_msg().unwrap()).collect();
+    let scores: Vec<i32> = sent.iter().map(|r| r.ticket.as_ref().unwrap().rating.as_ref().unwrap().score).collect();
+    assert_eq!(scores, [4, 5]);
+}
+}

@@ -276,3 +276,41 @@ async fn the_requesters_withdrawal_confirmation_and_reopening_reach_the_ticket()
     assert!(matches!(early, Err(HandlerError::NotYet(_))), "{early:?}");
 }
 }
+
+fn rated(hdts_id: &str, version: i64, score: i32) -> Event {
+    event(
+        "hdts.ticket.rated",
+        &ev::HdtsTicketRated {
+            ticket: Some(ev::HdtsTicketSnapshot {
+                id: hdts_id.into(),
+                version,
+                rating: Some(ev::HdtsTicketRating {
+                    score,
+                    comment: "ok".into(),
+                    rate_time: None,
+                }),
+                ..Default::default()
+            }),
+        },
+    )
+}
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn ratings_are_recorded_newest_first_and_wait_for_their_ticket() {
+    let fx = Fixture::start().await;
+    let w = fx.create_workflow(support("Default", "", "", "")).await.unwrap();
+    fx.publish(&w).await.unwrap();
+    let intake = Intake::new(Tickets::new(fx.db.db.clone(), fx.turns.clone(), Clock::system(), map_kit::paging::Pager::random()));
+    let hdts_id = uuid::Uuid::now_v7().to_string();
+    let early = deliver(&fx, &intake, &rated(&hdts_id, 5, 3)).await;
+    assert!(matches!(early, Err(HandlerError::NotYet(_))), "{early:?}");
+    deliver(&fx, &intake, &submitted(&hdts_id, &uuid::Uuid::now_v7().to_string())).await.unwrap();
+    deliver(&fx, &intake, &rated(&hdts_id, 6, 5)).await.unwrap();
+    // A late, older rating changes nothing.
+    deliver(&fx, &intake, &rated(&hdts_id, 5, 3)).await.unwrap();
+    let ticket = ticket_for(&fx, &hdts_id).await.unwrap();
+    let held = map_tts::entity::ticket_ratings::Entity::find_by_id(ticket.id).one(fx.db.db.conn()).await.unwrap().unwrap();
+    assert_eq!((held.score, held.hdts_version), (5, 6));
+}
+}

@@ -52,6 +52,12 @@ pub struct Model {
     pub resolved_at: Option<ChronoDateTimeUtc>,
     /// When it was closed or withdrawn.
     pub closed_at: Option<ChronoDateTimeUtc>,
+    /// The requester's rating, 1 to 5; 0 while unrated.
+    pub rating_score: i32,
+    /// Their comment with it.
+    pub rating_comment: String,
+    /// When they rated it last.
+    pub rated_at: Option<ChronoDateTimeUtc>,
 }
 
 /// Read by id.

@@ -1,8 +1,7 @@
 //! `map.hdts.v1.HelpDeskService` over the domain. Who may call what is
 //! `policy::HELP_DESK_SERVICE`, enforced before the handlers. Submitting,
-//! reading and listing tickets, replies, withdrawal, confirmation, reopening and
-//! the help topics are served; rating answers UNIMPLEMENTED naming the system
-//! until it lands.
+//! reading and listing tickets, replies, withdrawal, confirmation, reopening,
+//! rating and the help topics are served.
 
 use map_contracts::hdts::v1::{self as pb, help_desk_service_server::HelpDeskService};
 use map_kit::{System, authn, idempotency::Idempotent, wire::field_mask::update_paths};
@@ -19,6 +18,7 @@ const REPLY: &str = "map.hdts.v1.HelpDeskService/AddReply";
 const WITHDRAW: &str = "map.hdts.v1.HelpDeskService/WithdrawTicket";
 const CONFIRM: &str = "map.hdts.v1.HelpDeskService/ConfirmResolution";
 const REOPEN: &str = "map.hdts.v1.HelpDeskService/ReopenTicket";
+const RATE: &str = "map.hdts.v1.HelpDeskService/RateTicket";
 
 /// The handlers of HelpDeskService.
 #[derive(Debug, Clone)]
@@ -44,12 +44,6 @@ fn viewer<T>(request: &Request<T>) -> Result<Viewer, Status> {
             Viewer::Employee
         },
     )
-}
-
-fn not_yet(rpc: &str) -> Status {
-    Status::unimplemented(format!(
-        "hdts: {rpc} is not implemented yet (help topics are)"
-    ))
 }
 
 #[tonic::async_trait]
@@ -178,9 +172,15 @@ impl HelpDeskService for HelpDeskApi {
 
     async fn rate_ticket(
         &self,
-        _: Request<pb::RateTicketRequest>,
+        request: Request<pb::RateTicketRequest>,
     ) -> Result<Response<pb::RateTicketResponse>, Status> {
-        Err(not_yet("RateTicket"))
+        let actor = authn::principal(&request)?;
+        let r = request.into_inner();
+        let key = Idempotent::new(System::Hdts, "request_id", &r.request_id, RATE, &r)?;
+        let ticket = self.desk.rate(&actor, &key, r).await?;
+        Ok(Response::new(pb::RateTicketResponse {
+            ticket: Some(ticket),
+        }))
     }
 
     async fn create_help_topic(

@@ -7,6 +7,7 @@
 
 pub mod lifecycle;
 pub mod mirror;
+pub mod rating;
 pub mod replies;
 
 use chrono::{DateTime, Utc};
@@ -179,6 +180,9 @@ impl HelpDesk {
             updated_at: Set(now),
             resolved_at: Set(None),
             closed_at: Set(None),
+            rating_score: Set(0),
+            rating_comment: Set(String::new()),
+            rated_at: Set(None),
         }
         .insert(&txn)
         .await?;
@@ -302,6 +306,12 @@ fn priority_to_proto(s: &str) -> pb::TicketPriority {
     }
 }
 
+/// The rating a ticket holds: score, comment, time.
+fn rating(t: &tickets::Model) -> Option<(i32, String, prost_types::Timestamp)> {
+    let at = t.rated_at?;
+    (t.rating_score > 0).then(|| (t.rating_score, t.rating_comment.clone(), timestamp(at)))
+}
+
 /// The ticket on the wire.
 pub fn to_proto(t: &tickets::Model) -> pb::Ticket {
     pb::Ticket {
@@ -321,7 +331,11 @@ pub fn to_proto(t: &tickets::Model) -> pb::Ticket {
         tts_ticket_id: t.tts_ticket_id.clone(),
         tts_ticket_number: t.tts_ticket_number.clone(),
         assignee_display_name: t.assignee_display_name.clone(),
-        rating: None,
+        rating: rating(t).map(|(score, comment, at)| pb::Rating {
+            score,
+            comment,
+            rate_time: Some(at),
+        }),
         etag: etag(t.version),
         version: t.version,
         create_time: Some(timestamp(t.created_at)),
@@ -363,7 +377,11 @@ pub fn snapshot(t: &tickets::Model) -> ev::HdtsTicketSnapshot {
         tts_ticket_id: t.tts_ticket_id.clone(),
         tts_ticket_number: t.tts_ticket_number.clone(),
         assignee_display_name: t.assignee_display_name.clone(),
-        rating: None,
+        rating: rating(t).map(|(score, comment, at)| ev::HdtsTicketRating {
+            score,
+            comment,
+            rate_time: Some(at),
+        }),
         version: t.version,
         create_time: Some(timestamp(t.created_at)),
         update_time: Some(timestamp(t.updated_at)),

@@ -2,6 +2,7 @@
 
 pub mod comments;
 pub mod ticket_events;
+pub mod ticket_ratings;
 pub mod tickets;
 pub mod workflow_revisions;
 pub mod workflows;

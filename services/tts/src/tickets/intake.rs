@@ -4,7 +4,8 @@
 //! moving the ticket along its REQUESTER_REPLIED transition; a reply that
 //! arrives before its ticket is parked until the ticket is there; the
 //! requester's withdrawal, confirmation and reopening cancel, close and
-//! reopen it (the workflow's REOPENED transition). Routing and
+//! reopen it (the workflow's REOPENED transition); ratings are recorded
+//! (the newest by the HDTS ticket's version). Routing and
 //! the assignee pick (Auth's NextAssignee, keyed by the event id so a
 //! redelivery gets the same person) happen in `prepare`, before the event's
 //! transaction; with Auth away the event is parked (`NotYet`) and applied
@@ -28,6 +29,7 @@ use crate::{TtsError, entity::tickets};
 pub const QUEUE: &str = "tts.ticket-tasks";
 const SUBMITTED: &str = "hdts.ticket.submitted";
 const REPLIED: &str = "hdts.ticket.replied";
+const RATED: &str = "hdts.ticket.rated";
 
 /// Opens TTS tickets for help-desk submissions.
 #[derive(Debug, Clone)]
@@ -77,6 +79,26 @@ impl Handler for Intake {
     }
 
     async fn handle(&self, event: &Event, txn: &DatabaseTransaction) -> Result<(), HandlerError> {
+        if event.event_type() == RATED {
+            let snapshot = event
+                .payload::<ev::HdtsTicketRated>()?
+                .ticket
+                .ok_or_else(|| {
+                    HandlerError::Permanent("hdts.ticket.rated without its ticket".into())
+                })?;
+            let recorded = self
+                .tickets
+                .record_rating(txn, &snapshot)
+                .await
+                .map_err(handler_error)?;
+            if !recorded {
+                return Err(HandlerError::NotYet(format!(
+                    "no ticket for help-desk ticket {} yet",
+                    snapshot.id
+                )));
+            }
+            return Ok(());
+        }
         if event.event_type() == REPLIED {
             let r = event.payload::<ev::HdtsTicketReplied>()?;
             let hdts_id = r.ticket.as_ref().map(|t| t.id.clone()).unwrap_or_default();

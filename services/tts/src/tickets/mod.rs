@@ -809,6 +809,53 @@ impl Tickets {
         Ok(true)
     }
 
+    /// Records the rating an `hdts.ticket.rated` snapshot carries, unless a
+    /// newer one is held. `Ok(false)` when the ticket is not here yet.
+    pub(crate) async fn record_rating(
+        &self,
+        txn: &DatabaseTransaction,
+        snapshot: &ev::HdtsTicketSnapshot,
+    ) -> Result<bool, TtsError> {
+        let Some(row) = tickets::Entity::find()
+            .filter(tickets::Column::HdtsTicketId.eq(snapshot.id.clone()))
+            .one(txn)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let Some(rating) = snapshot.rating.as_ref() else {
+            return Ok(true);
+        };
+        let held = crate::entity::ticket_ratings::Entity::find_by_id(row.id.clone())
+            .one(txn)
+            .await?;
+        if held
+            .as_ref()
+            .is_some_and(|h| h.hdts_version >= snapshot.version)
+        {
+            return Ok(true);
+        }
+        let at = rating
+            .rate_time
+            .as_ref()
+            .and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
+            .unwrap_or_else(|| self.clock.now());
+        let model = crate::entity::ticket_ratings::ActiveModel {
+            ticket_id: Set(row.id.clone()),
+            score: Set(rating.score),
+            comment: Set(rating.comment.clone()),
+            rated_at: Set(at),
+            hdts_version: Set(snapshot.version),
+        };
+        if held.is_some() {
+            model.update(txn).await?;
+        } else {
+            model.insert(txn).await?;
+        }
+        tracing::info!(ticket = %row.number, score = rating.score, "rating recorded");
+        Ok(true)
+    }
+
     /// ListTicketEvents, oldest first (the whole history; bounded by the
     /// ticket's life).
     pub async fn events(&self, ticket_id: &str) -> Result<Vec<pb::TicketEvent>, TtsError> {
