@@ -211,9 +211,9 @@ async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
         .expect("the user's id")
         .to_owned();
     let bearer = |token: &str| format!("authorization: Bearer {token}");
-    grpcurl_as(
-        &gateway,
-        &bearer(&token),
+    // Calls through the gateway as the signed-in administrator.
+    let call = |method: &str, body: &Value| grpcurl_as(&gateway, &bearer(&token), method, body);
+    call(
         "map.auth.v1.AdminService/GrantRole",
         &json!({"userId": admin_id, "role": {"system": "tts", "role": "admin"}}),
     );
@@ -226,6 +226,8 @@ async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
         .as_str()
         .expect("an access token")
         .to_owned();
+    // Calls through the gateway as the signed-in administrator.
+    let call = |method: &str, body: &Value| grpcurl_as(&gateway, &bearer(&token), method, body);
     let step = |id: &str, status: &str, end: bool| json!({"id": id, "name": id, "role": "tts:agent", "ticketStatus": status, "end": end});
     let mut workflow = json!({
         "name": "Desk support",
@@ -261,19 +263,12 @@ async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
     );
     workflow["steps"][0]["role"] = json!("tts:agent");
     workflow["requestId"] = json!("01890a5d-ac96-774b-bcce-b302099a8058");
-    let created = grpcurl_as(
-        &gateway,
-        &bearer(&token),
-        "map.tts.v1.WorkflowService/CreateWorkflow",
-        &workflow,
-    );
+    let created = call("map.tts.v1.WorkflowService/CreateWorkflow", &workflow);
     let id = created["workflow"]["id"]
         .as_str()
         .expect("a workflow id")
         .to_owned();
-    let published = grpcurl_as(
-        &gateway,
-        &bearer(&token),
+    let published = call(
         "map.tts.v1.WorkflowService/PublishWorkflow",
         &json!({"workflowId": id, "revision": 1, "requestId": "01890a5d-ac96-774b-bcce-b302099a8059"}),
     );
@@ -288,9 +283,7 @@ async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
     // the ticket on the published workflow and assigns it round-robin; the
     // HDTS worker mirrors the TTS number back.
     for (system, role) in [("hdts", "employee"), ("hdts", "admin"), ("tts", "agent")] {
-        grpcurl_as(
-            &gateway,
-            &bearer(&token),
+        call(
             "map.auth.v1.AdminService/GrantRole",
             &json!({"userId": admin_id, "role": {"system": system, "role": role}}),
         );
@@ -304,11 +297,11 @@ async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
         .as_str()
         .expect("an access token")
         .to_owned();
+    // Calls through the gateway as the signed-in administrator.
+    let call = |method: &str, body: &Value| grpcurl_as(&gateway, &bearer(&token), method, body);
     // Auth's department IT reaches HDTS's directory through the broker: the
     // topic is accepted once it is there.
-    grpcurl_as(
-        &gateway,
-        &bearer(&token),
+    call(
         "map.auth.v1.DepartmentService/CreateDepartment",
         &json!({"department": {"code": "IT", "name": "IT"}}),
     );
@@ -329,15 +322,8 @@ async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
         "HDTS never learnt department IT:\n{}",
         platform.logs()
     );
-    let topic = grpcurl_as(
-        &gateway,
-        &bearer(&token),
-        "map.hdts.v1.HelpDeskService/CreateHelpTopic",
-        &new_topic,
-    );
-    let submitted = grpcurl_as(
-        &gateway,
-        &bearer(&token),
+    let topic = call("map.hdts.v1.HelpDeskService/CreateHelpTopic", &new_topic);
+    let submitted = call(
         "map.hdts.v1.HelpDeskService/SubmitTicket",
         &json!({"subject": "Laptop will not boot", "description": "Black screen",
                 "helpTopicId": topic["helpTopic"]["id"], "departmentCode": "",
@@ -349,12 +335,7 @@ async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
         .to_owned();
     let lookup = json!({"number": hd_number});
     let mirrored = poll_until(Duration::from_secs(60), || {
-        let answer = grpcurl_as(
-            &gateway,
-            &bearer(&token),
-            "map.hdts.v1.HelpDeskService/GetTicket",
-            &lookup,
-        );
+        let answer = call("map.hdts.v1.HelpDeskService/GetTicket", &lookup);
         async move {
             answer["ticket"]["ttsTicketNumber"]
                 .as_str()
@@ -367,12 +348,7 @@ async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
         "HDTS never showed the TTS ticket of {hd_number}:\n{}",
         platform.logs()
     );
-    let hdts_view = grpcurl_as(
-        &gateway,
-        &bearer(&token),
-        "map.hdts.v1.HelpDeskService/GetTicket",
-        &lookup,
-    );
+    let hdts_view = call("map.hdts.v1.HelpDeskService/GetTicket", &lookup);
     assert_eq!(
         hdts_view["ticket"]["status"], "TICKET_STATUS_IN_PROGRESS",
         "{hdts_view}"
@@ -381,9 +357,7 @@ async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let tts_view = grpcurl_as(
-        &gateway,
-        &bearer(&token),
+    let tts_view = call(
         "map.tts.v1.TicketService/GetTicket",
         &json!({"number": tts_number}),
     );
@@ -404,21 +378,14 @@ async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
     let tts_id = tts_view["ticket"]["id"].clone();
     let hd_id = submitted["ticket"]["id"].clone();
     let move_to = |action: &str, note: &str, request: &str| {
-        grpcurl_as(
-            &gateway,
-            &bearer(&token),
+        call(
             "map.tts.v1.TicketService/TransitionTicket",
             &json!({"ticketId": tts_id, "action": action, "comment": note,
                     "commentVisibility": "COMMENT_VISIBILITY_PUBLIC", "requestId": request}),
         )
     };
     let hdts_status = |wanted: &'static str| {
-        let answer = grpcurl_as(
-            &gateway,
-            &bearer(&token),
-            "map.hdts.v1.HelpDeskService/GetTicket",
-            &lookup,
-        );
+        let answer = call("map.hdts.v1.HelpDeskService/GetTicket", &lookup);
         async move { answer["ticket"]["status"] == wanted }
     };
     move_to(
@@ -438,12 +405,7 @@ async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
     // The note is its own event (tts.ticket.commented), applied just after.
     let list_replies = json!({"ticketId": hd_id});
     let noted = poll_until(Duration::from_secs(60), || {
-        let replies = grpcurl_as(
-            &gateway,
-            &bearer(&token),
-            "map.hdts.v1.HelpDeskService/ListReplies",
-            &list_replies,
-        );
+        let replies = call("map.hdts.v1.HelpDeskService/ListReplies", &list_replies);
         async move { replies.to_string().contains("Which model is it?") }
     })
     .await;
@@ -452,21 +414,14 @@ async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
         "HDTS never showed the agent's note:\n{}",
         platform.logs()
     );
-    grpcurl_as(
-        &gateway,
-        &bearer(&token),
+    call(
         "map.hdts.v1.HelpDeskService/AddReply",
         &json!({"ticketId": hd_id, "body": "A T14", "visibility": "REPLY_VISIBILITY_PUBLIC",
                 "requestId": "01890a5d-ac96-774b-bcce-b302099a805d"}),
     );
     let tts_lookup = json!({"number": tts_number});
     let back = poll_until(Duration::from_secs(60), || {
-        let answer = grpcurl_as(
-            &gateway,
-            &bearer(&token),
-            "map.tts.v1.TicketService/GetTicket",
-            &tts_lookup,
-        );
+        let answer = call("map.tts.v1.TicketService/GetTicket", &tts_lookup);
         async move { answer["ticket"]["currentStepId"] == "work" }
     })
     .await;
@@ -491,19 +446,12 @@ async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
     );
     // The employee confirms (both sides closed), then reopens within the
     // window (TTS back at work, HDTS in progress again).
-    grpcurl_as(
-        &gateway,
-        &bearer(&token),
+    call(
         "map.hdts.v1.HelpDeskService/ConfirmResolution",
         &json!({"ticketId": hd_id, "requestId": "01890a5d-ac96-774b-bcce-b302099a805f"}),
     );
     let tts_status = |wanted: &'static str| {
-        let answer = grpcurl_as(
-            &gateway,
-            &bearer(&token),
-            "map.tts.v1.TicketService/GetTicket",
-            &tts_lookup,
-        );
+        let answer = call("map.tts.v1.TicketService/GetTicket", &tts_lookup);
         async move { answer["ticket"]["status"] == wanted }
     };
     let closed = poll_until(Duration::from_secs(60), || {
@@ -515,9 +463,7 @@ async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
         "TTS never closed the confirmed ticket:\n{}",
         platform.logs()
     );
-    grpcurl_as(
-        &gateway,
-        &bearer(&token),
+    call(
         "map.hdts.v1.HelpDeskService/ReopenTicket",
         &json!({"ticketId": hd_id, "reason": "Broken again", "requestId": "01890a5d-ac96-774b-bcce-b302099a8060"}),
     );

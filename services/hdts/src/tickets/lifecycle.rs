@@ -14,9 +14,9 @@ use map_kit::{
     outbox::NewEvent,
     wire::{etag::check_etag, time::timestamp},
 };
-use sea_orm::{ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _};
+use sea_orm::ActiveValue::Set;
 
-use super::{HelpDesk, find, snapshot, to_proto};
+use super::{HelpDesk, find, save, snapshot, to_proto};
 use crate::{HdtsError, entity::tickets};
 
 /// How long after its resolution a ticket may be reopened.
@@ -108,7 +108,6 @@ impl HelpDesk {
         };
         let mut update = tickets::ActiveModel {
             status: Set(next.to_owned()),
-            version: Set(row.version + 1),
             updated_at: Set(now),
             ..Default::default()
         };
@@ -116,18 +115,9 @@ impl HelpDesk {
             Command::Withdraw | Command::Confirm => update.closed_at = Set(Some(now)),
             Command::Reopen => update.closed_at = Set(None),
         }
-        let done = tickets::Entity::update_many()
-            .set(update)
-            .filter(tickets::Column::Id.eq(row.id.clone()))
-            .filter(tickets::Column::Version.eq(row.version))
-            .exec(&txn)
-            .await?;
-        if done.rows_affected != 1 {
-            return Err(HdtsError::EtagMismatch);
-        }
-        let after = find(&txn, &row.id)
+        let after = save(&txn, &row, update)
             .await?
-            .ok_or(HdtsError::NotFound("ticket"))?;
+            .ok_or(HdtsError::EtagMismatch)?;
         let ticket = Some(snapshot(&after));
         let at = Some(timestamp(now));
         let event = match command {

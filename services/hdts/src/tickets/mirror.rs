@@ -148,7 +148,6 @@ impl Handler for Mirror {
             assignee_display_name: Set(assignee),
             status: Set(status.to_owned()),
             tts_version: Set(s.version),
-            version: Set(row.version + 1),
             updated_at: Set(now),
             ..Default::default()
         };
@@ -160,13 +159,10 @@ impl Handler for Mirror {
         }
         // Only the row read above: a concurrent change makes this match
         // nothing, and the event is retried against the new row.
-        let done = tickets::Entity::update_many()
-            .set(update)
-            .filter(tickets::Column::Id.eq(row.id.clone()))
-            .filter(tickets::Column::Version.eq(row.version))
-            .exec(txn)
-            .await?;
-        if done.rows_affected != 1 {
+        let saved = super::save(txn, &row, update)
+            .await
+            .map_err(|e| HandlerError::Transient(e.to_string()))?;
+        if saved.is_none() {
             return Err(HandlerError::Transient(
                 "the ticket changed meanwhile".into(),
             ));

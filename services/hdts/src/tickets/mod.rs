@@ -278,6 +278,27 @@ impl HelpDesk {
     }
 }
 
+/// Writes `update` over `row` with the next version, only if nobody changed
+/// the ticket since `row` was read; the ticket as it is now, or `None` when
+/// a concurrent change won.
+pub(crate) async fn save(
+    txn: &sea_orm::DatabaseTransaction,
+    row: &tickets::Model,
+    mut update: tickets::ActiveModel,
+) -> Result<Option<tickets::Model>, HdtsError> {
+    update.version = Set(row.version + 1);
+    let done = tickets::Entity::update_many()
+        .set(update)
+        .filter(tickets::Column::Id.eq(row.id.clone()))
+        .filter(tickets::Column::Version.eq(row.version))
+        .exec(txn)
+        .await?;
+    if done.rows_affected != 1 {
+        return Ok(None);
+    }
+    find(txn, &row.id).await
+}
+
 pub(crate) async fn find<C: ConnectionTrait>(
     conn: &C,
     id: &str,

@@ -7,9 +7,9 @@ use map_kit::{
     System, Violations, authn::Principal, idempotency::Idempotent, outbox::NewEvent,
     wire::etag::check_etag,
 };
-use sea_orm::{ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _};
+use sea_orm::ActiveValue::Set;
 
-use super::{HelpDesk, find, snapshot, to_proto};
+use super::{HelpDesk, find, save, snapshot, to_proto};
 use crate::{HdtsError, entity::tickets};
 
 impl HelpDesk {
@@ -46,25 +46,19 @@ impl HelpDesk {
             });
         }
         let now = self.clock.now();
-        let done = tickets::Entity::update_many()
-            .set(tickets::ActiveModel {
+        let after = save(
+            &txn,
+            &row,
+            tickets::ActiveModel {
                 rating_score: Set(r.score),
                 rating_comment: Set(r.comment.clone()),
                 rated_at: Set(Some(now)),
-                version: Set(row.version + 1),
                 updated_at: Set(now),
                 ..Default::default()
-            })
-            .filter(tickets::Column::Id.eq(row.id.clone()))
-            .filter(tickets::Column::Version.eq(row.version))
-            .exec(&txn)
-            .await?;
-        if done.rows_affected != 1 {
-            return Err(HdtsError::EtagMismatch);
-        }
-        let after = find(&txn, &row.id)
-            .await?
-            .ok_or(HdtsError::NotFound("ticket"))?;
+            },
+        )
+        .await?
+        .ok_or(HdtsError::EtagMismatch)?;
         let payload = ev::HdtsTicketRated {
             ticket: Some(snapshot(&after)),
         };

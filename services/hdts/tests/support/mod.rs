@@ -13,15 +13,13 @@ use map_contracts::{
 use map_hdts::{tickets::HelpDesk, topics::Topics};
 use map_kit::{
     clock::ManualClock,
-    directory::entity::{departments, users},
     outbox::entity as outbox,
     paging::Pager,
     testing::{Caller, FakeValidator, TestDb, TestServer},
 };
 use prost::Message as _;
-use sea_orm::{ActiveModelTrait as _, ActiveValue::Set, EntityTrait as _, QueryOrder as _};
+use sea_orm::{EntityTrait as _, QueryOrder as _};
 use tonic::transport::Channel;
-use tonic_types::StatusExt as _;
 
 pub struct Fixture {
     /// The clock HDTS reads (the reopen window).
@@ -36,16 +34,7 @@ pub struct Fixture {
 impl Fixture {
     pub async fn start() -> Fixture {
         let db = TestDb::new::<map_migrations::hdts::Migrator>().await;
-        departments::ActiveModel {
-            code: Set("IT".into()),
-            name: Set("IT".into()),
-            active: Set(true),
-            version: Set(1),
-            updated_at: Set(chrono::Utc::now()),
-        }
-        .insert(db.db.conn())
-        .await
-        .unwrap();
+        map_kit::testing::directory::add_department(&db.db, "IT").await;
         let auth = FakeValidator::default();
         let admin = auth.person(&[("hdts", "admin")]);
         let employee = auth.person(&[("hdts", "employee")]);
@@ -106,30 +95,17 @@ impl Fixture {
     pub async fn person(&self, roles: &[(&str, &str)]) -> Caller {
         let caller = self.auth.person(roles);
         let id = caller.principal.as_ref().unwrap().id.clone();
-        users::ActiveModel {
-            id: Set(id.clone()),
-            email: Set(format!("{id}@example.com")),
-            display_name: Set(format!("Person {}", &id[30..])),
-            department_code: Set("IT".into()),
-            active: Set(true),
-            version: Set(1),
-            updated_at: Set(chrono::Utc::now()),
-        }
-        .insert(self.db.db.conn())
-        .await
-        .unwrap();
+        map_kit::testing::directory::add_person(
+            &self.db.db,
+            &caller,
+            "IT",
+            &format!("Person {}", &id[30..]),
+        )
+        .await;
         caller
     }
 }
 
-pub fn fields(s: &tonic::Status) -> Vec<String> {
-    s.get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
-}
-
-pub fn reason(s: &tonic::Status) -> String {
-    s.get_details_error_info()
-        .map(|i| i.reason)
-        .unwrap_or_default()
-}
+/// The kit's readers of a status's `google.rpc` details.
+#[allow(unused_imports)] // not every test binary reads details
+pub use map_kit::testing::{fields, reason};

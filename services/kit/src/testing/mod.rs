@@ -14,6 +14,7 @@
 
 mod backend;
 mod callers;
+pub mod directory;
 mod eventually;
 mod policy_matrix;
 mod ports;

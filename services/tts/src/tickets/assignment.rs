@@ -112,12 +112,8 @@ impl Tickets {
             details,
         )
         .await?;
-        let name = revision
-            .as_ref()
-            .map(|rev| rev.definition.name.clone())
-            .unwrap_or_default();
         let payload = ev::TtsTicketAssigned {
-            ticket: Some(model::snapshot(&after, graph, &name)),
+            ticket: Some(model::snapshot(&after, revision.as_ref())),
             previous_assignee: (!row.assignee_user_id.is_empty())
                 .then(|| user_ref(&row.assignee_user_id)),
             reason: match reason {
@@ -177,13 +173,8 @@ impl Tickets {
         self.history(txn, &after, "", now, pb::TicketEventType::Assigned, details)
             .await?;
         let revision = revision_of(txn, &after).await?;
-        let graph = revision.as_ref().map(|r| &r.definition.graph);
-        let name = revision
-            .as_ref()
-            .map(|r| r.definition.name.clone())
-            .unwrap_or_default();
         let payload = ev::TtsTicketAssigned {
-            ticket: Some(model::snapshot(&after, graph, &name)),
+            ticket: Some(model::snapshot(&after, revision.as_ref())),
             previous_assignee: Some(user_ref(from)),
             reason: ev::AssignmentReason::Reassignment.into(),
             actor: None,

@@ -243,12 +243,6 @@ impl Tickets {
         }
         .insert(txn)
         .await?;
-        let graph = route.revision.as_ref().map(|(r, _)| &r.definition.graph);
-        let workflow_name = route
-            .revision
-            .as_ref()
-            .map(|(r, _)| r.definition.name.clone())
-            .unwrap_or_default();
         let details = pb::ticket_event::Details::Created(pb::TicketCreatedDetails {
             priority: row_priority(&row),
             workflow_id,
@@ -276,7 +270,10 @@ impl Tickets {
             .await?;
         }
         let payload = ev::TtsTicketCreated {
-            ticket: Some(model::snapshot(&row, graph, &workflow_name)),
+            ticket: Some(model::snapshot(
+                &row,
+                route.revision.as_ref().map(|(r, _)| r),
+            )),
             actor: (!actor.is_empty()).then(|| user_ref(actor)),
         };
         self.enqueue(txn, "tts.ticket.created", &row, &payload)
@@ -478,11 +475,11 @@ impl Tickets {
             details,
         )
         .await?;
-        let snapshot = model::snapshot(&after, Some(graph), &revision.definition.name);
+        let snapshot = model::snapshot(&after, Some(&revision));
         let payload = ev::TtsTicketStatusChanged {
             ticket: Some(snapshot),
-            old_status: model::snapshot(&row, Some(graph), "").status,
-            previous_step: model::snapshot(&row, Some(graph), "").step,
+            old_status: model::snapshot(&row, Some(&revision)).status,
+            previous_step: model::snapshot(&row, Some(&revision)).step,
             transition: t.name.clone(),
             actor: Some(user_ref(&actor.id)),
             change_time: Some(timestamp(now)),
@@ -492,11 +489,7 @@ impl Tickets {
         // The note reaches the requester (a public one) as any comment does.
         if let Some(c) = &comment {
             let payload = ev::TtsTicketCommented {
-                ticket: Some(model::snapshot(
-                    &after,
-                    Some(graph),
-                    &revision.definition.name,
-                )),
+                ticket: Some(model::snapshot(&after, Some(&revision))),
                 comment_id: c.id.clone(),
                 author: Some(user_ref(&actor.id)),
                 body: c.body.clone(),
@@ -569,12 +562,8 @@ impl Tickets {
         .await?;
         let revision = revision_of(&txn, &after).await?;
         let graph = revision.as_ref().map(|r| &r.definition.graph);
-        let name = revision
-            .as_ref()
-            .map(|r| r.definition.name.clone())
-            .unwrap_or_default();
         let payload = ev::TtsTicketCommented {
-            ticket: Some(model::snapshot(&after, graph, &name)),
+            ticket: Some(model::snapshot(&after, revision.as_ref())),
             comment_id: comment.id.clone(),
             author: Some(user_ref(&actor.id)),
             body: comment.body.clone(),
@@ -668,10 +657,6 @@ impl Tickets {
             details,
         )
         .await?;
-        let name = revision
-            .as_ref()
-            .map(|rev| rev.definition.name.clone())
-            .unwrap_or_default();
         if let Some((t, to)) = moved {
             let details = pb::ticket_event::Details::Transitioned(pb::TicketTransitionedDetails {
                 action: t.action.clone(),
@@ -690,9 +675,9 @@ impl Tickets {
                 details,
             )
             .await?;
-            let before = model::snapshot(&row, graph, &name);
+            let before = model::snapshot(&row, revision.as_ref());
             let payload = ev::TtsTicketStatusChanged {
-                ticket: Some(model::snapshot(&after, graph, &name)),
+                ticket: Some(model::snapshot(&after, revision.as_ref())),
                 old_status: before.status,
                 previous_step: before.step,
                 transition: t.name.clone(),
@@ -703,7 +688,7 @@ impl Tickets {
                 .await?;
         }
         let payload = ev::TtsTicketCommented {
-            ticket: Some(model::snapshot(&after, graph, &name)),
+            ticket: Some(model::snapshot(&after, revision.as_ref())),
             comment_id: comment.id.clone(),
             author: Some(user_ref(&author)),
             body: comment.body.clone(),
@@ -791,13 +776,9 @@ impl Tickets {
             details,
         )
         .await?;
-        let name = revision
-            .as_ref()
-            .map(|r| r.definition.name.clone())
-            .unwrap_or_default();
-        let old = model::snapshot(&row, graph, &name);
+        let old = model::snapshot(&row, revision.as_ref());
         let payload = ev::TtsTicketStatusChanged {
-            ticket: Some(model::snapshot(&after, graph, &name)),
+            ticket: Some(model::snapshot(&after, revision.as_ref())),
             old_status: old.status,
             previous_step: old.step,
             transition: String::new(),

@@ -6,7 +6,10 @@ use map_kit::wire::{etag::etag, time::timestamp};
 
 use crate::{
     entity::tickets,
-    workflows::definition::{Graph, StepStatus},
+    workflows::{
+        definition::{Graph, StepStatus},
+        model::Revision,
+    },
 };
 
 /// A ticket's status.
@@ -137,13 +140,11 @@ pub fn to_proto(t: &tickets::Model, graph: Option<&Graph>) -> pb::Ticket {
     }
 }
 
-/// The whole ticket for `tts.ticket.*` events; `graph` and `workflow_name`
-/// describe its current step and workflow.
-pub fn snapshot(
-    t: &tickets::Model,
-    graph: Option<&Graph>,
-    workflow_name: &str,
-) -> ev::TtsTicketSnapshot {
+/// The whole ticket for `tts.ticket.*` events; `revision`, the workflow
+/// revision it follows (none in triage), names its step and workflow.
+pub fn snapshot(t: &tickets::Model, revision: Option<&Revision>) -> ev::TtsTicketSnapshot {
+    let graph = revision.map(|r| &r.definition.graph);
+    let workflow_name = revision.map_or("", |r| r.definition.name.as_str());
     let user = |id: &str| {
         (!id.is_empty()).then(|| ev::UserRef {
             user_id: id.to_owned(),

@@ -124,12 +124,8 @@ impl Tickets {
             details,
         )
         .await?;
-        let name = revision
-            .as_ref()
-            .map(|r| r.definition.name.clone())
-            .unwrap_or_default();
         let payload = ev::TtsTicketUpdated {
-            ticket: Some(model::snapshot(&after, graph, &name)),
+            ticket: Some(model::snapshot(&after, revision.as_ref())),
             changed_fields: changed,
             actor: Some(user_ref(&actor.id)),
             update_time: Some(timestamp(now)),

@@ -18,7 +18,6 @@ use map_contracts::tts::v1::{
 use map_kit::{
     ApiError,
     clock::Clock,
-    directory::entity::{departments, user_roles, users},
     paging::Pager,
     testing::{Caller, FakeValidator, TestDb, TestServer},
 };
@@ -26,7 +25,6 @@ use map_tts::{
     tickets::{Tickets, assign::Assigner},
     workflows::{Workflows, roles::FixedRoles},
 };
-use sea_orm::{ActiveModelTrait as _, ActiveValue::Set};
 use tonic::transport::Channel;
 
 /// Round-robin over a fixed list of holders per role, the same pick for the
@@ -93,16 +91,7 @@ pub struct Fixture {
 impl Fixture {
     pub async fn start() -> Fixture {
         let db = TestDb::new::<map_migrations::tts::Migrator>().await;
-        departments::ActiveModel {
-            code: Set("IT".into()),
-            name: Set("IT".into()),
-            active: Set(true),
-            version: Set(1),
-            updated_at: Set(chrono::Utc::now()),
-        }
-        .insert(db.db.conn())
-        .await
-        .unwrap();
+        map_kit::testing::directory::add_department(&db.db, "IT").await;
         let auth = FakeValidator::default();
         let admin = auth.person(&[("tts", "admin")]);
         let turns = Arc::new(TurnTaker::default());
@@ -145,28 +134,7 @@ impl Fixture {
     pub async fn person(&self, roles: &[(&str, &str)]) -> Caller {
         let caller = self.auth.person(roles);
         let id = caller.principal.as_ref().unwrap().id.clone();
-        users::ActiveModel {
-            id: Set(id.clone()),
-            email: Set(format!("{id}@example.com")),
-            display_name: Set(id.clone()),
-            department_code: Set("IT".into()),
-            active: Set(true),
-            version: Set(1),
-            updated_at: Set(chrono::Utc::now()),
-        }
-        .insert(self.db.db.conn())
-        .await
-        .unwrap();
-        for (system, role) in roles {
-            user_roles::ActiveModel {
-                user_id: Set(id.clone()),
-                system: Set((*system).into()),
-                role: Set((*role).into()),
-            }
-            .insert(self.db.db.conn())
-            .await
-            .unwrap();
-        }
+        map_kit::testing::directory::add_person(&self.db.db, &caller, "IT", &id).await;
         caller
     }
 
@@ -261,16 +229,6 @@ pub fn support(
     }
 }
 
-pub fn fields(s: &tonic::Status) -> Vec<String> {
-    use tonic_types::StatusExt as _;
-    s.get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
-}
-
-pub fn reason(s: &tonic::Status) -> String {
-    use tonic_types::StatusExt as _;
-    s.get_details_error_info()
-        .map(|i| i.reason)
-        .unwrap_or_default()
-}
+/// The kit's readers of a status's `google.rpc` details.
+#[allow(unused_imports)] // not every test binary reads details
+pub use map_kit::testing::{fields, reason};
