@@ -89,6 +89,7 @@ migrator!(
     crate::tts_schema::Workflows,
     crate::tts_schema::Tickets,
     crate::tts_schema::TicketRatings,
+    crate::tts_schema::HelpTopics,
 );
 migrator!(
     /// The help desk's database.

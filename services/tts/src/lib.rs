@@ -7,6 +7,7 @@
 //! - [`tickets`]: tickets opened (never stuck: triage or unassigned with the
 //!   reason), worked through their workflow revision, commented, with an
 //!   append-only history and `tts.ticket.*` events;
+//! - [`topics`]: the copy of HDTS's help-topic catalogue (`hdts.topic.*`);
 //! - [`entity`]: the sea-orm entities of TTS's tables;
 //! - [`grpc`]: the tonic adapter and its access policies;
 //! - [`TtsError`]: the domain's errors.
@@ -20,6 +21,7 @@ pub mod entity;
 pub mod error;
 pub mod grpc;
 pub mod tickets;
+pub mod topics;
 pub mod workflows;
 
 pub use error::TtsError;

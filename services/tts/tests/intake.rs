@@ -196,10 +196,11 @@ async fn with_auth_away_a_submission_is_parked_not_dropped() {
 }
 }
 
-fn requester_did(event_type: &str, hdts_id: &str) -> Event {
+/// The requester's instruction made at the HDTS ticket's `version`.
+fn requester_did(event_type: &str, hdts_id: &str, version: i64) -> Event {
     let ticket = Some(ev::HdtsTicketSnapshot {
         id: hdts_id.into(),
-        version: 3,
+        version,
         ..Default::default()
     });
     match event_type {
@@ -243,7 +244,7 @@ async fn the_requesters_withdrawal_confirmation_and_reopening_reach_the_ticket()
 
     let withdrawn = uuid::Uuid::now_v7().to_string();
     deliver(&fx, &intake, &submitted(&withdrawn, &requester)).await.unwrap();
-    deliver(&fx, &intake, &requester_did("hdts.ticket.withdrawn", &withdrawn)).await.unwrap();
+    deliver(&fx, &intake, &requester_did("hdts.ticket.withdrawn", &withdrawn, 3)).await.unwrap();
     let t = ticket_for(&fx, &withdrawn).await.unwrap();
     assert_eq!((t.status.as_str(), t.step_id.as_str()), ("cancelled", ""));
     assert!(t.closed_at.is_some());
@@ -264,16 +265,128 @@ async fn the_requesters_withdrawal_confirmation_and_reopening_reach_the_ticket()
     }))
     .await
     .unwrap();
-    deliver(&fx, &intake, &requester_did("hdts.ticket.closed", &hdts_id)).await.unwrap();
+    deliver(&fx, &intake, &requester_did("hdts.ticket.closed", &hdts_id, 3)).await.unwrap();
     let closed = ticket_for(&fx, &hdts_id).await.unwrap();
     assert_eq!((closed.status.as_str(), closed.step_id.as_str()), ("closed", "resolved"));
-    deliver(&fx, &intake, &requester_did("hdts.ticket.reopened", &hdts_id)).await.unwrap();
+    deliver(&fx, &intake, &requester_did("hdts.ticket.reopened", &hdts_id, 4)).await.unwrap();
     let reopened = ticket_for(&fx, &hdts_id).await.unwrap();
     assert_eq!((reopened.status.as_str(), reopened.step_id.as_str()), ("in_progress", "work"));
     assert!(reopened.closed_at.is_none());
     // A change for a ticket not here yet waits.
-    let early = deliver(&fx, &intake, &requester_did("hdts.ticket.closed", &uuid::Uuid::now_v7().to_string())).await;
+    let early = deliver(&fx, &intake, &requester_did("hdts.ticket.closed", &uuid::Uuid::now_v7().to_string(), 3)).await;
     assert!(matches!(early, Err(HandlerError::NotYet(_))), "{early:?}");
+}
+}
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn the_requesters_newest_instruction_wins_whatever_order_they_arrive_in() {
+    let fx = Fixture::start().await;
+    let agent = fx.person(&[("tts", "agent")]).await;
+    let agent_id = agent.principal.as_ref().unwrap().id.clone();
+    fx.turns.set("tts:agent", &[&agent_id]);
+    let w = fx.create_workflow(support("Default", "", "", "")).await.unwrap();
+    fx.publish(&w).await.unwrap();
+    let intake = Intake::new(Tickets::new(fx.db.db.clone(), fx.turns.clone(), Clock::system(), map_kit::paging::Pager::random()));
+    let hdts_id = uuid::Uuid::now_v7().to_string();
+    deliver(&fx, &intake, &submitted(&hdts_id, &uuid::Uuid::now_v7().to_string())).await.unwrap();
+    let t = ticket_for(&fx, &hdts_id).await.unwrap();
+    let mut c = fx.tickets().await;
+    c.transition_ticket(agent.request(pb::TransitionTicketRequest {
+        ticket_id: t.id.clone(),
+        action: "resolve".into(),
+        comment: "Replaced the battery".into(),
+        comment_visibility: pb::CommentVisibility::Public.into(),
+        request_id: uuid::Uuid::now_v7().to_string(),
+        ..Default::default()
+    }))
+    .await
+    .unwrap();
+    // In HDTS the employee confirmed (v5), then reopened (v6); the reopen
+    // arrives first. The confirmation, late, must not close the ticket the
+    // employee reopened after it.
+    deliver(&fx, &intake, &requester_did("hdts.ticket.reopened", &hdts_id, 6)).await.unwrap();
+    let reopened = ticket_for(&fx, &hdts_id).await.unwrap();
+    assert_eq!((reopened.status.as_str(), reopened.step_id.as_str()), ("in_progress", "work"));
+    deliver(&fx, &intake, &requester_did("hdts.ticket.closed", &hdts_id, 5)).await.unwrap();
+    let after = ticket_for(&fx, &hdts_id).await.unwrap();
+    assert_eq!((after.status.as_str(), after.step_id.as_str(), after.version), ("in_progress", "work", reopened.version), "a late confirmation changed the ticket");
+    // A late withdrawal made before the reopen changes nothing either.
+    deliver(&fx, &intake, &requester_did("hdts.ticket.withdrawn", &hdts_id, 4)).await.unwrap();
+    assert_eq!(ticket_for(&fx, &hdts_id).await.unwrap().status, "in_progress");
+    // A newer instruction still applies.
+    deliver(&fx, &intake, &requester_did("hdts.ticket.withdrawn", &hdts_id, 7)).await.unwrap();
+    assert_eq!(ticket_for(&fx, &hdts_id).await.unwrap().status, "cancelled");
+    // An instruction that finds the ticket already so still counts as the
+    // newest seen: an older reopen arriving after it changes nothing.
+    let other = uuid::Uuid::now_v7().to_string();
+    deliver(&fx, &intake, &submitted(&other, &uuid::Uuid::now_v7().to_string())).await.unwrap();
+    deliver(&fx, &intake, &requester_did("hdts.ticket.withdrawn", &other, 9)).await.unwrap();
+    deliver(&fx, &intake, &requester_did("hdts.ticket.withdrawn", &other, 10)).await.unwrap();
+    deliver(&fx, &intake, &requester_did("hdts.ticket.reopened", &other, 8)).await.unwrap();
+    let held = ticket_for(&fx, &other).await.unwrap();
+    assert_eq!((held.status.as_str(), held.requester_version), ("cancelled", 10));
+}
+}
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn a_requesters_reply_into_a_step_of_another_role_hands_the_ticket_on() {
+    use pb::{TicketStatus as S, TransitionTrigger as T};
+    let fx = Fixture::start().await;
+    let agent = fx.person(&[("tts", "agent")]).await;
+    let agent_id = agent.principal.as_ref().unwrap().id.clone();
+    let lead = fx.person(&[("tts", "manager")]).await;
+    let lead_id = lead.principal.as_ref().unwrap().id.clone();
+    fx.turns.set("tts:agent", &[&agent_id]);
+    fx.turns.set("tts:manager", &[&lead_id]);
+    // The requester's answer goes to a second line held by managers.
+    let mut second_line = support::step("second_line", S::InProgress, false);
+    second_line.role = "tts:manager".into();
+    let w = fx.create_workflow(pb::CreateWorkflowRequest {
+        name: "Two lines".into(),
+        steps: vec![
+            support::step("work", S::InProgress, false),
+            support::step("waiting", S::WaitingOnRequester, false),
+            second_line,
+            support::step("resolved", S::Resolved, true),
+        ],
+        transitions: vec![
+            support::go("work", "waiting", "ask_requester", T::Manual),
+            support::go("waiting", "second_line", "answered", T::RequesterReplied),
+            support::go("second_line", "resolved", "resolve", T::Manual),
+        ],
+        initial_step_id: "work".into(),
+        request_id: uuid::Uuid::now_v7().to_string(),
+        ..Default::default()
+    }).await.unwrap();
+    fx.publish(&w).await.unwrap();
+    let intake = Intake::new(Tickets::new(fx.db.db.clone(), fx.turns.clone(), Clock::system(), map_kit::paging::Pager::random()));
+    let hdts_id = uuid::Uuid::now_v7().to_string();
+    let requester = uuid::Uuid::now_v7().to_string();
+    deliver(&fx, &intake, &submitted(&hdts_id, &requester)).await.unwrap();
+    let t = ticket_for(&fx, &hdts_id).await.unwrap();
+    assert_eq!(t.assignee_user_id, agent_id);
+    let mut c = fx.tickets().await;
+    c.transition_ticket(agent.request(pb::TransitionTicketRequest {
+        ticket_id: t.id.clone(),
+        action: "ask_requester".into(),
+        comment: "Which model?".into(),
+        comment_visibility: pb::CommentVisibility::Public.into(),
+        request_id: uuid::Uuid::now_v7().to_string(),
+        ..Default::default()
+    }))
+    .await
+    .unwrap();
+    let reply = replied(&hdts_id, &uuid::Uuid::now_v7().to_string(), &requester, true);
+    deliver(&fx, &intake, &reply).await.unwrap();
+    let moved = ticket_for(&fx, &hdts_id).await.unwrap();
+    assert_eq!((moved.step_id.as_str(), moved.assignee_user_id.as_str()), ("second_line", lead_id.as_str()), "the agent lacks the second line's role");
+    let history = c.list_ticket_events(lead.request(pb::ListTicketEventsRequest { ticket_id: t.id.clone(), ..Default::default() })).await.unwrap().into_inner().events;
+    match &history.last().unwrap().details {
+        Some(pb::ticket_event::Details::Assigned(a)) => assert_eq!((a.previous_assignee_user_id.as_str(), a.assignee_user_id.as_str(), a.reason()), (agent_id.as_str(), lead_id.as_str(), pb::AssignmentReason::Reassignment)),
+        other => panic!("{other:?}"),
+    }
 }
 }
 

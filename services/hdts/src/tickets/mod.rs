@@ -408,5 +408,6 @@ pub fn snapshot(t: &tickets::Model) -> ev::HdtsTicketSnapshot {
         update_time: Some(timestamp(t.updated_at)),
         resolve_time: t.resolved_at.map(timestamp),
         close_time: t.closed_at.map(timestamp),
+        help_topic_id: t.help_topic_id.clone(),
     }
 }

@@ -58,6 +58,13 @@ pub const QUEUES: &[QueueSpec] = &[
                   of users who lost a role",
     },
     QueueSpec {
+        name: "tts.catalog-sync",
+        consumer: System::Tts,
+        bindings: &["hdts.topic.*"],
+        purpose: "TTS's copy of HDTS's help-topic catalogue: tells a workflow's publisher which \
+                  topics it receives, and lets a ticket move to another topic",
+    },
+    QueueSpec {
         name: "tts.sla-escalations",
         consumer: System::Tts,
         bindings: &["tts.sla.*"],
@@ -263,6 +270,7 @@ mod tests {
             routes("auth.user.created")
         );
         assert_eq!(routes("hdts.ticket.submitted"), ["tts.ticket-tasks"]);
+        assert_eq!(routes("hdts.topic.updated"), ["tts.catalog-sync"]);
     }
 
     #[test]

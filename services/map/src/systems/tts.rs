@@ -1,7 +1,9 @@
 //! Ticket tracking: its migrator and its API — WorkflowService and
 //! TicketService (assignees from Auth's round-robin), SlaService scaffolded
 //! until its issue lands — with callers validated by Auth and step roles
-//! checked against Auth's roles of TTS. Its worker keeps the directory.
+//! checked against Auth's roles of TTS. Its worker keeps the directory and
+//! the copy of HDTS's help topics, opens tickets for submissions, and
+//! reassigns the work of people who left.
 
 use std::sync::Arc;
 
@@ -19,6 +21,7 @@ use map_tts::{
         intake::{self, Intake},
         reassign::{self, UserSync},
     },
+    topics::{self, TopicSync},
     workflows::{Workflows, roles::AuthRoles},
 };
 
@@ -67,6 +70,13 @@ pub(super) static MODULE: Module = Module {
             map_kit::paging::Pager::random(),
         );
         Ok(vec![
+            Consumer::new(
+                topics::QUEUE,
+                db.clone(),
+                bus.clone(),
+                TopicSync,
+                ConsumerConfig::default(),
+            )?,
             Consumer::new(
                 reassign::QUEUE,
                 db.clone(),

@@ -1,6 +1,7 @@
 //! TTS's tables (the tts migrations), as sea-orm entities.
 
 pub mod comments;
+pub mod help_topics;
 pub mod ticket_events;
 pub mod ticket_ratings;
 pub mod tickets;

@@ -51,6 +51,11 @@ pub struct Model {
     pub resolved_at: Option<ChronoDateTimeUtc>,
     /// When it last reached CLOSED or CANCELLED.
     pub closed_at: Option<ChronoDateTimeUtc>,
+    /// The HDTS help topic it was submitted under; empty for agents' tickets.
+    pub help_topic_id: String,
+    /// HDTS's ticket version of the last requester instruction applied
+    /// (withdraw, confirm, reopen); an older one arriving late is ignored.
+    pub requester_version: i64,
 }
 
 /// Read by id.

@@ -56,6 +56,7 @@ impl TicketService for TicketApi {
             sub_category: r.sub_category,
             priority: r.priority,
             hdts_ticket_id: r.hdts_ticket_id,
+            ..NewTicket::default()
         };
         Ok(Response::new(
             self.tickets

@@ -4,7 +4,8 @@
 //! moving the ticket along its REQUESTER_REPLIED transition; a reply that
 //! arrives before its ticket is parked until the ticket is there; the
 //! requester's withdrawal, confirmation and reopening cancel, close and
-//! reopen it (the workflow's REOPENED transition); ratings are recorded
+//! reopen it (the workflow's REOPENED transition), the newest by the HDTS
+//! ticket's version winning whatever order they arrive in; ratings are recorded
 //! (the newest by the HDTS ticket's version). Routing and
 //! the assignee pick (Auth's NextAssignee, keyed by the event id so a
 //! redelivery gets the same person) happen in `prepare`, before the event's
@@ -22,14 +23,15 @@ use map_kit::{
 };
 use sea_orm::{ColumnTrait as _, DatabaseTransaction, EntityTrait as _, QueryFilter as _};
 
-use super::{NewTicket, RequesterChange, Route, Tickets};
-use crate::{TtsError, entity::tickets};
+use super::{NewTicket, RequesterChange, Route, Tickets, triggered::TriggeredPick};
+use crate::{TtsError, entity::tickets, workflows::definition::Trigger};
 
 /// The queue it consumes.
 pub const QUEUE: &str = "tts.ticket-tasks";
 const SUBMITTED: &str = "hdts.ticket.submitted";
 const REPLIED: &str = "hdts.ticket.replied";
 const RATED: &str = "hdts.ticket.rated";
+const REOPENED: &str = "hdts.ticket.reopened";
 
 /// Opens TTS tickets for help-desk submissions.
 #[derive(Debug, Clone)]
@@ -51,6 +53,46 @@ fn submitted(event: &Event) -> Result<ev::HdtsTicketSnapshot, HandlerError> {
         .ok_or_else(|| HandlerError::Permanent("hdts.ticket.submitted without its ticket".into()))
 }
 
+impl Intake {
+    /// After a requester's trigger moved the ticket: the holder picked in
+    /// `prepare` takes it, if one was.
+    async fn hand_on(
+        &self,
+        event: &Event,
+        txn: &DatabaseTransaction,
+        hdts_id: &str,
+    ) -> Result<(), HandlerError> {
+        match event.prepared::<TriggeredPick>() {
+            Some(pick) => self
+                .tickets
+                .hand_on(txn, hdts_id, pick)
+                .await
+                .map_err(handler_error),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The ticket a submission opens.
+fn new_ticket(t: &ev::HdtsTicketSnapshot) -> NewTicket {
+    NewTicket {
+        subject: t.subject.clone(),
+        description: t.description.clone(),
+        requester_user_id: t
+            .requester
+            .as_ref()
+            .map(|r| r.user_id.clone())
+            .unwrap_or_default(),
+        department_code: t.department_code.clone(),
+        category: t.category.clone(),
+        sub_category: t.sub_category.clone(),
+        priority: t.priority,
+        hdts_ticket_id: t.id.clone(),
+        help_topic_id: t.help_topic_id.clone(),
+        hdts_version: t.version,
+    }
+}
+
 /// Auth away or the database busy: try again later; anything else cannot
 /// succeed by retrying.
 fn handler_error(e: TtsError) -> HandlerError {
@@ -66,13 +108,37 @@ fn handler_error(e: TtsError) -> HandlerError {
 #[async_trait::async_trait]
 impl Handler for Intake {
     async fn prepare(&self, event: &Event) -> Result<Option<Prepared>, HandlerError> {
+        // A requester's reply or reopen may move the ticket to a step whose
+        // role its assignee lacks: the next holder is asked now.
+        let trigger = match event.event_type() {
+            REPLIED => {
+                let r = event.payload::<ev::HdtsTicketReplied>()?;
+                r.from_requester
+                    .then(|| (r.ticket.map(|t| t.id), Trigger::RequesterReplied))
+            }
+            REOPENED => Some((
+                event
+                    .payload::<ev::HdtsTicketReopened>()?
+                    .ticket
+                    .map(|t| t.id),
+                Trigger::Reopened,
+            )),
+            _ => None,
+        };
+        if let Some((Some(hdts_id), trigger)) = trigger {
+            let pick = self
+                .tickets
+                .triggered_pick(&hdts_id, trigger, event.id())
+                .await
+                .map_err(handler_error)?;
+            return Ok(pick.map(|p| Arc::new(p) as Prepared));
+        }
         if event.event_type() != SUBMITTED {
             return Ok(None);
         }
-        let t = submitted(event)?;
         let route = self
             .tickets
-            .route(&t.department_code, &t.category, &t.sub_category, event.id())
+            .route(&new_ticket(&submitted(event)?), event.id())
             .await
             .map_err(handler_error)?;
         Ok(Some(Arc::new(route)))
@@ -113,6 +179,7 @@ impl Handler for Intake {
                     "no ticket for help-desk ticket {hdts_id} yet"
                 )));
             }
+            self.hand_on(event, txn, &hdts_id).await?;
             return Ok(());
         }
         let change = match event.event_type() {
@@ -131,7 +198,7 @@ impl Handler for Intake {
                     )
                 })?,
             )),
-            "hdts.ticket.reopened" => Some((
+            REOPENED => Some((
                 RequesterChange::Reopened,
                 event
                     .payload::<ev::HdtsTicketReopened>()
@@ -140,10 +207,10 @@ impl Handler for Intake {
             _ => None,
         };
         if let Some((change, (ticket, reason))) = change {
-            let hdts_id = ticket.map(|t| t.id).unwrap_or_default();
+            let (hdts_id, version) = ticket.map(|t| (t.id, t.version)).unwrap_or_default();
             let applied = self
                 .tickets
-                .apply_requester(txn, change, &hdts_id, &reason)
+                .apply_requester(txn, change, &hdts_id, version, &reason)
                 .await
                 .map_err(handler_error)?;
             if !applied {
@@ -151,6 +218,7 @@ impl Handler for Intake {
                     "no ticket for help-desk ticket {hdts_id} yet"
                 )));
             }
+            self.hand_on(event, txn, &hdts_id).await?;
             return Ok(());
         }
         if event.event_type() != SUBMITTED {
@@ -168,21 +236,8 @@ impl Handler for Intake {
         let route = event
             .prepared::<Route>()
             .ok_or_else(|| HandlerError::Transient("the submission was not routed".into()))?;
-        let requester = t
-            .requester
-            .as_ref()
-            .map(|r| r.user_id.clone())
-            .unwrap_or_default();
-        let ticket = NewTicket {
-            subject: t.subject.clone(),
-            description: t.description.clone(),
-            requester_user_id: requester.clone(),
-            department_code: t.department_code.clone(),
-            category: t.category.clone(),
-            sub_category: t.sub_category.clone(),
-            priority: t.priority,
-            hdts_ticket_id: t.id.clone(),
-        };
+        let ticket = new_ticket(&t);
+        let requester = ticket.requester_user_id.clone();
         let now = self.tickets.now();
         self.tickets
             .insert(txn, "", &requester, ticket, route, now)

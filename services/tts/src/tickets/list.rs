@@ -1,7 +1,7 @@
 //! ListTickets: the queues agents and managers work from — filtered by
 //! status (TRIAGE shows what waits for a manager), assignee, requester,
-//! department, category, priority, workflow or help-desk ticket — in a
-//! keyset-paged order.
+//! department, category, priority, workflow, help topic or help-desk
+//! ticket — in a keyset-paged order.
 
 use chrono::{DateTime, Utc};
 use map_contracts::tts::v1 as pb;
@@ -34,6 +34,7 @@ struct Filters<'a> {
     category: &'a str,
     workflow: &'a str,
     hdts_ticket: &'a str,
+    help_topic: &'a str,
     breached_only: bool,
 }
 
@@ -100,6 +101,7 @@ impl Tickets {
             category: &r.category,
             workflow: &r.workflow_id,
             hdts_ticket: &r.hdts_ticket_id,
+            help_topic: &r.help_topic_id,
             breached_only: r.breached_only,
         };
         let cursor: Option<(DateTime<Utc>, String)> =
@@ -121,6 +123,7 @@ impl Tickets {
             (tickets::Column::DepartmentCode, f.department),
             (tickets::Column::Category, f.category),
             (tickets::Column::WorkflowId, f.workflow),
+            (tickets::Column::HelpTopicId, f.help_topic),
         ] {
             if !value.is_empty() {
                 q = q.filter(column.eq(value.to_owned()));

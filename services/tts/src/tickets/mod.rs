@@ -17,6 +17,7 @@ pub mod intake;
 mod list;
 pub mod model;
 pub mod reassign;
+mod triggered;
 pub mod update;
 
 use std::sync::Arc;
@@ -47,7 +48,7 @@ use self::{
 };
 use crate::{
     TtsError,
-    entity::{comments, ticket_events, tickets},
+    entity::{comments, help_topics, ticket_events, tickets},
     workflows::{
         Workflows,
         definition::{Graph, StepStatus, Trigger},
@@ -79,6 +80,10 @@ pub struct NewTicket {
     pub priority: i32,
     /// The HDTS ticket it serves, if any.
     pub hdts_ticket_id: String,
+    /// The HDTS help topic it was submitted under, if any.
+    pub help_topic_id: String,
+    /// The HDTS ticket's version it was opened from (0 for agents' tickets).
+    pub hdts_version: i64,
 }
 
 /// The tickets' domain.
@@ -158,9 +163,7 @@ impl Tickets {
         if let Some(first) = key.replay(self.db.conn()).await? {
             return Ok(first);
         }
-        let route = self
-            .route(&t.department_code, &t.category, &t.sub_category, request_id)
-            .await?;
+        let route = self.route(&t, request_id).await?;
         let txn = self.db.begin_write().await?;
         if let Some(first) = key.replay(&txn).await? {
             return Ok(first);
@@ -240,6 +243,8 @@ impl Tickets {
             updated_at: Set(now),
             resolved_at: Set(None),
             closed_at: Set(None),
+            help_topic_id: Set(t.help_topic_id),
+            requester_version: Set(t.hdts_version),
         }
         .insert(txn)
         .await?;
@@ -283,24 +288,30 @@ impl Tickets {
     }
 
     /// The workflow, first step and assignee of a new ticket.
-    pub(crate) async fn route(
-        &self,
-        department: &str,
-        category: &str,
-        sub_category: &str,
-        pick_key: &str,
-    ) -> Result<Route, TtsError> {
+    pub(crate) async fn route(&self, t: &NewTicket, pick_key: &str) -> Result<Route, TtsError> {
+        let (department, category, sub_category) =
+            (&t.department_code, &t.category, &t.sub_category);
         let Some((revision, rule)) =
             Workflows::select(self.db.conn(), department, category, sub_category).await?
         else {
+            // Name the topic the employee chose, when TTS knows it: that is
+            // what a manager sorting the triage queue recognises.
+            let topic = match t.help_topic_id.as_str() {
+                "" => None,
+                id => help_topics::Entity::find_by_id(id.to_owned())
+                    .one(self.db.conn())
+                    .await?
+                    .map(|topic| format!("help topic {:?}: ", topic.name)),
+            };
             return Ok(Route {
                 revision: None,
                 step_id: String::new(),
                 status: Status::Triage,
                 assignee: String::new(),
                 triage_reason: format!(
-                    "no published workflow matches department {department:?}, category \
-                     {category:?}, sub-category {sub_category:?}, and there is no default workflow"
+                    "{}no published workflow matches department {department:?}, category \
+                     {category:?}, sub-category {sub_category:?}, and there is no default workflow",
+                    topic.unwrap_or_default()
                 ),
             });
         };
@@ -713,6 +724,7 @@ impl Tickets {
         txn: &DatabaseTransaction,
         change: RequesterChange,
         hdts_ticket_id: &str,
+        hdts_version: i64,
         reason: &str,
     ) -> Result<bool, TtsError> {
         let Some(row) = tickets::Entity::find()
@@ -722,6 +734,19 @@ impl Tickets {
         else {
             return Ok(false);
         };
+        // The requester's instructions carry the whole wish (withdrawn,
+        // closed, reopened) and the HDTS version it was made at: one older
+        // than the last applied arrived late and is already overtaken.
+        if hdts_version <= row.requester_version {
+            tracing::info!(
+                ticket = %row.number,
+                hdts_version,
+                applied = row.requester_version,
+                ?change,
+                "an older requester instruction arrived late: ignored"
+            );
+            return Ok(true);
+        }
         let revision = revision_of(txn, &row).await?;
         let graph = revision.as_ref().map(|r| &r.definition.graph);
         let before = status_of(&row);
@@ -729,11 +754,7 @@ impl Tickets {
             RequesterChange::Withdrawn => (Status::Cancelled, String::new()),
             RequesterChange::Closed => (Status::Step(StepStatus::Closed), row.step_id.clone()),
             RequesterChange::Reopened => {
-                let to = graph.and_then(|g| {
-                    g.triggered(&row.step_id, Trigger::Reopened)
-                        .and_then(|t| g.step(&t.to))
-                        .or_else(|| g.step(&g.initial_step_id))
-                });
+                let to = graph.and_then(|g| triggered::target(g, &row.step_id, Trigger::Reopened));
                 match to {
                     Some(s) => (
                         Status::Step(s.status.unwrap_or(StepStatus::InProgress)),
@@ -744,13 +765,24 @@ impl Tickets {
             }
         };
         if before == status && row.step_id == step {
-            return Ok(true); // already so: a repeat
+            // Already so: nothing to show, but the instruction counts, so an
+            // older one arriving later is still recognised as older.
+            tickets::Entity::update_many()
+                .col_expr(
+                    tickets::Column::RequesterVersion,
+                    sea_orm::sea_query::Expr::value(hdts_version),
+                )
+                .filter(tickets::Column::Id.eq(row.id.clone()))
+                .exec(txn)
+                .await?;
+            return Ok(true);
         }
         let now = self.clock.now();
         let mut update = tickets::ActiveModel {
             status: Set(status.as_str().to_owned()),
             step_id: Set(step.clone()),
             updated_at: Set(now),
+            requester_version: Set(hdts_version),
             ..Default::default()
         };
         match status {

@@ -137,6 +137,7 @@ pub fn to_proto(t: &tickets::Model, graph: Option<&Graph>) -> pb::Ticket {
         close_time: t.closed_at.map(timestamp),
         triage_reason: t.triage_reason.clone(),
         workflow_match: t.workflow_match.clone(),
+        help_topic_id: t.help_topic_id.clone(),
     }
 }
 
@@ -186,5 +187,6 @@ pub fn snapshot(t: &tickets::Model, revision: Option<&Revision>) -> ev::TtsTicke
         close_time: t.closed_at.map(timestamp),
         triage_reason: t.triage_reason.clone(),
         workflow_match: t.workflow_match.clone(),
+        help_topic_id: t.help_topic_id.clone(),
     }
 }

@@ -1,5 +1,5 @@
-//! UpdateTicket: the subject, priority and routing fields of a ticket,
-//! by update_mask and etag. A ticket keeps the workflow revision it started
+//! UpdateTicket: the subject, priority, routing fields and help topic of a
+//! ticket, by update_mask and etag. A ticket keeps the workflow revision it started
 //! on; new routing fields are recorded, not re-matched.
 
 use std::collections::BTreeSet;
@@ -14,16 +14,20 @@ use map_kit::{
 use sea_orm::ActiveValue::Set;
 
 use super::{MAX_SUBJECT, Tickets, find, model, revision_of, save, user_ref};
-use crate::{TtsError, entity::tickets};
+use crate::{TtsError, entity::tickets, topics};
 
 /// The update_mask paths of UpdateTicket.
-pub const UPDATE_PATHS: [&str; 5] = [
+pub const UPDATE_PATHS: [&str; 6] = [
     "subject",
     "priority",
     "department_code",
     "category",
     "sub_category",
+    "help_topic_id",
 ];
+
+/// The routing fields a help topic decides.
+const ROUTING_PATHS: [&str; 3] = ["department_code", "category", "sub_category"];
 
 impl Tickets {
     /// UpdateTicket.
@@ -50,6 +54,17 @@ impl Tickets {
         if paths.contains("sub_category") {
             v.optional_text("ticket.sub_category", &t.sub_category, 100);
         }
+        let by_topic = paths.contains("help_topic_id");
+        if by_topic {
+            v.uuid("ticket.help_topic_id", &t.help_topic_id);
+            if ROUTING_PATHS.iter().any(|p| paths.contains(p)) {
+                v.add(
+                    "update_mask",
+                    "help_topic_id takes the topic's department, category and sub-category: \
+                     it cannot be combined with them",
+                );
+            }
+        }
         let priority = model::priority_from_proto(t.priority);
         if paths.contains("priority") && priority.is_none() {
             v.add(
@@ -75,6 +90,23 @@ impl Tickets {
                 format!("ticket {} is {}", row.number, row.status),
             ));
         }
+        // A new topic brings its routing fields (a topic without a department
+        // keeps the ticket's: it takes the requester's).
+        let mut t = t;
+        let mut paths = paths.clone();
+        if by_topic {
+            let topic = topics::active(&txn, &t.help_topic_id)
+                .await?
+                .ok_or(TtsError::NotFound("help topic"))?;
+            t.department_code = if topic.department_code.is_empty() {
+                row.department_code.clone()
+            } else {
+                topic.department_code
+            };
+            t.category = topic.category;
+            t.sub_category = topic.sub_category;
+            paths.extend(ROUTING_PATHS);
+        }
         let mut update = tickets::ActiveModel::default();
         let mut changed = Vec::new();
         let mut take = |path: &'static str, old: &str, new: &str| {
@@ -98,6 +130,9 @@ impl Tickets {
         }
         if let Some(s) = take("sub_category", &row.sub_category, &t.sub_category) {
             update.sub_category = Set(s);
+        }
+        if let Some(h) = take("help_topic_id", &row.help_topic_id, &t.help_topic_id) {
+            update.help_topic_id = Set(h);
         }
         let revision = revision_of(&txn, &row).await?;
         let graph = revision.as_ref().map(|r| &r.definition.graph);

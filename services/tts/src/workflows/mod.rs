@@ -431,8 +431,25 @@ impl Workflows {
         })?;
         let published = read(&txn, workflow_id, revision).await?;
         debug_assert_eq!(published.version, bumped.version);
+        let matched_help_topics = crate::topics::matching(&txn, &selector)
+            .await?
+            .into_iter()
+            .map(|t| pb::MatchedHelpTopic {
+                id: t.id,
+                name: t.name,
+            })
+            .collect::<Vec<_>>();
+        if matched_help_topics.is_empty() {
+            tracing::warn!(
+                %workflow_id,
+                category = %selector.category,
+                sub_category = %selector.sub_category,
+                "published workflow matches no help topic TTS knows"
+            );
+        }
         let response = pb::PublishWorkflowResponse {
             workflow: Some(published.to_proto()),
+            matched_help_topics,
         };
         key.record(&txn, &response, now).await?;
         txn.commit().await?;
