@@ -106,7 +106,8 @@ pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
             // One process mints and opens every token: a fresh key per run.
             page_tokens: Some(map_kit::paging::Pager::random()),
         };
-        let server = serve::build_server(&config, &db, auth)?;
+        let live = map_kit::bus::live::Feed::of(bus.clone());
+        let server = serve::build_server(&config, &db, auth, live)?;
         let mut stop = stop_rx.clone();
         tasks.spawn(server.serve(listener, async move {
             let _ = stop.wait_for(|s| *s).await;

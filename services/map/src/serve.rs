@@ -4,6 +4,7 @@
 use anyhow::Context as _;
 use map_kit::{
     System,
+    bus::live::Feed,
     config::{LogArgs, ServiceArgs, ServiceConfig},
     db::Db,
     server::{GrpcServer, Readiness, shutdown_signal},
@@ -22,16 +23,19 @@ pub async fn migrate_system(system: System, url: &secrecy::SecretString) -> anyh
 
 /// The gRPC server of one system over its database (readiness follows it),
 /// with TLS and the drain limit of `config`. `auth` is Auth's domain
-/// service, required when `config.system` is Auth.
+/// service, required when `config.system` is Auth; `live` feeds its live
+/// streams once the process's bus is connected.
 pub fn build_server(
     config: &ServiceConfig,
     db: &Db,
     auth: Option<std::sync::Arc<map_auth::Auth>>,
+    live: Feed,
 ) -> anyhow::Result<GrpcServer> {
     let server = (systems::of(config.system).api)(&Api {
         config,
         db: db.clone(),
         auth,
+        live,
     })?;
     Ok(server
         .tls(config.tls.clone())
@@ -66,7 +70,9 @@ pub async fn serve(
         Some(settings) => Some(crate::auth::open(&db, settings).await),
         None => None,
     };
-    let server = build_server(&config, &db, auth)?;
+    // Live streams read the database until a bus is connected (none yet
+    // here: they poll).
+    let server = build_server(&config, &db, auth, Feed::default())?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;

@@ -22,9 +22,39 @@
 //! # Ok(()) }
 //! ```
 
+use std::sync::{Arc, OnceLock};
+
 use map_contracts::events::v1::Envelope;
 use prost::Message as _;
 use tokio::{sync::mpsc, task::JoinHandle};
+
+use super::Bus;
+
+/// Where an API process's live watches come from: its bus, once whoever
+/// connects it has [`Feed::set`] it (an API reaches RabbitMQ in the
+/// background and serves meanwhile), or none yet — a stream then falls back
+/// to reading its database. Cheap to clone; every clone sees the same bus.
+#[derive(Debug, Clone, Default)]
+pub struct Feed(Arc<OnceLock<Bus>>);
+
+impl Feed {
+    /// A feed from `bus` from the start (`map dev`'s in-process bus, tests).
+    pub fn of(bus: Bus) -> Feed {
+        let feed = Feed::default();
+        feed.set(bus);
+        feed
+    }
+
+    /// The bus is connected; a second call changes nothing.
+    pub fn set(&self, bus: Bus) {
+        let _ = self.0.set(bus);
+    }
+
+    /// The bus, once connected.
+    pub fn bus(&self) -> Option<&Bus> {
+        self.0.get()
+    }
+}
 
 /// Events buffered for a slow watcher before the oldest are dropped.
 pub const WATCH_BUFFER: usize = 1024;

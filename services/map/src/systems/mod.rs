@@ -51,6 +51,8 @@ pub struct Api<'a> {
     pub db: Db,
     /// Auth's domain service; `Some` when serving Auth.
     pub auth: Option<Arc<map_auth::Auth>>,
+    /// The process's bus for live streams, once connected.
+    pub live: map_kit::bus::live::Feed,
 }
 
 /// The consumer of `system`'s `<system>.user-sync` queue, keeping its
@@ -108,6 +110,7 @@ mod tests {
                 config: &config,
                 db: db.db.clone(),
                 auth,
+                live: map_kit::bus::live::Feed::default(),
             })
             .unwrap_or_else(|e| panic!("{system}: {e}"));
             assert_eq!(api.check_policies(), Ok(()), "{system}");

@@ -19,6 +19,7 @@ use map_tts::{
         Tickets,
         assign::AuthAssigner,
         intake::{self, Intake},
+        live::LiveTickets,
         reassign::{self, UserSync},
     },
     topics::{self, TopicSync},
@@ -56,7 +57,8 @@ pub(super) static MODULE: Module = Module {
             auth_url,
             CacheConfig::default(),
         ));
-        Ok(map_tts::grpc_server(workflows, tickets, validator))
+        let live = LiveTickets::new(api.live.clone());
+        Ok(map_tts::grpc_server(workflows, tickets, validator, live))
     },
     consumers: |db, bus, auth| {
         let auth = auth.context("the tts worker needs MAP_AUTH_URL and MAP_AUTH_API_KEY")?;

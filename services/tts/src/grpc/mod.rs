@@ -5,6 +5,7 @@
 
 pub mod policy;
 mod ticket_api;
+pub mod watch;
 mod workflow_api;
 
 use std::sync::Arc;
@@ -21,7 +22,12 @@ use map_kit::{
 pub use ticket_api::TicketApi;
 pub use workflow_api::WorkflowApi;
 
-use crate::{TtsError, tickets::Tickets, workflows::Workflows};
+use self::watch::{WatchConfig, Watchers};
+use crate::{
+    TtsError,
+    tickets::{Tickets, live::LiveTickets},
+    workflows::Workflows,
+};
 
 impl From<TtsError> for tonic::Status {
     fn from(e: TtsError) -> tonic::Status {
@@ -30,23 +36,43 @@ impl From<TtsError> for tonic::Status {
 }
 
 /// TTS's gRPC server, its callers validated by `validator` (Auth's
-/// ValidateToken, cached). The binary adds TLS, readiness and the drain.
+/// ValidateToken, cached), its live streams fed by `live`. The binary adds
+/// TLS, readiness and the drain (which ends the streams at once).
 pub fn grpc_server(
     workflows: Workflows,
     tickets: Tickets,
     validator: Arc<dyn Validator>,
+    live: LiveTickets,
 ) -> GrpcServer {
+    grpc_server_with(workflows, tickets, validator, live, WatchConfig::default())
+}
+
+/// [`grpc_server`] with the streams' timings (tests shorten them).
+pub fn grpc_server_with(
+    workflows: Workflows,
+    tickets: Tickets,
+    validator: Arc<dyn Validator>,
+    live: LiveTickets,
+    config: WatchConfig,
+) -> GrpcServer {
+    let server = GrpcServer::new("tts");
+    let watchers = Watchers {
+        live,
+        validator: validator.clone(),
+        draining: server.draining(),
+        config,
+    };
     let workflow_service = Authenticated::new(
         WorkflowServiceServer::new(WorkflowApi::new(workflows)),
         &policy::WORKFLOW_SERVICE,
         validator.clone(),
     );
     let ticket_service = Authenticated::new(
-        TicketServiceServer::new(TicketApi::new(tickets)),
+        TicketServiceServer::new(TicketApi::new(tickets, watchers)),
         &policy::TICKET_SERVICE,
         validator,
     );
-    GrpcServer::new("tts")
+    server
         .add_service(workflow_service)
         .add_service(ticket_service)
         .scaffold(System::Tts)

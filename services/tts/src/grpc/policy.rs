@@ -42,6 +42,7 @@ pub static TICKET_SERVICE: Policy = Policy {
         ("AddComment", STAFF),
         ("ListTicketEvents", STAFF),
         ("WatchTicket", STAFF),
+        ("WatchTickets", STAFF),
         ("UpdateTicket", STAFF),
     ],
 };

@@ -1,16 +1,16 @@
 //! `map.tts.v1.TicketService` over the domain. Who may call what is
 //! `policy::TICKET_SERVICE`, enforced before the handlers; who may move a
 //! ticket (its assignee, or a manager) and whom an agent may assign (only
-//! themselves) are the domain's checks. WatchTicket answers UNIMPLEMENTED
-//! until it lands (tickets part 2).
+//! themselves) are the domain's checks. The live streams are in
+//! [`super::watch`].
 
-use std::pin::Pin;
-
-use futures::Stream;
 use map_contracts::tts::v1::{self as pb, ticket_service_server::TicketService};
-use map_kit::{System, authn, idempotency::Idempotent, wire::field_mask::update_paths};
+use map_kit::{
+    System, authn, authz::Access, idempotency::Idempotent, wire::field_mask::update_paths,
+};
 use tonic::{Request, Response, Status};
 
+use super::watch::{Streaming, Watchers};
 use crate::tickets::{NewTicket, Tickets, update::UPDATE_PATHS};
 
 const CREATE: &str = "map.tts.v1.TicketService/CreateTicket";
@@ -22,23 +22,29 @@ const ASSIGN: &str = "map.tts.v1.TicketService/AssignTicket";
 #[derive(Debug, Clone)]
 pub struct TicketApi {
     tickets: Tickets,
+    watchers: Watchers,
 }
 
 impl TicketApi {
-    /// Handlers over `tickets`.
-    pub fn new(tickets: Tickets) -> Self {
-        TicketApi { tickets }
+    /// Handlers over `tickets`, streams through `watchers`.
+    pub fn new(tickets: Tickets, watchers: Watchers) -> Self {
+        TicketApi { tickets, watchers }
     }
 }
 
-fn not_yet(rpc: &str) -> Status {
-    Status::unimplemented(format!("tts: {rpc} is not implemented yet"))
+/// Who may call `method` of TicketService, as its policy says (streams
+/// check it again while they run).
+fn access_of(method: &str) -> Result<Access, Status> {
+    super::policy::TICKET_SERVICE
+        .access(&format!("/map.tts.v1.TicketService/{method}"))
+        .copied()
+        .ok_or_else(|| Status::internal("a stream without a policy entry"))
 }
 
 #[tonic::async_trait]
 impl TicketService for TicketApi {
-    type WatchTicketStream =
-        Pin<Box<dyn Stream<Item = Result<pb::WatchTicketResponse, Status>> + Send>>;
+    type WatchTicketStream = Streaming<pb::WatchTicketResponse>;
+    type WatchTicketsStream = Streaming<pb::WatchTicketsResponse>;
 
     async fn create_ticket(
         &self,
@@ -161,8 +167,25 @@ impl TicketService for TicketApi {
 
     async fn watch_ticket(
         &self,
-        _: Request<pb::WatchTicketRequest>,
+        request: Request<pb::WatchTicketRequest>,
     ) -> Result<Response<Self::WatchTicketStream>, Status> {
-        Err(not_yet("WatchTicket"))
+        let access = access_of("WatchTicket")?;
+        Ok(Response::new(
+            self.watchers
+                .ticket(self.tickets.clone(), request, access)
+                .await?,
+        ))
+    }
+
+    async fn watch_tickets(
+        &self,
+        request: Request<pb::WatchTicketsRequest>,
+    ) -> Result<Response<Self::WatchTicketsStream>, Status> {
+        let access = access_of("WatchTickets")?;
+        Ok(Response::new(
+            self.watchers
+                .queue(self.tickets.clone(), request, access)
+                .await?,
+        ))
     }
 }

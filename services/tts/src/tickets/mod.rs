@@ -15,6 +15,7 @@ pub mod assign;
 mod assignment;
 pub mod intake;
 mod list;
+pub mod live;
 pub mod model;
 pub mod reassign;
 mod triggered;

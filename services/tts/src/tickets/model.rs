@@ -53,6 +53,31 @@ impl Status {
         })
     }
 
+    /// From the wire; `None` for UNSPECIFIED.
+    pub fn from_proto(s: pb::TicketStatus) -> Option<Status> {
+        Some(match s {
+            pb::TicketStatus::Open => Status::Step(StepStatus::Open),
+            pb::TicketStatus::InProgress => Status::Step(StepStatus::InProgress),
+            pb::TicketStatus::WaitingOnRequester => Status::Step(StepStatus::WaitingOnRequester),
+            pb::TicketStatus::OnHold => Status::Step(StepStatus::OnHold),
+            pb::TicketStatus::Resolved => Status::Step(StepStatus::Resolved),
+            pb::TicketStatus::Closed => Status::Step(StepStatus::Closed),
+            pb::TicketStatus::Cancelled => Status::Cancelled,
+            pb::TicketStatus::Triage => Status::Triage,
+            pb::TicketStatus::Unspecified => return None,
+        })
+    }
+
+    /// The statuses of work still to do: all but resolved, closed and
+    /// cancelled.
+    pub const OPEN: [Status; 5] = [
+        Status::Step(StepStatus::Open),
+        Status::Step(StepStatus::InProgress),
+        Status::Step(StepStatus::WaitingOnRequester),
+        Status::Step(StepStatus::OnHold),
+        Status::Triage,
+    ];
+
     /// On the wire.
     pub fn to_proto(self) -> pb::TicketStatus {
         match self {

@@ -15,6 +15,7 @@ use map_contracts::tts::v1::{
     self as pb, ticket_service_client::TicketServiceClient,
     workflow_service_client::WorkflowServiceClient,
 };
+use map_kit::bus::{Bus, live::Feed};
 use map_kit::{
     ApiError,
     clock::Clock,
@@ -22,7 +23,8 @@ use map_kit::{
     testing::{Caller, FakeValidator, TestDb, TestServer},
 };
 use map_tts::{
-    tickets::{Tickets, assign::Assigner},
+    grpc::watch::WatchConfig,
+    tickets::{Tickets, assign::Assigner, live::LiveTickets},
     workflows::{Workflows, roles::FixedRoles},
 };
 use tonic::transport::Channel;
@@ -79,6 +81,44 @@ impl Assigner for TurnTaker {
     }
 }
 
+/// TTS's API over `db`.
+fn server(
+    db: &TestDb,
+    turns: &Arc<TurnTaker>,
+    auth: &FakeValidator,
+    bus: Option<Bus>,
+    config: WatchConfig,
+) -> map_kit::server::GrpcServer {
+    let workflows = Workflows::new(
+        db.db.clone(),
+        Arc::new(FixedRoles::seeded()),
+        Clock::system(),
+        Pager::random(),
+    );
+    let tickets = Tickets::new(
+        db.db.clone(),
+        turns.clone(),
+        Clock::system(),
+        Pager::random(),
+    );
+    let feed = bus.map(Feed::of).unwrap_or_default();
+    map_tts::grpc::grpc_server_with(
+        workflows,
+        tickets,
+        Arc::new(auth.clone()),
+        LiveTickets::new(feed),
+        config,
+    )
+}
+
+/// The bus and relay of [`Fixture::start_live`], stopped on drop.
+pub struct Live {
+    pub bus: Bus,
+    config: WatchConfig,
+    _stop_relay: tokio::sync::oneshot::Sender<()>,
+    _cleanup: Option<map_kit::testing::AmqpCleanup>,
+}
+
 /// The running server and what the tests act through.
 pub struct Fixture {
     pub db: TestDb,
@@ -91,28 +131,62 @@ pub struct Fixture {
 impl Fixture {
     pub async fn start() -> Fixture {
         let db = TestDb::new::<map_migrations::tts::Migrator>().await;
+        Fixture::over(db, None, WatchConfig::default()).await
+    }
+
+    /// A server whose live streams follow a bus — RabbitMQ beside
+    /// PostgreSQL when the broker is there, the in-process bus beside SQLite
+    /// — that TTS's relay publishes its outbox to, with the streams' timings
+    /// of `config`.
+    pub async fn start_live(config: WatchConfig) -> (Fixture, Live) {
+        let db = TestDb::new::<map_migrations::tts::Migrator>().await;
+        let prefix = map_kit::testing::amqp_prefix();
+        let (bus, cleanup) = match (db.backend, map_kit::testing::amqp_url()) {
+            (map_kit::testing::Backend::Postgres, Some(url)) => (
+                Bus::connect(Some(&url), &prefix).await.unwrap(),
+                Some(map_kit::testing::AmqpCleanup::new(&url, &prefix)),
+            ),
+            _ => (Bus::in_process(&prefix), None),
+        };
+        let relay = map_kit::bus::Relay::new(
+            map_kit::System::Tts,
+            db.db.clone(),
+            bus.clone(),
+            map_kit::bus::RelayConfig::default(),
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(relay.run(async {
+            let _ = stopped.await;
+        }));
+        let fx = Fixture::over(db, Some(bus.clone()), config).await;
+        let live = Live {
+            bus,
+            config,
+            _stop_relay: stop,
+            _cleanup: cleanup,
+        };
+        (fx, live)
+    }
+
+    /// Another API replica over the same database, with live streams of its
+    /// own (its own watch of the bus).
+    pub async fn replica(&self, live: &Live) -> TestServer {
+        TestServer::start(server(
+            &self.db,
+            &self.turns,
+            &self.auth,
+            Some(live.bus.clone()),
+            live.config,
+        ))
+        .await
+    }
+
+    async fn over(db: TestDb, bus: Option<Bus>, config: WatchConfig) -> Fixture {
         map_kit::testing::directory::add_department(&db.db, "IT").await;
         let auth = FakeValidator::default();
         let admin = auth.person(&[("tts", "admin")]);
         let turns = Arc::new(TurnTaker::default());
-        let workflows = Workflows::new(
-            db.db.clone(),
-            Arc::new(FixedRoles::seeded()),
-            Clock::system(),
-            Pager::random(),
-        );
-        let tickets = Tickets::new(
-            db.db.clone(),
-            turns.clone(),
-            Clock::system(),
-            map_kit::paging::Pager::random(),
-        );
-        let server = TestServer::start(map_tts::grpc_server(
-            workflows,
-            tickets,
-            Arc::new(auth.clone()),
-        ))
-        .await;
+        let server = TestServer::start(server(&db, &turns, &auth, bus, config)).await;
         Fixture {
             db,
             server,
