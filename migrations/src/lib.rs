@@ -90,6 +90,7 @@ migrator!(
     crate::tts_schema::Tickets,
     crate::tts_schema::TicketRatings,
     crate::tts_schema::HelpTopics,
+    crate::tts_schema::TicketSearch,
 );
 migrator!(
     /// The help desk's database.

@@ -43,6 +43,7 @@ pub static TICKET_SERVICE: Policy = Policy {
         ("ListTicketEvents", STAFF),
         ("WatchTicket", STAFF),
         ("WatchTickets", STAFF),
+        ("SearchTickets", STAFF),
         ("UpdateTicket", STAFF),
     ],
 };

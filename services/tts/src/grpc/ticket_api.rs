@@ -177,6 +177,17 @@ impl TicketService for TicketApi {
         ))
     }
 
+    async fn search_tickets(
+        &self,
+        request: Request<pb::SearchTicketsRequest>,
+    ) -> Result<Response<pb::SearchTicketsResponse>, Status> {
+        let (tickets, next_page_token) = self.tickets.search(request.get_ref()).await?;
+        Ok(Response::new(pb::SearchTicketsResponse {
+            tickets,
+            next_page_token,
+        }))
+    }
+
     async fn watch_tickets(
         &self,
         request: Request<pb::WatchTicketsRequest>,

@@ -18,6 +18,7 @@ mod list;
 pub mod live;
 pub mod model;
 pub mod reassign;
+pub mod search;
 mod triggered;
 pub mod update;
 
