@@ -368,3 +368,148 @@ async fn a_ticket_is_updated_by_mask_and_etag_and_the_change_is_recorded() {
     assert_eq!(updates[0].ticket.as_ref().unwrap().version, 2);
 }
 }
+
+type Client = pb::ticket_service_client::TicketServiceClient<tonic::transport::Channel>;
+
+/// Follows next_page_token from `req` to the last page; each page's items
+/// as `item` shows them. Asserts every page but the last is full.
+macro_rules! walk {
+    ($c:expr, $who:expr, $rpc:ident, $req:expr, $items:ident, $item:expr) => {{
+        let mut req = $req;
+        let size = usize::try_from(req.page_size).unwrap();
+        let mut pages: Vec<Vec<_>> = Vec::new();
+        loop {
+            let page = $c
+                .$rpc($who.request(req.clone()))
+                .await
+                .unwrap()
+                .into_inner();
+            pages.push(page.$items.iter().map($item).collect());
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            assert_eq!(
+                pages.last().unwrap().len(),
+                size,
+                "a page before the last is full"
+            );
+            assert!(pages.len() < 100, "paging never ends");
+            req.page_token = page.next_page_token;
+        }
+        pages
+    }};
+}
+
+async fn ticket_pages(
+    c: &mut Client,
+    who: &map_kit::testing::Caller,
+    req: pb::ListTicketsRequest,
+) -> Vec<Vec<String>> {
+    walk!(c, who, list_tickets, req, tickets, |t| t.number.clone())
+}
+
+/// The first field violation's description.
+fn description(e: &tonic::Status) -> String {
+    use tonic_types::StatusExt as _;
+    e.get_details_bad_request()
+        .and_then(|b| b.field_violations.into_iter().next())
+        .map(|f| f.description)
+        .unwrap_or_default()
+}
+
+fn opened(priority: pb::TicketPriority) -> pb::CreateTicketRequest {
+    // No workflow matches: the ticket opens in triage, which is all a list needs.
+    pb::CreateTicketRequest {
+        priority: priority.into(),
+        ..new_ticket("Facilities", "")
+    }
+}
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn tickets_page_in_every_order_with_ties_broken_by_number() {
+    use pb::TicketPriority as P;
+    let fx = Fixture::start().await;
+    let ada = fx.person(&[("tts", "agent")]).await;
+    let mut c = fx.tickets().await;
+    let priorities = [P::Low, P::Urgent, P::Medium, P::Urgent, P::High, P::Low, P::Urgent, P::Medium];
+    let mut made = Vec::new();
+    for p in priorities {
+        made.push(c.create_ticket(ada.request(opened(p))).await.unwrap().into_inner().ticket.unwrap());
+    }
+    let numbers: Vec<String> = made.iter().map(|t| t.number.clone()).collect();
+    let list = |order_by: &str| pb::ListTicketsRequest { order_by: order_by.into(), page_size: 3, ..Default::default() };
+
+    // Most urgent first; within a priority the lower number first.
+    let by_priority = ticket_pages(&mut c, &ada, list("priority desc")).await;
+    let expected: Vec<&str> = ["TT-000002", "TT-000004", "TT-000007", "TT-000005", "TT-000003", "TT-000008", "TT-000001", "TT-000006"].to_vec();
+    assert_eq!(by_priority.concat(), expected);
+    assert_eq!(by_priority.len(), 3);
+    // Two to a page: a page break falls between two urgent tickets.
+    let mut two = list("priority desc");
+    two.page_size = 2;
+    assert_eq!(ticket_pages(&mut c, &ada, two).await.concat(), expected);
+
+    assert_eq!(ticket_pages(&mut c, &ada, list("number")).await.concat(), numbers);
+    assert_eq!(ticket_pages(&mut c, &ada, list("create_time")).await.concat(), numbers);
+    let newest: Vec<String> = numbers.iter().rev().cloned().collect();
+    assert_eq!(ticket_pages(&mut c, &ada, list("")).await.concat(), newest);
+    assert_eq!(ticket_pages(&mut c, &ada, list("create_time desc")).await.concat(), newest);
+    // A comment touches ticket 3: it leads by update time, the rest follow.
+    c.add_comment(ada.request(pb::AddCommentRequest { ticket_id: made[2].id.clone(), body: "seen".into(), visibility: pb::CommentVisibility::Internal.into(), request_id: uuid::Uuid::now_v7().to_string() })).await.unwrap();
+    let mut updated = vec!["TT-000003".to_owned()];
+    updated.extend(newest.iter().filter(|n| *n != "TT-000003").cloned());
+    assert_eq!(ticket_pages(&mut c, &ada, list("update_time desc")).await.concat(), updated);
+
+    // Filters and order combine: urgent and high, most urgent first.
+    let mut urgent = list("priority desc");
+    urgent.priorities = vec![P::Urgent.into(), P::High.into()];
+    assert_eq!(ticket_pages(&mut c, &ada, urgent.clone()).await.concat(), expected[..4].to_vec());
+
+    // A token continues only the listing it came from.
+    let first = c.list_tickets(ada.request(list("priority desc"))).await.unwrap().into_inner();
+    assert!(!first.next_page_token.is_empty());
+    for other in [
+        pb::ListTicketsRequest { page_token: first.next_page_token.clone(), ..list("number") },
+        pb::ListTicketsRequest { page_token: first.next_page_token.clone(), ..urgent.clone() },
+        pb::ListTicketsRequest { page_token: first.next_page_token.clone(), category: "Facilities".into(), ..list("priority desc") },
+        pb::ListTicketsRequest { page_token: "made-up".into(), ..list("priority desc") },
+    ] {
+        let e = c.list_tickets(ada.request(other)).await.unwrap_err();
+        assert_eq!((e.code(), fields(&e)), (Code::InvalidArgument, vec!["page_token".to_owned()]));
+    }
+    let e = c.list_tickets(ada.request(list("sla.resolution_due_time"))).await.unwrap_err();
+    assert_eq!(fields(&e), ["order_by"]);
+    assert!(description(&e).contains("until SLA clocks run"), "{}", description(&e));
+    let e = c.list_tickets(ada.request(list("priority"))).await.unwrap_err();
+    assert_eq!(fields(&e), ["order_by"]);
+    assert!(description(&e).contains("\"priority desc\""), "{}", description(&e));
+    let e = c.list_tickets(ada.request(pb::ListTicketsRequest { page_size: -1, ..Default::default() })).await.unwrap_err();
+    assert_eq!(fields(&e), ["page_size"]);
+}
+}
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn numbers_past_six_digits_sort_by_value() {
+    use sea_orm::ConnectionTrait as _;
+    let fx = Fixture::start().await;
+    let ada = fx.person(&[("tts", "agent")]).await;
+    let mut c = fx.tickets().await;
+    c.create_ticket(ada.request(opened(pb::TicketPriority::Low))).await.unwrap();
+    // Jump the counter: the next tickets are TT-999999 and TT-1000000,
+    // which sort before TT-000001 as text ("TT-1" < "TT-9") only by length.
+    fx.db.db.conn().execute_unprepared("UPDATE counters SET value = 999998 WHERE name = 'TT'").await.unwrap();
+    for p in [pb::TicketPriority::Low, pb::TicketPriority::Low] {
+        c.create_ticket(ada.request(opened(p))).await.unwrap();
+    }
+    let list = |order_by: &str| pb::ListTicketsRequest { order_by: order_by.into(), page_size: 1, ..Default::default() };
+    let ascending = ["TT-000001", "TT-999999", "TT-1000000"];
+    assert_eq!(ticket_pages(&mut c, &ada, list("number")).await.concat(), ascending);
+    assert_eq!(ticket_pages(&mut c, &ada, list("priority desc")).await.concat(), ascending, "one priority: by number");
+    // Newest first is the reverse.
+    let mut descending = ascending.to_vec();
+    descending.reverse();
+    assert_eq!(ticket_pages(&mut c, &ada, list("")).await.concat(), descending);
+}
+}

@@ -88,6 +88,15 @@ pub fn priority_from_proto(n: i32) -> Option<&'static str> {
     }
 }
 
+/// The stored priorities, least urgent first.
+pub const PRIORITIES: [&str; 4] = ["low", "medium", "high", "urgent"];
+
+/// How urgent a stored priority is: its wire number, LOW 1 to URGENT 4
+/// (0 for an unknown value, below every known one).
+pub fn priority_rank(s: &str) -> i32 {
+    priority_to_proto(s).into()
+}
+
 fn priority_to_proto(s: &str) -> pb::TicketPriority {
     match s {
         "low" => pb::TicketPriority::Low,
