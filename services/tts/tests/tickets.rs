@@ -408,6 +408,17 @@ async fn ticket_pages(
     walk!(c, who, list_tickets, req, tickets, |t| t.number.clone())
 }
 
+async fn event_pages(
+    c: &mut Client,
+    who: &map_kit::testing::Caller,
+    req: pb::ListTicketEventsRequest,
+) -> Vec<Vec<(i64, pb::TicketEventType)>> {
+    walk!(c, who, list_ticket_events, req, events, |e| (
+        e.ticket_version,
+        e.r#type()
+    ))
+}
+
 /// The first field violation's description.
 fn description(e: &tonic::Status) -> String {
     use tonic_types::StatusExt as _;
@@ -511,5 +522,67 @@ async fn numbers_past_six_digits_sort_by_value() {
     let mut descending = ascending.to_vec();
     descending.reverse();
     assert_eq!(ticket_pages(&mut c, &ada, list("")).await.concat(), descending);
+}
+}
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn history_pages_by_version_in_both_orders_and_by_type() {
+    use pb::TicketEventType as E;
+    let fx = Fixture::start().await;
+    let ada = fx.person(&[("tts", "agent")]).await;
+    let ada_id = ada.principal.as_ref().unwrap().id.clone();
+    fx.turns.set("tts:agent", &[&ada_id]);
+    let w = fx.create_workflow(support("Default", "", "", "")).await.unwrap();
+    fx.publish(&w).await.unwrap();
+    let mut c = fx.tickets().await;
+    let t = c.create_ticket(ada.request(new_ticket("Hardware", ""))).await.unwrap().into_inner().ticket.unwrap();
+    for body in ["one", "two"] {
+        c.add_comment(ada.request(pb::AddCommentRequest { ticket_id: t.id.clone(), body: body.into(), visibility: pb::CommentVisibility::Public.into(), request_id: uuid::Uuid::now_v7().to_string() })).await.unwrap();
+    }
+    let now = c.get_ticket(ada.request(pb::GetTicketRequest { lookup: Some(pb::get_ticket_request::Lookup::Id(t.id.clone())) })).await.unwrap().into_inner().ticket.unwrap();
+    c.transition_ticket(ada.request(step_to(&now, "ask_requester", "Which model?"))).await.unwrap();
+    let list = |page_size: i32, order_by: &str, types: &[E]| pb::ListTicketEventsRequest {
+        ticket_id: t.id.clone(),
+        page_size,
+        order_by: order_by.into(),
+        types: types.iter().map(|e| (*e).into()).collect(),
+        ..Default::default()
+    };
+    // Opening records two events at version 1, in that order.
+    let whole: [(i64, E); 5] = [(1, E::Created), (1, E::Assigned), (2, E::Commented), (3, E::Commented), (4, E::Transitioned)];
+    assert_eq!(event_pages(&mut c, &ada, list(0, "", &[])).await, [whole.to_vec()]);
+    for size in [1, 2] {
+        assert_eq!(event_pages(&mut c, &ada, list(size, "", &[])).await.concat(), whole, "{size} a page");
+        assert_eq!(event_pages(&mut c, &ada, list(size, "time", &[])).await.concat(), whole, "{size} a page");
+        let mut newest = whole.to_vec();
+        newest.reverse();
+        assert_eq!(event_pages(&mut c, &ada, list(size, "time desc", &[])).await.concat(), newest, "{size} a page");
+    }
+    assert_eq!(event_pages(&mut c, &ada, list(1, "", &[E::Commented])).await.concat(), [(2, E::Commented), (3, E::Commented)]);
+    assert_eq!(event_pages(&mut c, &ada, list(1, "time desc", &[E::Transitioned, E::Created])).await.concat(), [(4, E::Transitioned), (1, E::Created)]);
+    assert!(event_pages(&mut c, &ada, list(1, "", &[E::SlaBreached])).await.concat().is_empty());
+
+    let first = c.list_ticket_events(ada.request(list(1, "", &[E::Commented]))).await.unwrap().into_inner();
+    assert!(!first.next_page_token.is_empty());
+    for bad in [
+        pb::ListTicketEventsRequest { page_token: first.next_page_token.clone(), ..list(1, "", &[]) },
+        pb::ListTicketEventsRequest { page_token: first.next_page_token.clone(), ..list(1, "time desc", &[E::Commented]) },
+        pb::ListTicketEventsRequest { page_token: "x.y".into(), ..list(1, "", &[E::Commented]) },
+    ] {
+        let e = c.list_ticket_events(ada.request(bad)).await.unwrap_err();
+        assert_eq!((e.code(), fields(&e)), (Code::InvalidArgument, vec!["page_token".to_owned()]));
+    }
+    // A kind named twice is the same listing.
+    let same = c.list_ticket_events(ada.request(pb::ListTicketEventsRequest { page_token: first.next_page_token.clone(), ..list(1, "", &[E::Commented, E::Commented]) })).await.unwrap().into_inner();
+    assert_eq!(same.events.iter().map(|e| e.ticket_version).collect::<Vec<_>>(), [3]);
+    let e = c.list_ticket_events(ada.request(list(1, "ticket_version", &[]))).await.unwrap_err();
+    assert_eq!(fields(&e), ["order_by"]);
+    let e = c.list_ticket_events(ada.request(list(-1, "", &[]))).await.unwrap_err();
+    assert_eq!(fields(&e), ["page_size"]);
+    let e = c.list_ticket_events(ada.request(list(1, "", &[E::Commented, E::Unspecified]))).await.unwrap_err();
+    assert_eq!(fields(&e), ["types[1]"]);
+    let e = c.list_ticket_events(ada.request(pb::ListTicketEventsRequest { ticket_id: uuid::Uuid::now_v7().to_string(), ..Default::default() })).await.unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
 }
 }
