@@ -408,6 +408,14 @@ async fn ticket_pages(
     walk!(c, who, list_tickets, req, tickets, |t| t.number.clone())
 }
 
+async fn comment_pages(
+    c: &mut Client,
+    who: &map_kit::testing::Caller,
+    req: pb::ListCommentsRequest,
+) -> Vec<Vec<String>> {
+    walk!(c, who, list_comments, req, comments, |c| c.body.clone())
+}
+
 async fn event_pages(
     c: &mut Client,
     who: &map_kit::testing::Caller,
@@ -522,6 +530,75 @@ async fn numbers_past_six_digits_sort_by_value() {
     let mut descending = ascending.to_vec();
     descending.reverse();
     assert_eq!(ticket_pages(&mut c, &ada, list("")).await.concat(), descending);
+}
+}
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn comments_page_oldest_or_newest_first_filtered_by_visibility() {
+    let fx = Fixture::start().await;
+    let ada = fx.person(&[("tts", "agent")]).await;
+    let mut c = fx.tickets().await;
+    let t = c.create_ticket(ada.request(opened(pb::TicketPriority::High))).await.unwrap().into_inner().ticket.unwrap();
+    let other = c.create_ticket(ada.request(opened(pb::TicketPriority::High))).await.unwrap().into_inner().ticket.unwrap();
+    let say = |ticket: &pb::Ticket, body: &str, visibility: pb::CommentVisibility| pb::AddCommentRequest {
+        ticket_id: ticket.id.clone(),
+        body: body.into(),
+        visibility: visibility.into(),
+        request_id: uuid::Uuid::now_v7().to_string(),
+    };
+    let mut bodies = Vec::new();
+    for i in 0..5 {
+        let visibility = if i % 2 == 0 { pb::CommentVisibility::Public } else { pb::CommentVisibility::Internal };
+        let body = format!("c{i}");
+        c.add_comment(ada.request(say(&t, &body, visibility))).await.unwrap();
+        bodies.push(body);
+    }
+    c.add_comment(ada.request(say(&other, "elsewhere", pb::CommentVisibility::Public))).await.unwrap();
+    let list = |order_by: &str, visibilities: &[pb::CommentVisibility]| pb::ListCommentsRequest {
+        ticket_id: t.id.clone(),
+        page_size: 2,
+        order_by: order_by.into(),
+        visibilities: visibilities.iter().map(|v| (*v).into()).collect(),
+        ..Default::default()
+    };
+
+    let oldest = comment_pages(&mut c, &ada, list("", &[])).await;
+    assert_eq!((oldest.len(), oldest.concat()), (3, bodies.clone()));
+    assert_eq!(comment_pages(&mut c, &ada, list("create_time", &[])).await.concat(), bodies);
+    let mut newest = bodies.clone();
+    newest.reverse();
+    assert_eq!(comment_pages(&mut c, &ada, list("create_time desc", &[])).await.concat(), newest);
+    assert_eq!(comment_pages(&mut c, &ada, list("", &[pb::CommentVisibility::Public])).await.concat(), ["c0", "c2", "c4"]);
+    assert_eq!(comment_pages(&mut c, &ada, list("create_time desc", &[pb::CommentVisibility::Internal])).await.concat(), ["c3", "c1"]);
+    let both = [pb::CommentVisibility::Internal, pb::CommentVisibility::Public];
+    assert_eq!(comment_pages(&mut c, &ada, list("", &both)).await.concat(), bodies);
+    // What the comment carries.
+    let first = c.list_comments(ada.request(list("", &[]))).await.unwrap().into_inner();
+    let c0 = &first.comments[0];
+    assert_eq!((c0.ticket_id.as_str(), c0.author_user_id.as_str(), c0.visibility()), (t.id.as_str(), ada.principal.as_ref().unwrap().id.as_str(), pb::CommentVisibility::Public));
+    assert!(c0.create_time.is_some());
+
+    // The token continues only its own listing.
+    for bad in [
+        pb::ListCommentsRequest { page_token: first.next_page_token.clone(), ..list("create_time desc", &[]) },
+        pb::ListCommentsRequest { page_token: first.next_page_token.clone(), ..list("", &[pb::CommentVisibility::Public]) },
+        pb::ListCommentsRequest { page_token: first.next_page_token.clone(), ticket_id: other.id.clone(), ..list("", &[]) },
+        pb::ListCommentsRequest { page_token: "never-issued".into(), ..list("", &[]) },
+    ] {
+        let e = c.list_comments(ada.request(bad)).await.unwrap_err();
+        assert_eq!((e.code(), fields(&e)), (Code::InvalidArgument, vec!["page_token".to_owned()]));
+    }
+    let e = c.list_comments(ada.request(list("body", &[]))).await.unwrap_err();
+    assert_eq!(fields(&e), ["order_by"]);
+    let e = c.list_comments(ada.request(pb::ListCommentsRequest { page_size: -1, ..list("", &[]) })).await.unwrap_err();
+    assert_eq!(fields(&e), ["page_size"]);
+    let e = c.list_comments(ada.request(list("", &[pb::CommentVisibility::Unspecified]))).await.unwrap_err();
+    assert_eq!(fields(&e), ["visibilities[0]"]);
+    let e = c.list_comments(ada.request(pb::ListCommentsRequest { ticket_id: "TT-000001".into(), ..list("", &[]) })).await.unwrap_err();
+    assert_eq!(fields(&e), ["ticket_id"]);
+    let e = c.list_comments(ada.request(pb::ListCommentsRequest { ticket_id: uuid::Uuid::now_v7().to_string(), ..list("", &[]) })).await.unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
 }
 }
 

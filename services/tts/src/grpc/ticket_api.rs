@@ -123,6 +123,17 @@ impl TicketService for TicketApi {
         ))
     }
 
+    async fn list_comments(
+        &self,
+        request: Request<pb::ListCommentsRequest>,
+    ) -> Result<Response<pb::ListCommentsResponse>, Status> {
+        let (comments, next_page_token) = self.tickets.comments(request.get_ref()).await?;
+        Ok(Response::new(pb::ListCommentsResponse {
+            comments,
+            next_page_token,
+        }))
+    }
+
     async fn list_ticket_events(
         &self,
         request: Request<pb::ListTicketEventsRequest>,

@@ -13,6 +13,7 @@
 
 pub mod assign;
 mod assignment;
+mod comment_list;
 mod history;
 pub mod intake;
 mod list;
