@@ -362,6 +362,29 @@ async fn ticket_pages(
     }
 }
 
+/// Every page of ListReplies from `req` to the last, flattened: the bodies.
+async fn reply_bodies(
+    c: &mut Client,
+    who: &map_kit::testing::Caller,
+    mut req: pb::ListRepliesRequest,
+) -> Vec<String> {
+    let mut bodies = Vec::new();
+    for _ in 0..100 {
+        let page = c
+            .list_replies(who.request(req.clone()))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.replies.len() <= usize::try_from(req.page_size).unwrap());
+        bodies.extend(page.replies.into_iter().map(|r| r.body));
+        if page.next_page_token.is_empty() {
+            return bodies;
+        }
+        req.page_token = page.next_page_token;
+    }
+    panic!("paging never ends")
+}
+
 map_kit::db_tests! {
 #[tokio::test]
 async fn tickets_list_filtered_and_ordered_page_by_page() {
@@ -441,5 +464,48 @@ async fn tickets_list_filtered_and_ordered_page_by_page() {
     assert_eq!(fields(&e), ["page_size"]);
     let e = c.list_tickets(agent.request(pb::ListTicketsRequest { statuses: vec![0], priorities: vec![9], help_topic_id: "laptops".into(), requester_user_id: "bob".into(), ..Default::default() })).await.unwrap_err();
     assert_eq!(fields(&e), ["statuses[0]", "priorities[0]", "requester_user_id", "help_topic_id"]);
+}
+}
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn replies_page_oldest_or_newest_first() {
+    let fx = Fixture::start().await;
+    let t = topic(&fx).await;
+    let ada = fx.person(&[("hdts", "employee")]).await;
+    let agent = fx.person(&[("hdts", "agent")]).await;
+    let mut c = fx.client().await;
+    let ticket = c.submit_ticket(ada.request(submission(&t))).await.unwrap().into_inner().ticket.unwrap();
+    let mut all = Vec::new();
+    // Replies 0 and 1 at one instant (a tie on creation time, broken by id).
+    for i in 0..5 {
+        if i != 1 {
+            fx.clock.advance(std::time::Duration::from_secs(1));
+        }
+        let (who, visibility) = if i % 2 == 0 { (&ada, pb::ReplyVisibility::Public) } else { (&agent, pb::ReplyVisibility::Internal) };
+        let body = format!("r{i}");
+        c.add_reply(who.request(pb::AddReplyRequest { ticket_id: ticket.id.clone(), body: body.clone(), visibility: visibility.into(), attachments: Vec::new(), request_id: uuid::Uuid::now_v7().to_string() })).await.unwrap();
+        all.push(body);
+    }
+    let list = |order_by: &str| pb::ListRepliesRequest { ticket_id: ticket.id.clone(), page_size: 2, order_by: order_by.into(), ..Default::default() };
+    assert_eq!(reply_bodies(&mut c, &agent, list("")).await, all);
+    assert_eq!(reply_bodies(&mut c, &agent, list("create_time")).await, all);
+    let mut newest = all.clone();
+    newest.reverse();
+    assert_eq!(reply_bodies(&mut c, &agent, list("create_time desc")).await, newest);
+    assert_eq!(reply_bodies(&mut c, &ada, list("create_time desc")).await, ["r4", "r2", "r0"], "employees: public replies only");
+
+    let first = c.list_replies(agent.request(list(""))).await.unwrap().into_inner();
+    for (who, req) in [
+        (&agent, pb::ListRepliesRequest { page_token: first.next_page_token.clone(), ..list("create_time desc") }),
+        (&ada, pb::ListRepliesRequest { page_token: first.next_page_token.clone(), ..list("") }),
+    ] {
+        let e = c.list_replies(who.request(req)).await.unwrap_err();
+        assert_eq!((e.code(), fields(&e)), (Code::InvalidArgument, vec!["page_token".to_owned()]));
+    }
+    let e = c.list_replies(agent.request(list("body"))).await.unwrap_err();
+    assert_eq!(fields(&e), ["order_by"]);
+    let e = c.list_replies(agent.request(pb::ListRepliesRequest { page_size: -2, ..list("") })).await.unwrap_err();
+    assert_eq!(fields(&e), ["page_size"]);
 }
 }
