@@ -330,3 +330,182 @@ async fn a_resolved_ticket_is_rated_by_its_requester_and_the_rating_goes_out() {
     assert_eq!(scores, [4, 5]);
 }
 }
+
+type Client = pb::help_desk_service_client::HelpDeskServiceClient<tonic::transport::Channel>;
+
+/// Every page of ListTickets from `req` to the last: the numbers, page by
+/// page. Asserts every page but the last is full.
+async fn ticket_pages(
+    c: &mut Client,
+    who: &map_kit::testing::Caller,
+    mut req: pb::ListTicketsRequest,
+) -> Vec<Vec<String>> {
+    let size = usize::try_from(req.page_size).unwrap();
+    let mut pages: Vec<Vec<String>> = Vec::new();
+    loop {
+        let page = c
+            .list_tickets(who.request(req.clone()))
+            .await
+            .unwrap()
+            .into_inner();
+        pages.push(page.tickets.into_iter().map(|t| t.number).collect());
+        if page.next_page_token.is_empty() {
+            return pages;
+        }
+        assert_eq!(
+            pages.last().unwrap().len(),
+            size,
+            "a page before the last is full"
+        );
+        assert!(pages.len() < 100, "paging never ends");
+        req.page_token = page.next_page_token;
+    }
+}
+
+/// Every page of ListReplies from `req` to the last, flattened: the bodies.
+async fn reply_bodies(
+    c: &mut Client,
+    who: &map_kit::testing::Caller,
+    mut req: pb::ListRepliesRequest,
+) -> Vec<String> {
+    let mut bodies = Vec::new();
+    for _ in 0..100 {
+        let page = c
+            .list_replies(who.request(req.clone()))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(page.replies.len() <= usize::try_from(req.page_size).unwrap());
+        bodies.extend(page.replies.into_iter().map(|r| r.body));
+        if page.next_page_token.is_empty() {
+            return bodies;
+        }
+        req.page_token = page.next_page_token;
+    }
+    panic!("paging never ends")
+}
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn tickets_list_filtered_and_ordered_page_by_page() {
+    use pb::TicketPriority as P;
+    let fx = Fixture::start().await;
+    let laptops = topic(&fx).await;
+    let printers = fx.create(pb::CreateHelpTopicRequest { name: "Printer jam".into(), description: String::new(), department_code: "IT".into(), category: "Hardware".into(), sub_category: "Printer".into(), request_id: uuid::Uuid::now_v7().to_string() }).await.unwrap();
+    let ada = fx.person(&[("hdts", "employee")]).await;
+    let bob = fx.person(&[("hdts", "employee")]).await;
+    let agent = fx.person(&[("hdts", "agent")]).await;
+    let bob_id = bob.principal.as_ref().unwrap().id.clone();
+    let mut c = fx.client().await;
+    // HD-000001..4 by ada about laptops, HD-000005..6 by bob about printers;
+    // HD-000002 and HD-000003 at the same instant (a tie on creation time).
+    let mut ids = Vec::new();
+    for (who, topic, priority, later) in [(&ada, &laptops, P::Low, true), (&ada, &laptops, P::Urgent, true), (&ada, &laptops, P::High, false), (&ada, &laptops, P::Urgent, true), (&bob, &printers, P::Medium, true), (&bob, &printers, P::Urgent, true)] {
+        if later {
+            fx.clock.advance(std::time::Duration::from_secs(1));
+        }
+        let req = pb::SubmitTicketRequest { priority: priority.into(), ..submission(topic) };
+        ids.push(c.submit_ticket(who.request(req)).await.unwrap().into_inner().ticket.unwrap().id);
+    }
+    let all: Vec<String> = (1..=6).map(|n| format!("HD-{n:06}")).collect();
+    let newest: Vec<String> = all.iter().rev().cloned().collect();
+    let list = |order_by: &str| pb::ListTicketsRequest { order_by: order_by.into(), page_size: 2, ..Default::default() };
+
+    assert_eq!(ticket_pages(&mut c, &agent, list("")).await.concat(), newest);
+    assert_eq!(ticket_pages(&mut c, &agent, list("create_time desc")).await.concat(), newest);
+    assert_eq!(ticket_pages(&mut c, &agent, list("create_time")).await.concat(), all);
+    assert_eq!(ticket_pages(&mut c, &agent, list("number")).await.concat(), all);
+    let urgent_first = ["HD-000002", "HD-000004", "HD-000006", "HD-000003", "HD-000005", "HD-000001"];
+    let pages = ticket_pages(&mut c, &agent, list("priority desc")).await;
+    assert_eq!(pages.concat(), urgent_first);
+    assert_eq!(pages[1], ["HD-000006", "HD-000003"], "the third urgent ticket opens page two");
+    // A reply touches HD-000001 later: it leads by update time.
+    fx.clock.advance(std::time::Duration::from_secs(1));
+    c.add_reply(agent.request(pb::AddReplyRequest { ticket_id: ids[0].clone(), body: "Looking".into(), visibility: pb::ReplyVisibility::Public.into(), attachments: Vec::new(), request_id: uuid::Uuid::now_v7().to_string() })).await.unwrap();
+    let mut updated = vec!["HD-000001".to_owned()];
+    updated.extend(newest[..5].iter().cloned());
+    assert_eq!(ticket_pages(&mut c, &agent, list("update_time desc")).await.concat(), updated);
+
+    // Filters.
+    let filtered = |f: pb::ListTicketsRequest| pb::ListTicketsRequest { page_size: 2, order_by: "number".into(), ..f };
+    let cases: Vec<(pb::ListTicketsRequest, Vec<&str>)> = vec![
+        (filtered(pb::ListTicketsRequest { requester_user_id: bob_id.clone(), ..Default::default() }), vec!["HD-000005", "HD-000006"]),
+        (filtered(pb::ListTicketsRequest { help_topic_id: laptops.id.clone(), ..Default::default() }), vec!["HD-000001", "HD-000002", "HD-000003", "HD-000004"]),
+        (filtered(pb::ListTicketsRequest { priorities: vec![P::Urgent.into()], ..Default::default() }), vec!["HD-000002", "HD-000004", "HD-000006"]),
+        (filtered(pb::ListTicketsRequest { statuses: vec![pb::TicketStatus::Submitted.into()], department_code: "IT".into(), ..Default::default() }), all.iter().map(String::as_str).collect()),
+        (filtered(pb::ListTicketsRequest { statuses: vec![pb::TicketStatus::Closed.into()], ..Default::default() }), vec![]),
+        (filtered(pb::ListTicketsRequest { department_code: "HR".into(), ..Default::default() }), vec![]),
+    ];
+    for (req, want) in cases {
+        assert_eq!(ticket_pages(&mut c, &agent, req.clone()).await.concat(), want, "{req:?}");
+    }
+    // An employee sees their own, in any order and with their own filter.
+    assert_eq!(ticket_pages(&mut c, &ada, list("priority desc")).await.concat(), ["HD-000002", "HD-000004", "HD-000003", "HD-000001"]);
+    let own = pb::ListTicketsRequest { requester_user_id: ada.principal.as_ref().unwrap().id.clone(), ..list("") };
+    assert_eq!(ticket_pages(&mut c, &ada, own).await.concat(), ["HD-000004", "HD-000003", "HD-000002", "HD-000001"]);
+    let e = c.list_tickets(ada.request(pb::ListTicketsRequest { requester_user_id: bob_id.clone(), ..list("") })).await.unwrap_err();
+    assert_eq!((e.code(), reason(&e).as_str()), (Code::PermissionDenied, "AGENT_REQUIRED"));
+
+    // A token continues only its own listing, for its own caller.
+    let first = c.list_tickets(agent.request(list("priority desc"))).await.unwrap().into_inner();
+    for (who, req) in [
+        (&agent, pb::ListTicketsRequest { page_token: first.next_page_token.clone(), ..list("number") }),
+        (&agent, pb::ListTicketsRequest { page_token: first.next_page_token.clone(), priorities: vec![P::Urgent.into()], ..list("priority desc") }),
+        (&agent, pb::ListTicketsRequest { page_token: first.next_page_token.clone(), help_topic_id: laptops.id.clone(), ..list("priority desc") }),
+        (&ada, pb::ListTicketsRequest { page_token: first.next_page_token.clone(), ..list("priority desc") }),
+        (&agent, pb::ListTicketsRequest { page_token: "forged".into(), ..list("priority desc") }),
+    ] {
+        let e = c.list_tickets(who.request(req)).await.unwrap_err();
+        assert_eq!((e.code(), fields(&e)), (Code::InvalidArgument, vec!["page_token".to_owned()]));
+    }
+    let e = c.list_tickets(agent.request(list("subject"))).await.unwrap_err();
+    assert_eq!(fields(&e), ["order_by"]);
+    let e = c.list_tickets(agent.request(pb::ListTicketsRequest { page_size: -1, ..Default::default() })).await.unwrap_err();
+    assert_eq!(fields(&e), ["page_size"]);
+    let e = c.list_tickets(agent.request(pb::ListTicketsRequest { statuses: vec![0], priorities: vec![9], help_topic_id: "laptops".into(), requester_user_id: "bob".into(), ..Default::default() })).await.unwrap_err();
+    assert_eq!(fields(&e), ["statuses[0]", "priorities[0]", "requester_user_id", "help_topic_id"]);
+}
+}
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn replies_page_oldest_or_newest_first() {
+    let fx = Fixture::start().await;
+    let t = topic(&fx).await;
+    let ada = fx.person(&[("hdts", "employee")]).await;
+    let agent = fx.person(&[("hdts", "agent")]).await;
+    let mut c = fx.client().await;
+    let ticket = c.submit_ticket(ada.request(submission(&t))).await.unwrap().into_inner().ticket.unwrap();
+    let mut all = Vec::new();
+    // Replies 0 and 1 at one instant (a tie on creation time, broken by id).
+    for i in 0..5 {
+        if i != 1 {
+            fx.clock.advance(std::time::Duration::from_secs(1));
+        }
+        let (who, visibility) = if i % 2 == 0 { (&ada, pb::ReplyVisibility::Public) } else { (&agent, pb::ReplyVisibility::Internal) };
+        let body = format!("r{i}");
+        c.add_reply(who.request(pb::AddReplyRequest { ticket_id: ticket.id.clone(), body: body.clone(), visibility: visibility.into(), attachments: Vec::new(), request_id: uuid::Uuid::now_v7().to_string() })).await.unwrap();
+        all.push(body);
+    }
+    let list = |order_by: &str| pb::ListRepliesRequest { ticket_id: ticket.id.clone(), page_size: 2, order_by: order_by.into(), ..Default::default() };
+    assert_eq!(reply_bodies(&mut c, &agent, list("")).await, all);
+    assert_eq!(reply_bodies(&mut c, &agent, list("create_time")).await, all);
+    let mut newest = all.clone();
+    newest.reverse();
+    assert_eq!(reply_bodies(&mut c, &agent, list("create_time desc")).await, newest);
+    assert_eq!(reply_bodies(&mut c, &ada, list("create_time desc")).await, ["r4", "r2", "r0"], "employees: public replies only");
+
+    let first = c.list_replies(agent.request(list(""))).await.unwrap().into_inner();
+    for (who, req) in [
+        (&agent, pb::ListRepliesRequest { page_token: first.next_page_token.clone(), ..list("create_time desc") }),
+        (&ada, pb::ListRepliesRequest { page_token: first.next_page_token.clone(), ..list("") }),
+    ] {
+        let e = c.list_replies(who.request(req)).await.unwrap_err();
+        assert_eq!((e.code(), fields(&e)), (Code::InvalidArgument, vec!["page_token".to_owned()]));
+    }
+    let e = c.list_replies(agent.request(list("body"))).await.unwrap_err();
+    assert_eq!(fields(&e), ["order_by"]);
+    let e = c.list_replies(agent.request(pb::ListRepliesRequest { page_size: -2, ..list("") })).await.unwrap_err();
+    assert_eq!(fields(&e), ["page_size"]);
+}
+}

@@ -4,6 +4,9 @@
 //! configured `MAP_PAGE_TOKEN_KEY`. Every replica configured with the same
 //! key accepts every replica's tokens; a token never issued, tampered with,
 //! or reused with other filters is INVALID_ARGUMENT naming `page_token`.
+//! [`Sort`] keeps a listing's `ORDER BY` and its keyset condition together,
+//! for keys running either way (`priority desc`, then number ascending) and
+//! for people-facing numbers ordered by value ([`Sort::number`]).
 //!
 //! ```
 //! use map_kit::paging::{PageSize, Pager};
@@ -33,7 +36,10 @@ use std::{fmt, sync::Arc};
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use ring::hmac;
-use sea_orm::{ColumnTrait, Condition, Value};
+use sea_orm::{
+    ColumnTrait, Condition, QueryOrder, Value,
+    sea_query::{Expr, Func, Order},
+};
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::ApiError;
@@ -217,6 +223,105 @@ pub fn after<C: ColumnTrait>(last: Vec<(C, Value)>) -> Condition {
     condition
 }
 
+/// Which way one key of a [`Sort`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Smallest first.
+    Ascending,
+    /// Largest first.
+    Descending,
+}
+
+/// A keyset sort over any expressions (columns, a `CASE` rank, a length),
+/// each ascending or descending: the `ORDER BY` of a listing and the
+/// condition "comes after the page's last row", kept together so they can
+/// never disagree. The keys must end with a unique one (an id, a number),
+/// or rows that tie on every key could be skipped between pages.
+///
+/// ```
+/// use map_kit::paging::{Direction, Sort};
+/// use sea_orm::sea_query::Expr;
+///
+/// // Newest first, ties broken by id.
+/// let sort = Sort::default()
+///     .key(Expr::col("created_at"), Direction::Descending)
+///     .key(Expr::col("id"), Direction::Descending);
+/// let after = sort.after(vec![7.into(), "b".into()]);
+/// # let _ = after;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Sort {
+    keys: Vec<(Expr, Direction)>,
+}
+
+impl Sort {
+    /// The sort with `expr` as its next (less significant) key.
+    #[must_use]
+    pub fn key(mut self, expr: impl Into<Expr>, direction: Direction) -> Sort {
+        self.keys.push((expr.into(), direction));
+        self
+    }
+
+    /// The sort with a people-facing number stored as text in `column`
+    /// (`TT-000123`, see [`crate::counters`]) as its next keys, in the order
+    /// of the numbers' values: by length, then by text. The digits are
+    /// zero-padded to six, so text alone would put `TT-1000000` before
+    /// `TT-999999`; of two numbers with one prefix the longer is the larger.
+    /// The page's last row gives the keys' values with [`number_values`].
+    #[must_use]
+    pub fn number<C: ColumnTrait>(self, column: C, direction: Direction) -> Sort {
+        self.key(Func::char_length(column.into_expr()), direction)
+            .key(column.into_expr(), direction)
+    }
+
+    /// `query` ordered by the keys.
+    pub fn order<Q: QueryOrder>(&self, mut query: Q) -> Q {
+        for (expr, direction) in &self.keys {
+            let order = match direction {
+                Direction::Ascending => Order::Asc,
+                Direction::Descending => Order::Desc,
+            };
+            query = query.order_by(expr.clone(), order);
+        }
+        query
+    }
+
+    /// The condition "the row comes after the one whose keys are `last`"
+    /// (one value per key, in key order): `k1 > v1 OR (k1 = v1 AND (k2 > v2
+    /// OR …))`, with `<` for a descending key. Extra values are ignored; a
+    /// missing one leaves its key out.
+    pub fn after(&self, last: Vec<Value>) -> Condition {
+        // Here only: its `min`/`max` would shadow `Ord`'s in the module.
+        use sea_orm::sea_query::ExprTrait as _;
+        let mut keys: Vec<(Expr, Direction, Value)> = self
+            .keys
+            .iter()
+            .zip(last)
+            .map(|((expr, direction), value)| (expr.clone(), *direction, value))
+            .collect();
+        let past = |expr: Expr, direction: Direction, value: Value| match direction {
+            Direction::Ascending => expr.gt(value),
+            Direction::Descending => expr.lt(value),
+        };
+        let Some((expr, direction, value)) = keys.pop() else {
+            return Condition::all();
+        };
+        let mut condition = Condition::all().add(past(expr, direction, value));
+        while let Some((expr, direction, value)) = keys.pop() {
+            condition = Condition::any()
+                .add(past(expr.clone(), direction, value.clone()))
+                .add(Condition::all().add(expr.eq(value)).add(condition));
+        }
+        condition
+    }
+}
+
+/// The values of the keys [`Sort::number`] adds, for the number `text`.
+pub fn number_values(text: &str) -> [Value; 2] {
+    let length = i64::try_from(text.chars().count()).unwrap_or(i64::MAX);
+    [length.into(), text.into()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,6 +387,30 @@ mod tests {
         assert_eq!(pager.open::<i32>("n", &(), &token).ok().flatten(), Some(2));
         let (page, token) = pager.page("n", &(), vec![3], size, |n| *n);
         assert_eq!((page, token.as_str()), (vec![3], ""));
+    }
+
+    #[test]
+    fn a_sort_orders_and_continues_each_key_its_own_way() {
+        use sea_orm::{DbBackend, EntityTrait as _, QueryFilter as _, QueryTrait as _};
+        let sort = Sort::default()
+            .key(Expr::col("rank"), Direction::Descending)
+            .key(Expr::col("number"), Direction::Ascending);
+        let sql = sort
+            .order(crate::outbox::entity::Entity::find())
+            .filter(sort.after(vec![3.into(), "TT-000007".into()]))
+            .build(DbBackend::Sqlite)
+            .to_string();
+        assert!(
+            sql.ends_with(
+                r#"WHERE "rank" < 3 OR ("rank" = 3 AND "number" > 'TT-000007') ORDER BY "rank" DESC, "number" ASC"#
+            ),
+            "{sql}"
+        );
+        assert_eq!(
+            Sort::default().after(vec![1.into()]),
+            Condition::all(),
+            "no keys: no condition"
+        );
     }
 
     #[test]

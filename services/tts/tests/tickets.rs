@@ -368,3 +368,298 @@ async fn a_ticket_is_updated_by_mask_and_etag_and_the_change_is_recorded() {
     assert_eq!(updates[0].ticket.as_ref().unwrap().version, 2);
 }
 }
+
+type Client = pb::ticket_service_client::TicketServiceClient<tonic::transport::Channel>;
+
+/// Follows next_page_token from `req` to the last page; each page's items
+/// as `item` shows them. Asserts every page but the last is full.
+macro_rules! walk {
+    ($c:expr, $who:expr, $rpc:ident, $req:expr, $items:ident, $item:expr) => {{
+        let mut req = $req;
+        let size = usize::try_from(req.page_size).unwrap();
+        let mut pages: Vec<Vec<_>> = Vec::new();
+        loop {
+            let page = $c
+                .$rpc($who.request(req.clone()))
+                .await
+                .unwrap()
+                .into_inner();
+            pages.push(page.$items.iter().map($item).collect());
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            assert_eq!(
+                pages.last().unwrap().len(),
+                size,
+                "a page before the last is full"
+            );
+            assert!(pages.len() < 100, "paging never ends");
+            req.page_token = page.next_page_token;
+        }
+        pages
+    }};
+}
+
+async fn ticket_pages(
+    c: &mut Client,
+    who: &map_kit::testing::Caller,
+    req: pb::ListTicketsRequest,
+) -> Vec<Vec<String>> {
+    walk!(c, who, list_tickets, req, tickets, |t| t.number.clone())
+}
+
+async fn comment_pages(
+    c: &mut Client,
+    who: &map_kit::testing::Caller,
+    req: pb::ListCommentsRequest,
+) -> Vec<Vec<String>> {
+    walk!(c, who, list_comments, req, comments, |c| c.body.clone())
+}
+
+async fn event_pages(
+    c: &mut Client,
+    who: &map_kit::testing::Caller,
+    req: pb::ListTicketEventsRequest,
+) -> Vec<Vec<(i64, pb::TicketEventType)>> {
+    walk!(c, who, list_ticket_events, req, events, |e| (
+        e.ticket_version,
+        e.r#type()
+    ))
+}
+
+/// The first field violation's description.
+fn description(e: &tonic::Status) -> String {
+    use tonic_types::StatusExt as _;
+    e.get_details_bad_request()
+        .and_then(|b| b.field_violations.into_iter().next())
+        .map(|f| f.description)
+        .unwrap_or_default()
+}
+
+fn opened(priority: pb::TicketPriority) -> pb::CreateTicketRequest {
+    // No workflow matches: the ticket opens in triage, which is all a list needs.
+    pb::CreateTicketRequest {
+        priority: priority.into(),
+        ..new_ticket("Facilities", "")
+    }
+}
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn tickets_page_in_every_order_with_ties_broken_by_number() {
+    use pb::TicketPriority as P;
+    let fx = Fixture::start().await;
+    let ada = fx.person(&[("tts", "agent")]).await;
+    let mut c = fx.tickets().await;
+    let priorities = [P::Low, P::Urgent, P::Medium, P::Urgent, P::High, P::Low, P::Urgent, P::Medium];
+    let mut made = Vec::new();
+    for p in priorities {
+        made.push(c.create_ticket(ada.request(opened(p))).await.unwrap().into_inner().ticket.unwrap());
+    }
+    let numbers: Vec<String> = made.iter().map(|t| t.number.clone()).collect();
+    let list = |order_by: &str| pb::ListTicketsRequest { order_by: order_by.into(), page_size: 3, ..Default::default() };
+
+    // Most urgent first; within a priority the lower number first.
+    let by_priority = ticket_pages(&mut c, &ada, list("priority desc")).await;
+    let expected: Vec<&str> = ["TT-000002", "TT-000004", "TT-000007", "TT-000005", "TT-000003", "TT-000008", "TT-000001", "TT-000006"].to_vec();
+    assert_eq!(by_priority.concat(), expected);
+    assert_eq!(by_priority.len(), 3);
+    // Two to a page: a page break falls between two urgent tickets.
+    let mut two = list("priority desc");
+    two.page_size = 2;
+    assert_eq!(ticket_pages(&mut c, &ada, two).await.concat(), expected);
+
+    assert_eq!(ticket_pages(&mut c, &ada, list("number")).await.concat(), numbers);
+    assert_eq!(ticket_pages(&mut c, &ada, list("create_time")).await.concat(), numbers);
+    let newest: Vec<String> = numbers.iter().rev().cloned().collect();
+    assert_eq!(ticket_pages(&mut c, &ada, list("")).await.concat(), newest);
+    assert_eq!(ticket_pages(&mut c, &ada, list("create_time desc")).await.concat(), newest);
+    // A comment touches ticket 3: it leads by update time, the rest follow.
+    c.add_comment(ada.request(pb::AddCommentRequest { ticket_id: made[2].id.clone(), body: "seen".into(), visibility: pb::CommentVisibility::Internal.into(), request_id: uuid::Uuid::now_v7().to_string() })).await.unwrap();
+    let mut updated = vec!["TT-000003".to_owned()];
+    updated.extend(newest.iter().filter(|n| *n != "TT-000003").cloned());
+    assert_eq!(ticket_pages(&mut c, &ada, list("update_time desc")).await.concat(), updated);
+
+    // Filters and order combine: urgent and high, most urgent first.
+    let mut urgent = list("priority desc");
+    urgent.priorities = vec![P::Urgent.into(), P::High.into()];
+    assert_eq!(ticket_pages(&mut c, &ada, urgent.clone()).await.concat(), expected[..4].to_vec());
+
+    // A token continues only the listing it came from.
+    let first = c.list_tickets(ada.request(list("priority desc"))).await.unwrap().into_inner();
+    assert!(!first.next_page_token.is_empty());
+    for other in [
+        pb::ListTicketsRequest { page_token: first.next_page_token.clone(), ..list("number") },
+        pb::ListTicketsRequest { page_token: first.next_page_token.clone(), ..urgent.clone() },
+        pb::ListTicketsRequest { page_token: first.next_page_token.clone(), category: "Facilities".into(), ..list("priority desc") },
+        pb::ListTicketsRequest { page_token: "made-up".into(), ..list("priority desc") },
+    ] {
+        let e = c.list_tickets(ada.request(other)).await.unwrap_err();
+        assert_eq!((e.code(), fields(&e)), (Code::InvalidArgument, vec!["page_token".to_owned()]));
+    }
+    let e = c.list_tickets(ada.request(list("sla.resolution_due_time"))).await.unwrap_err();
+    assert_eq!(fields(&e), ["order_by"]);
+    assert!(description(&e).contains("until SLA clocks run"), "{}", description(&e));
+    let e = c.list_tickets(ada.request(list("priority"))).await.unwrap_err();
+    assert_eq!(fields(&e), ["order_by"]);
+    assert!(description(&e).contains("\"priority desc\""), "{}", description(&e));
+    let e = c.list_tickets(ada.request(pb::ListTicketsRequest { page_size: -1, ..Default::default() })).await.unwrap_err();
+    assert_eq!(fields(&e), ["page_size"]);
+}
+}
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn numbers_past_six_digits_sort_by_value() {
+    use sea_orm::ConnectionTrait as _;
+    let fx = Fixture::start().await;
+    let ada = fx.person(&[("tts", "agent")]).await;
+    let mut c = fx.tickets().await;
+    c.create_ticket(ada.request(opened(pb::TicketPriority::Low))).await.unwrap();
+    // Jump the counter: the next tickets are TT-999999 and TT-1000000,
+    // which sort before TT-000001 as text ("TT-1" < "TT-9") only by length.
+    fx.db.db.conn().execute_unprepared("UPDATE counters SET value = 999998 WHERE name = 'TT'").await.unwrap();
+    for p in [pb::TicketPriority::Low, pb::TicketPriority::Low] {
+        c.create_ticket(ada.request(opened(p))).await.unwrap();
+    }
+    let list = |order_by: &str| pb::ListTicketsRequest { order_by: order_by.into(), page_size: 1, ..Default::default() };
+    let ascending = ["TT-000001", "TT-999999", "TT-1000000"];
+    assert_eq!(ticket_pages(&mut c, &ada, list("number")).await.concat(), ascending);
+    assert_eq!(ticket_pages(&mut c, &ada, list("priority desc")).await.concat(), ascending, "one priority: by number");
+    // Newest first is the reverse.
+    let mut descending = ascending.to_vec();
+    descending.reverse();
+    assert_eq!(ticket_pages(&mut c, &ada, list("")).await.concat(), descending);
+}
+}
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn comments_page_oldest_or_newest_first_filtered_by_visibility() {
+    let fx = Fixture::start().await;
+    let ada = fx.person(&[("tts", "agent")]).await;
+    let mut c = fx.tickets().await;
+    let t = c.create_ticket(ada.request(opened(pb::TicketPriority::High))).await.unwrap().into_inner().ticket.unwrap();
+    let other = c.create_ticket(ada.request(opened(pb::TicketPriority::High))).await.unwrap().into_inner().ticket.unwrap();
+    let say = |ticket: &pb::Ticket, body: &str, visibility: pb::CommentVisibility| pb::AddCommentRequest {
+        ticket_id: ticket.id.clone(),
+        body: body.into(),
+        visibility: visibility.into(),
+        request_id: uuid::Uuid::now_v7().to_string(),
+    };
+    let mut bodies = Vec::new();
+    for i in 0..5 {
+        let visibility = if i % 2 == 0 { pb::CommentVisibility::Public } else { pb::CommentVisibility::Internal };
+        let body = format!("c{i}");
+        c.add_comment(ada.request(say(&t, &body, visibility))).await.unwrap();
+        bodies.push(body);
+    }
+    c.add_comment(ada.request(say(&other, "elsewhere", pb::CommentVisibility::Public))).await.unwrap();
+    let list = |order_by: &str, visibilities: &[pb::CommentVisibility]| pb::ListCommentsRequest {
+        ticket_id: t.id.clone(),
+        page_size: 2,
+        order_by: order_by.into(),
+        visibilities: visibilities.iter().map(|v| (*v).into()).collect(),
+        ..Default::default()
+    };
+
+    let oldest = comment_pages(&mut c, &ada, list("", &[])).await;
+    assert_eq!((oldest.len(), oldest.concat()), (3, bodies.clone()));
+    assert_eq!(comment_pages(&mut c, &ada, list("create_time", &[])).await.concat(), bodies);
+    let mut newest = bodies.clone();
+    newest.reverse();
+    assert_eq!(comment_pages(&mut c, &ada, list("create_time desc", &[])).await.concat(), newest);
+    assert_eq!(comment_pages(&mut c, &ada, list("", &[pb::CommentVisibility::Public])).await.concat(), ["c0", "c2", "c4"]);
+    assert_eq!(comment_pages(&mut c, &ada, list("create_time desc", &[pb::CommentVisibility::Internal])).await.concat(), ["c3", "c1"]);
+    let both = [pb::CommentVisibility::Internal, pb::CommentVisibility::Public];
+    assert_eq!(comment_pages(&mut c, &ada, list("", &both)).await.concat(), bodies);
+    // What the comment carries.
+    let first = c.list_comments(ada.request(list("", &[]))).await.unwrap().into_inner();
+    let c0 = &first.comments[0];
+    assert_eq!((c0.ticket_id.as_str(), c0.author_user_id.as_str(), c0.visibility()), (t.id.as_str(), ada.principal.as_ref().unwrap().id.as_str(), pb::CommentVisibility::Public));
+    assert!(c0.create_time.is_some());
+
+    // The token continues only its own listing.
+    for bad in [
+        pb::ListCommentsRequest { page_token: first.next_page_token.clone(), ..list("create_time desc", &[]) },
+        pb::ListCommentsRequest { page_token: first.next_page_token.clone(), ..list("", &[pb::CommentVisibility::Public]) },
+        pb::ListCommentsRequest { page_token: first.next_page_token.clone(), ticket_id: other.id.clone(), ..list("", &[]) },
+        pb::ListCommentsRequest { page_token: "never-issued".into(), ..list("", &[]) },
+    ] {
+        let e = c.list_comments(ada.request(bad)).await.unwrap_err();
+        assert_eq!((e.code(), fields(&e)), (Code::InvalidArgument, vec!["page_token".to_owned()]));
+    }
+    let e = c.list_comments(ada.request(list("body", &[]))).await.unwrap_err();
+    assert_eq!(fields(&e), ["order_by"]);
+    let e = c.list_comments(ada.request(pb::ListCommentsRequest { page_size: -1, ..list("", &[]) })).await.unwrap_err();
+    assert_eq!(fields(&e), ["page_size"]);
+    let e = c.list_comments(ada.request(list("", &[pb::CommentVisibility::Unspecified]))).await.unwrap_err();
+    assert_eq!(fields(&e), ["visibilities[0]"]);
+    let e = c.list_comments(ada.request(pb::ListCommentsRequest { ticket_id: "TT-000001".into(), ..list("", &[]) })).await.unwrap_err();
+    assert_eq!(fields(&e), ["ticket_id"]);
+    let e = c.list_comments(ada.request(pb::ListCommentsRequest { ticket_id: uuid::Uuid::now_v7().to_string(), ..list("", &[]) })).await.unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+}
+}
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn history_pages_by_version_in_both_orders_and_by_type() {
+    use pb::TicketEventType as E;
+    let fx = Fixture::start().await;
+    let ada = fx.person(&[("tts", "agent")]).await;
+    let ada_id = ada.principal.as_ref().unwrap().id.clone();
+    fx.turns.set("tts:agent", &[&ada_id]);
+    let w = fx.create_workflow(support("Default", "", "", "")).await.unwrap();
+    fx.publish(&w).await.unwrap();
+    let mut c = fx.tickets().await;
+    let t = c.create_ticket(ada.request(new_ticket("Hardware", ""))).await.unwrap().into_inner().ticket.unwrap();
+    for body in ["one", "two"] {
+        c.add_comment(ada.request(pb::AddCommentRequest { ticket_id: t.id.clone(), body: body.into(), visibility: pb::CommentVisibility::Public.into(), request_id: uuid::Uuid::now_v7().to_string() })).await.unwrap();
+    }
+    let now = c.get_ticket(ada.request(pb::GetTicketRequest { lookup: Some(pb::get_ticket_request::Lookup::Id(t.id.clone())) })).await.unwrap().into_inner().ticket.unwrap();
+    c.transition_ticket(ada.request(step_to(&now, "ask_requester", "Which model?"))).await.unwrap();
+    let list = |page_size: i32, order_by: &str, types: &[E]| pb::ListTicketEventsRequest {
+        ticket_id: t.id.clone(),
+        page_size,
+        order_by: order_by.into(),
+        types: types.iter().map(|e| (*e).into()).collect(),
+        ..Default::default()
+    };
+    // Opening records two events at version 1, in that order.
+    let whole: [(i64, E); 5] = [(1, E::Created), (1, E::Assigned), (2, E::Commented), (3, E::Commented), (4, E::Transitioned)];
+    assert_eq!(event_pages(&mut c, &ada, list(0, "", &[])).await, [whole.to_vec()]);
+    for size in [1, 2] {
+        assert_eq!(event_pages(&mut c, &ada, list(size, "", &[])).await.concat(), whole, "{size} a page");
+        assert_eq!(event_pages(&mut c, &ada, list(size, "time", &[])).await.concat(), whole, "{size} a page");
+        let mut newest = whole.to_vec();
+        newest.reverse();
+        assert_eq!(event_pages(&mut c, &ada, list(size, "time desc", &[])).await.concat(), newest, "{size} a page");
+    }
+    assert_eq!(event_pages(&mut c, &ada, list(1, "", &[E::Commented])).await.concat(), [(2, E::Commented), (3, E::Commented)]);
+    assert_eq!(event_pages(&mut c, &ada, list(1, "time desc", &[E::Transitioned, E::Created])).await.concat(), [(4, E::Transitioned), (1, E::Created)]);
+    assert!(event_pages(&mut c, &ada, list(1, "", &[E::SlaBreached])).await.concat().is_empty());
+
+    let first = c.list_ticket_events(ada.request(list(1, "", &[E::Commented]))).await.unwrap().into_inner();
+    assert!(!first.next_page_token.is_empty());
+    for bad in [
+        pb::ListTicketEventsRequest { page_token: first.next_page_token.clone(), ..list(1, "", &[]) },
+        pb::ListTicketEventsRequest { page_token: first.next_page_token.clone(), ..list(1, "time desc", &[E::Commented]) },
+        pb::ListTicketEventsRequest { page_token: "x.y".into(), ..list(1, "", &[E::Commented]) },
+    ] {
+        let e = c.list_ticket_events(ada.request(bad)).await.unwrap_err();
+        assert_eq!((e.code(), fields(&e)), (Code::InvalidArgument, vec!["page_token".to_owned()]));
+    }
+    // A kind named twice is the same listing.
+    let same = c.list_ticket_events(ada.request(pb::ListTicketEventsRequest { page_token: first.next_page_token.clone(), ..list(1, "", &[E::Commented, E::Commented]) })).await.unwrap().into_inner();
+    assert_eq!(same.events.iter().map(|e| e.ticket_version).collect::<Vec<_>>(), [3]);
+    let e = c.list_ticket_events(ada.request(list(1, "ticket_version", &[]))).await.unwrap_err();
+    assert_eq!(fields(&e), ["order_by"]);
+    let e = c.list_ticket_events(ada.request(list(-1, "", &[]))).await.unwrap_err();
+    assert_eq!(fields(&e), ["page_size"]);
+    let e = c.list_ticket_events(ada.request(list(1, "", &[E::Commented, E::Unspecified]))).await.unwrap_err();
+    assert_eq!(fields(&e), ["types[1]"]);
+    let e = c.list_ticket_events(ada.request(pb::ListTicketEventsRequest { ticket_id: uuid::Uuid::now_v7().to_string(), ..Default::default() })).await.unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+}
+}

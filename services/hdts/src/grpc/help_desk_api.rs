@@ -78,8 +78,7 @@ impl HelpDeskService for HelpDeskApi {
         request: Request<pb::ListTicketsRequest>,
     ) -> Result<Response<pb::ListTicketsResponse>, Status> {
         let actor = authn::principal(&request)?;
-        let r = request.into_inner();
-        let (tickets, next_page_token) = self.desk.list(&actor, r.page_size, &r.page_token).await?;
+        let (tickets, next_page_token) = self.desk.list(&actor, request.get_ref()).await?;
         Ok(Response::new(pb::ListTicketsResponse {
             tickets,
             next_page_token,

@@ -6,11 +6,11 @@
 //! tickets (another's is NOT_FOUND); agents see all.
 
 pub mod lifecycle;
+mod list;
 pub mod mirror;
 pub mod rating;
 pub mod replies;
 
-use chrono::{DateTime, Utc};
 use map_contracts::{events::v1 as ev, hdts::v1 as pb};
 use map_kit::{
     System, Violations,
@@ -21,12 +21,12 @@ use map_kit::{
     directory,
     idempotency::Idempotent,
     outbox::{NewEvent, Outbox},
-    paging::{PageSize, Pager},
+    paging::Pager,
     wire::{etag::etag, time::timestamp},
 };
 use sea_orm::{
-    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, Condition, ConnectionTrait,
-    EntityTrait as _, QueryFilter as _, QueryOrder as _, QuerySelect as _,
+    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _,
+    QueryFilter as _,
 };
 
 use crate::{HdtsError, entity::tickets, topics::Topics};
@@ -238,43 +238,6 @@ impl HelpDesk {
             Some(t) if is_agent(actor) || t.requester_user_id == actor.id => Ok(to_proto(&t)),
             _ => Err(HdtsError::NotFound("ticket")),
         }
-    }
-
-    /// ListTickets: the caller's own, newest first (agents: every ticket).
-    pub async fn list(
-        &self,
-        actor: &Principal,
-        page_size: i32,
-        page_token: &str,
-    ) -> Result<(Vec<pb::Ticket>, String), HdtsError> {
-        let size = PageSize::parse(page_size)?;
-        let scope = if is_agent(actor) {
-            String::new()
-        } else {
-            actor.id.clone()
-        };
-        let cursor: Option<(DateTime<Utc>, String)> =
-            self.pager.open("hdts_tickets", &scope, page_token)?;
-        let mut q = tickets::Entity::find()
-            .order_by_desc(tickets::Column::CreatedAt)
-            .order_by_desc(tickets::Column::Id);
-        if !scope.is_empty() {
-            q = q.filter(tickets::Column::RequesterUserId.eq(scope.clone()));
-        }
-        if let Some((at, id)) = cursor {
-            q = q.filter(
-                Condition::any().add(tickets::Column::CreatedAt.lt(at)).add(
-                    Condition::all()
-                        .add(tickets::Column::CreatedAt.eq(at))
-                        .add(tickets::Column::Id.lt(id)),
-                ),
-            );
-        }
-        let rows = q.limit(size.fetch()).all(self.db.conn()).await?;
-        let (rows, token) = self.pager.page("hdts_tickets", &scope, rows, size, |t| {
-            (t.created_at, t.id.clone())
-        });
-        Ok((rows.iter().map(to_proto).collect(), token))
     }
 }
 

@@ -8,14 +8,19 @@
 use chrono::{DateTime, Utc};
 use map_contracts::{events::v1 as ev, hdts::v1 as pb};
 use map_kit::{
-    Violations, authn::Principal, directory, idempotency::Idempotent, outbox::NewEvent,
-    paging::PageSize, wire::time::timestamp,
+    Violations,
+    authn::Principal,
+    directory,
+    idempotency::Idempotent,
+    outbox::NewEvent,
+    paging::{Direction, PageSize, Sort},
+    wire::time::timestamp,
 };
 use sea_orm::{
     ActiveModelTrait as _,
     ActiveValue::Set,
-    ColumnTrait as _, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait as _,
-    QueryFilter as _, QueryOrder as _, QuerySelect as _,
+    ColumnTrait as _, ConnectionTrait, DatabaseTransaction, EntityTrait as _, QueryFilter as _,
+    QuerySelect as _,
     sea_query::{Expr, ExprTrait as _},
 };
 
@@ -178,40 +183,46 @@ impl HelpDesk {
         Ok(response)
     }
 
-    /// ListReplies, oldest first; employees see the public ones.
+    /// ListReplies, oldest first or (`create_time desc`) newest first;
+    /// employees see the public ones. Keyset pages over (creation time, id),
+    /// the token bound to the ticket, the caller's view and the order.
     pub async fn list_replies(
         &self,
         actor: &Principal,
         r: &pb::ListRepliesRequest,
     ) -> Result<(Vec<pb::Reply>, String), HdtsError> {
         let size = PageSize::parse(r.page_size)?;
-        if !matches!(r.order_by.trim(), "" | "create_time" | "create_time asc") {
-            return Err(HdtsError::invalid(
-                "order_by",
-                "only \"create_time\" is supported",
-            ));
-        }
+        let words: Vec<&str> = r.order_by.split_whitespace().collect();
+        let direction = match words.as_slice() {
+            [] | ["create_time"] | ["create_time", "asc"] => Direction::Ascending,
+            ["create_time", "desc"] => Direction::Descending,
+            _ => {
+                return Err(HdtsError::invalid(
+                    "order_by",
+                    "supported: \"create_time\" (the default: oldest first), \"create_time desc\"",
+                ));
+            }
+        };
         let ticket = visible(self.db.conn(), actor, &r.ticket_id).await?;
-        let filters = (ticket.id.clone(), is_agent(actor));
+        let newest_first = direction == Direction::Descending;
+        let filters = (ticket.id.clone(), is_agent(actor), newest_first);
         let cursor: Option<(DateTime<Utc>, String)> =
             self.pager.open("hdts_replies", &filters, &r.page_token)?;
-        let mut q = replies::Entity::find()
-            .filter(replies::Column::TicketId.eq(ticket.id.clone()))
-            .order_by_asc(replies::Column::CreatedAt)
-            .order_by_asc(replies::Column::Id);
+        let sort = Sort::default()
+            .key(replies::Column::CreatedAt.into_expr(), direction)
+            .key(replies::Column::Id.into_expr(), direction);
+        let mut q = replies::Entity::find().filter(replies::Column::TicketId.eq(ticket.id.clone()));
         if !is_agent(actor) {
             q = q.filter(replies::Column::Visibility.eq("public"));
         }
         if let Some((at, id)) = cursor {
-            q = q.filter(
-                Condition::any().add(replies::Column::CreatedAt.gt(at)).add(
-                    Condition::all()
-                        .add(replies::Column::CreatedAt.eq(at))
-                        .add(replies::Column::Id.gt(id)),
-                ),
-            );
+            q = q.filter(sort.after(vec![at.into(), id.into()]));
         }
-        let rows = q.limit(size.fetch()).all(self.db.conn()).await?;
+        let rows = sort
+            .order(q)
+            .limit(size.fetch())
+            .all(self.db.conn())
+            .await?;
         let (rows, token) = self.pager.page("hdts_replies", &filters, rows, size, |r| {
             (r.created_at, r.id.clone())
         });

@@ -40,6 +40,7 @@ pub static TICKET_SERVICE: Policy = Policy {
         ("AssignTicket", STAFF),
         ("TransitionTicket", STAFF),
         ("AddComment", STAFF),
+        ("ListComments", STAFF),
         ("ListTicketEvents", STAFF),
         ("WatchTicket", STAFF),
         ("WatchTickets", STAFF),

@@ -130,22 +130,25 @@ impl TicketService for TicketApi {
         ))
     }
 
+    async fn list_comments(
+        &self,
+        request: Request<pb::ListCommentsRequest>,
+    ) -> Result<Response<pb::ListCommentsResponse>, Status> {
+        let (comments, next_page_token) = self.tickets.comments(request.get_ref()).await?;
+        Ok(Response::new(pb::ListCommentsResponse {
+            comments,
+            next_page_token,
+        }))
+    }
+
     async fn list_ticket_events(
         &self,
         request: Request<pb::ListTicketEventsRequest>,
     ) -> Result<Response<pb::ListTicketEventsResponse>, Status> {
-        let r = request.into_inner();
-        // The whole history is one page (it is bounded by the ticket's life).
-        if !r.page_token.is_empty() {
-            return Err(crate::TtsError::invalid(
-                "page_token",
-                "is not a token issued for this listing",
-            )
-            .into());
-        }
+        let (events, next_page_token) = self.tickets.events(request.get_ref()).await?;
         Ok(Response::new(pb::ListTicketEventsResponse {
-            events: self.tickets.events(&r.ticket_id).await?,
-            next_page_token: String::new(),
+            events,
+            next_page_token,
         }))
     }
 

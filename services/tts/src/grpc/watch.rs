@@ -339,17 +339,9 @@ fn queue_of(
     if !r.assignee_user_id.is_empty() {
         v.uuid("assignee_user_id", &r.assignee_user_id);
     }
-    let mut statuses = Vec::new();
-    for (i, s) in r.statuses.iter().enumerate() {
-        match pb::TicketStatus::try_from(*s)
-            .ok()
-            .and_then(TicketStatus::from_proto)
-        {
-            Some(s) => statuses.push(s.as_str()),
-            None => {
-                v.add(format!("statuses[{i}]"), "is not a ticket status");
-            }
-        }
+    let (mut statuses, wrong) = crate::tickets::model::stored_statuses(&r.statuses);
+    for w in wrong {
+        v.add(w.field, w.description);
     }
     v.finish().map_err(Status::from)?;
     if statuses.is_empty() {

@@ -1,25 +1,147 @@
 //! ListTickets: the queues agents and managers work from — filtered by
 //! status (TRIAGE shows what waits for a manager), assignee, requester,
 //! department, category, priority, workflow, help topic or help-desk
-//! ticket — in a keyset-paged order.
+//! ticket — in a keyset-paged order (newest, oldest, recently updated, most
+//! urgent, or by number; ties broken by number).
 
 use chrono::{DateTime, Utc};
 use map_contracts::tts::v1 as pb;
-use map_kit::{FieldViolation, paging::PageSize};
-use sea_orm::{
-    ColumnTrait as _, Condition, EntityTrait as _, QueryFilter as _, QueryOrder as _,
-    QuerySelect as _,
+use map_kit::{
+    FieldViolation,
+    paging::{Direction, PageSize, Sort, number_values},
 };
-use serde::Serialize;
+use sea_orm::{
+    ColumnTrait as _, EntityTrait as _, QueryFilter as _, QuerySelect as _, Value,
+    sea_query::{CaseStatement, Expr},
+};
+use serde::{Deserialize, Serialize};
 
 use super::{Tickets, model};
 use crate::{TtsError, entity::tickets};
 
+/// The orders ListTickets supports (its order_by), each ending with the
+/// ticket number as the contract's tie-breaker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 enum Order {
+    /// "create_time desc", the default; ties newest number first.
     NewestFirst,
+    /// "create_time"; ties oldest number first.
     OldestFirst,
+    /// "update_time desc"; ties newest number first.
     RecentlyUpdated,
+    /// "priority desc"; within a priority the oldest number first, so a
+    /// queue read top down is worked most urgent, then longest waiting.
+    MostUrgent,
+    /// "number".
+    Number,
+}
+
+const ORDERS: &str = "supported: \"create_time desc\" (the default), \"create_time\", \
+                      \"update_time desc\", \"priority desc\", \"number\"";
+
+impl Order {
+    /// The order `order_by` names; a violation naming `order_by` for one
+    /// the contract does not offer (yet).
+    fn parse(order_by: &str) -> Result<Order, FieldViolation> {
+        let refused = |description: String| FieldViolation {
+            field: "order_by".into(),
+            description,
+        };
+        // AIP-132: fields and keywords separated by any whitespace.
+        let words: Vec<&str> = order_by.split_whitespace().collect();
+        Ok(match words.as_slice() {
+            [] | ["create_time", "desc"] => Order::NewestFirst,
+            ["create_time"] | ["create_time", "asc"] => Order::OldestFirst,
+            ["update_time", "desc"] => Order::RecentlyUpdated,
+            ["priority", "desc"] => Order::MostUrgent,
+            ["number"] | ["number", "asc"] => Order::Number,
+            ["sla.resolution_due_time", ..] => {
+                return Err(refused(format!(
+                    "\"sla.resolution_due_time\" is not available until SLA clocks run; {ORDERS}"
+                )));
+            }
+            _ => return Err(refused(ORDERS.to_owned())),
+        })
+    }
+
+    /// The keys of the order, most significant first.
+    fn sort(self) -> Sort {
+        use Direction::{Ascending, Descending};
+        let number = tickets::Column::Number;
+        let time = |column: tickets::Column| column.into_expr();
+        match self {
+            Order::NewestFirst => Sort::default()
+                .key(time(tickets::Column::CreatedAt), Descending)
+                .number(number, Descending),
+            Order::OldestFirst => Sort::default()
+                .key(time(tickets::Column::CreatedAt), Ascending)
+                .number(number, Ascending),
+            Order::RecentlyUpdated => Sort::default()
+                .key(time(tickets::Column::UpdatedAt), Descending)
+                .number(number, Descending),
+            Order::MostUrgent => Sort::default()
+                .key(rank(), Descending)
+                .number(number, Ascending),
+            Order::Number => Sort::default().number(number, Ascending),
+        }
+    }
+
+    /// The sort key of `t`, as the next page token carries it.
+    fn key(self, t: &tickets::Model) -> After {
+        let number = t.number.clone();
+        match self {
+            Order::NewestFirst | Order::OldestFirst => After::Time(t.created_at, number),
+            Order::RecentlyUpdated => After::Time(t.updated_at, number),
+            Order::MostUrgent => After::Rank(model::priority_rank(&t.priority), number),
+            Order::Number => After::Number(number),
+        }
+    }
+
+    /// The values of [`Order::sort`]'s keys at `after`; a key of another
+    /// order is a token not issued for this listing.
+    fn values(self, after: After) -> Result<Vec<Value>, TtsError> {
+        let (first, number) = match (self, after) {
+            (
+                Order::NewestFirst | Order::OldestFirst | Order::RecentlyUpdated,
+                After::Time(at, number),
+            ) => (Some(Value::from(at)), number),
+            (Order::MostUrgent, After::Rank(rank, number)) => (Some(Value::from(rank)), number),
+            (Order::Number, After::Number(number)) => (None, number),
+            _ => {
+                return Err(TtsError::invalid(
+                    "page_token",
+                    "is not a token issued for this listing",
+                ));
+            }
+        };
+        Ok(first.into_iter().chain(number_values(&number)).collect())
+    }
+}
+
+/// Where a page ended: the sort key of its last ticket.
+#[derive(Debug, Serialize, Deserialize)]
+enum After {
+    /// Creation or update time, and number.
+    Time(DateTime<Utc>, String),
+    /// Priority rank, and number.
+    Rank(i32, String),
+    /// Number alone.
+    Number(String),
+}
+
+/// The priority's rank in SQL, the same as [`model::priority_rank`]: a
+/// `CASE` over the stored text (the rows carry no rank column).
+fn rank() -> Expr {
+    model::PRIORITIES
+        .iter()
+        .fold(CaseStatement::new(), |case, p| {
+            case.case(
+                tickets::Column::Priority.eq(*p),
+                Expr::val(model::priority_rank(p)),
+            )
+        })
+        .finally(Expr::val(0))
+        .into()
 }
 
 /// The request's filters, as the page token binds them.
@@ -46,33 +168,12 @@ impl Tickets {
     ) -> Result<(Vec<pb::Ticket>, String), TtsError> {
         let size = PageSize::parse(r.page_size)?;
         let mut bad = Vec::new();
-        let order = match r.order_by.trim() {
-            "" | "create_time desc" => Order::NewestFirst,
-            "create_time" | "create_time asc" => Order::OldestFirst,
-            "update_time desc" => Order::RecentlyUpdated,
-            _ => {
-                bad.push(FieldViolation {
-                    field: "order_by".into(),
-                    description: "supported: \"create_time desc\" (the default), \"create_time\", \"update_time desc\"".into(),
-                });
-                Order::NewestFirst
-            }
-        };
-        let statuses = r
-            .statuses
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| match pb::TicketStatus::try_from(*s) {
-                Ok(pb::TicketStatus::Unspecified) | Err(_) => {
-                    bad.push(FieldViolation {
-                        field: format!("statuses[{i}]"),
-                        description: "is not a ticket status".into(),
-                    });
-                    None
-                }
-                Ok(s) => Some(stored_status(s)),
-            })
-            .collect();
+        let order = Order::parse(&r.order_by).unwrap_or_else(|v| {
+            bad.push(v);
+            Order::NewestFirst
+        });
+        let (statuses, wrong) = model::stored_statuses(&r.statuses);
+        bad.extend(wrong);
         let priorities = r
             .priorities
             .iter()
@@ -104,8 +205,7 @@ impl Tickets {
             help_topic: &r.help_topic_id,
             breached_only: r.breached_only,
         };
-        let cursor: Option<(DateTime<Utc>, String)> =
-            self.pager.open("tickets", &f, &r.page_token)?;
+        let cursor: Option<After> = self.pager.open("tickets", &f, &r.page_token)?;
         // No SLA clocks run yet (the SLA issue): no ticket has breached.
         if f.breached_only {
             return Ok((Vec::new(), String::new()));
@@ -132,60 +232,20 @@ impl Tickets {
         if !f.hdts_ticket.is_empty() {
             q = q.filter(tickets::Column::HdtsTicketId.eq(f.hdts_ticket.to_owned()));
         }
-        let (time, descending) = match order {
-            Order::NewestFirst => (tickets::Column::CreatedAt, true),
-            Order::OldestFirst => (tickets::Column::CreatedAt, false),
-            Order::RecentlyUpdated => (tickets::Column::UpdatedAt, true),
-        };
-        if let Some((at, id)) = cursor {
-            q = q.filter(if descending {
-                Condition::any().add(time.lt(at)).add(
-                    Condition::all()
-                        .add(time.eq(at))
-                        .add(tickets::Column::Id.lt(id)),
-                )
-            } else {
-                Condition::any().add(time.gt(at)).add(
-                    Condition::all()
-                        .add(time.eq(at))
-                        .add(tickets::Column::Id.gt(id)),
-                )
-            });
+        let sort = order.sort();
+        if let Some(after) = cursor {
+            q = q.filter(sort.after(order.values(after)?));
         }
-        q = if descending {
-            q.order_by_desc(time).order_by_desc(tickets::Column::Id)
-        } else {
-            q.order_by_asc(time).order_by_asc(tickets::Column::Id)
-        };
-        let rows = q.limit(size.fetch()).all(self.db.conn()).await?;
-        let (rows, token) = self.pager.page("tickets", &f, rows, size, |t| {
-            let at = if order == Order::RecentlyUpdated {
-                t.updated_at
-            } else {
-                t.created_at
-            };
-            (at, t.id.clone())
-        });
+        let rows = sort
+            .order(q)
+            .limit(size.fetch())
+            .all(self.db.conn())
+            .await?;
+        let (rows, token) = self.pager.page("tickets", &f, rows, size, |t| order.key(t));
         // Step names come with GetTicket; a list shows ids (one query per page).
         Ok((
             rows.iter().map(|t| model::to_proto(t, None)).collect(),
             token,
         ))
     }
-}
-
-fn stored_status(s: pb::TicketStatus) -> &'static str {
-    use crate::workflows::definition::StepStatus as S;
-    use model::Status;
-    match s {
-        pb::TicketStatus::Open => Status::Step(S::Open),
-        pb::TicketStatus::InProgress => Status::Step(S::InProgress),
-        pb::TicketStatus::WaitingOnRequester => Status::Step(S::WaitingOnRequester),
-        pb::TicketStatus::OnHold => Status::Step(S::OnHold),
-        pb::TicketStatus::Resolved => Status::Step(S::Resolved),
-        pb::TicketStatus::Closed => Status::Step(S::Closed),
-        pb::TicketStatus::Cancelled => Status::Cancelled,
-        pb::TicketStatus::Triage | pb::TicketStatus::Unspecified => Status::Triage,
-    }
-    .as_str()
 }

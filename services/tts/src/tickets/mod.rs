@@ -13,6 +13,8 @@
 
 pub mod assign;
 mod assignment;
+mod comment_list;
+mod history;
 pub mod intake;
 mod list;
 pub mod live;
@@ -41,7 +43,7 @@ use map_kit::{
 use prost::Message as _;
 use sea_orm::{
     ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, ConnectionTrait,
-    DatabaseTransaction, EntityTrait as _, QueryFilter as _, QueryOrder as _,
+    DatabaseTransaction, EntityTrait as _, QueryFilter as _,
 };
 
 use self::{
@@ -871,27 +873,6 @@ impl Tickets {
         Ok(true)
     }
 
-    /// ListTicketEvents, oldest first (the whole history; bounded by the
-    /// ticket's life).
-    pub async fn events(&self, ticket_id: &str) -> Result<Vec<pb::TicketEvent>, TtsError> {
-        let mut v = Violations::default();
-        v.uuid("ticket_id", ticket_id);
-        v.finish()?;
-        find(self.db.conn(), ticket_id).await?;
-        let rows = ticket_events::Entity::find()
-            .filter(ticket_events::Column::TicketId.eq(ticket_id.to_owned()))
-            .order_by_asc(ticket_events::Column::TicketVersion)
-            .order_by_asc(ticket_events::Column::Id)
-            .all(self.db.conn())
-            .await?;
-        rows.into_iter()
-            .map(|r| {
-                pb::TicketEvent::decode(r.event.as_slice())
-                    .map_err(|e| TtsError::from(map_kit::ApiError::Internal(Box::new(e))))
-            })
-            .collect()
-    }
-
     async fn comment(
         &self,
         txn: &DatabaseTransaction,
@@ -936,10 +917,7 @@ impl Tickets {
         ticket_events::ActiveModel {
             id: Set(id),
             ticket_id: Set(ticket.id.clone()),
-            kind: Set(kind
-                .as_str_name()
-                .trim_start_matches("TICKET_EVENT_TYPE_")
-                .to_lowercase()),
+            kind: Set(history::stored_kind(kind)),
             actor_user_id: Set(actor.to_owned()),
             occurred_at: Set(now),
             ticket_version: Set(ticket.version),

@@ -102,6 +102,29 @@ impl Status {
     }
 }
 
+/// The stored forms of a request's repeated `statuses` filter, and a
+/// violation naming each value that is not a status.
+pub fn stored_statuses(values: &[i32]) -> (Vec<&'static str>, Vec<map_kit::FieldViolation>) {
+    let mut bad = Vec::new();
+    let statuses = values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let status = pb::TicketStatus::try_from(*s)
+                .ok()
+                .and_then(Status::from_proto);
+            if status.is_none() {
+                bad.push(map_kit::FieldViolation {
+                    field: format!("statuses[{i}]"),
+                    description: "is not a ticket status".into(),
+                });
+            }
+            status.map(Status::as_str)
+        })
+        .collect();
+    (statuses, bad)
+}
+
 /// The stored form of a wire priority; `None` for UNSPECIFIED or unknown.
 pub fn priority_from_proto(n: i32) -> Option<&'static str> {
     match pb::TicketPriority::try_from(n).ok()? {
@@ -111,6 +134,15 @@ pub fn priority_from_proto(n: i32) -> Option<&'static str> {
         pb::TicketPriority::Urgent => Some("urgent"),
         pb::TicketPriority::Unspecified => None,
     }
+}
+
+/// The stored priorities, least urgent first.
+pub const PRIORITIES: [&str; 4] = ["low", "medium", "high", "urgent"];
+
+/// How urgent a stored priority is: its wire number, LOW 1 to URGENT 4
+/// (0 for an unknown value, below every known one).
+pub fn priority_rank(s: &str) -> i32 {
+    priority_to_proto(s).into()
 }
 
 fn priority_to_proto(s: &str) -> pb::TicketPriority {

@@ -60,19 +60,8 @@ impl Tickets {
                 ),
             });
         }
-        let mut statuses = Vec::new();
-        for (i, s) in r.statuses.iter().enumerate() {
-            match pb::TicketStatus::try_from(*s)
-                .ok()
-                .and_then(model::Status::from_proto)
-            {
-                Some(s) => statuses.push(s.as_str()),
-                None => bad.push(FieldViolation {
-                    field: format!("statuses[{i}]"),
-                    description: "is not a ticket status".into(),
-                }),
-            }
-        }
+        let (statuses, wrong) = model::stored_statuses(&r.statuses);
+        bad.extend(wrong);
         if !bad.is_empty() {
             return Err(TtsError::InvalidArgument(bad));
         }
