@@ -37,6 +37,14 @@ pub enum Scenario {
         #[command(flatten)]
         args: scenarios::next_assignee::NextAssigneeArgs,
     },
+    /// TTS's list, search and history pages at --baseline-tickets and then
+    /// --tickets tickets on PostgreSQL (does a page's cost grow with the table?).
+    TicketQueries {
+        #[command(flatten)]
+        load: LoadOptions,
+        #[command(flatten)]
+        args: map_tts::bench::TicketQueriesArgs,
+    },
     /// Unary calls direct vs through the gateway (gRPC and grpc-web), same
     /// run; then each at half the gateway's peak rate for the added p99.
     Gateway {
@@ -76,6 +84,17 @@ pub async fn run(scenario: Scenario) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             for report in reports {
+                report.print(load.json);
+            }
+        }
+        Scenario::TicketQueries { load, args } => {
+            let db = scenarios::bench_db::BenchDb::create(Some(&args.database_server))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            map_kit::db::migrate::<map_migrations::tts::Migrator>(&db.url).await?;
+            let reports = map_tts::bench::run(&db.db, &load, &args).await;
+            db.remove().await;
+            for report in reports.map_err(|e| anyhow::anyhow!("{e}"))? {
                 report.print(load.json);
             }
         }

@@ -17,6 +17,8 @@
 //! UNIMPLEMENTED.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod entity;
 pub mod error;
 pub mod grpc;
