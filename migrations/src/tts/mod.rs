@@ -1,12 +1,15 @@
 //! The tts database's own tables: workflows and their revisions; tickets,
-//! their history and comments; the help topics TTS knows from HDTS.
+//! their history and comments (with their attachments); the help topics
+//! TTS knows from HDTS.
 
 mod m0001_workflows;
 mod m0002_tickets;
 mod m0003_ticket_ratings;
 mod m0004_help_topics;
+mod m0005_attachments;
 
 pub(crate) use m0001_workflows::Migration as Workflows;
 pub(crate) use m0002_tickets::Migration as Tickets;
 pub(crate) use m0003_ticket_ratings::Migration as TicketRatings;
 pub(crate) use m0004_help_topics::Migration as HelpTopics;
+pub(crate) use m0005_attachments::Migration as Attachments;

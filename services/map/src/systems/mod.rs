@@ -140,6 +140,7 @@ mod tests {
             shutdown_grace: std::time::Duration::from_secs(1),
             trusted_proxies: map_kit::client_addr::TrustedProxies::default(),
             page_tokens: Some(map_kit::paging::Pager::random()),
+            uploads: map_kit::uploads::UploadLimits::default(),
         }
     }
 }
