@@ -16,7 +16,12 @@ use map_contracts::{
     events::v1 as ev,
     hdts::v1 as pb,
 };
-use map_kit::testing::{Caller, check_policy_matrix};
+use map_hdts::tickets::mirror::Mirror;
+use map_kit::{
+    bus::{Event, Handler as _},
+    testing::{Caller, check_policy_matrix},
+};
+use prost::Name as _;
 use support::{Fixture, fields, reason, sha256};
 use tonic::Code;
 
@@ -220,6 +225,46 @@ async fn reply_attachments_follow_the_replys_visibility() {
     let replies = c.list_replies(agent.request(pb::ListRepliesRequest { ticket_id: ticket.id.clone(), ..Default::default() })).await.unwrap().into_inner().replies;
     let listed: Vec<Vec<String>> = replies.iter().map(|r| r.attachments.iter().map(|a| a.file_name.clone()).collect()).collect();
     assert_eq!(listed, [vec!["model.txt".to_owned()], vec!["warranty.pdf".to_owned()]]);
+
+    // A public TTS comment's files come back by reference: TTS holds them.
+    let tts_file = ev::Attachment {
+        file_name: "fix.png".into(),
+        content_type: "image/png".into(),
+        size_bytes: 70,
+        file: Some(FileRef { system: "tts".into(), id: uuid::Uuid::now_v7().to_string() }),
+    };
+    let commented = ev::TtsTicketCommented {
+        ticket: Some(ev::TtsTicketSnapshot {
+            id: uuid::Uuid::now_v7().to_string(),
+            number: "TT-000042".into(),
+            hdts_ticket_id: ticket.id.clone(),
+            status: ev::TtsTicketStatus::InProgress.into(),
+            version: 2,
+            ..Default::default()
+        }),
+        comment_id: uuid::Uuid::now_v7().to_string(),
+        body: "Fixed, see photo".into(),
+        public: true,
+        attachments: vec![tts_file.clone()],
+        ..Default::default()
+    };
+    let event = Event::new(ev::Envelope {
+        id: uuid::Uuid::now_v7().to_string(),
+        r#type: "tts.ticket.commented".into(),
+        source: "tts".into(),
+        subject_version: 2,
+        payload: Some(prost_types::Any { type_url: ev::TtsTicketCommented::type_url(), value: prost::Message::encode_to_vec(&commented) }),
+        ..Default::default()
+    });
+    let txn = fx.db.db.begin_write().await.unwrap();
+    Mirror.handle(&event, &txn).await.unwrap();
+    txn.commit().await.unwrap();
+    let replies = c.list_replies(ada.request(pb::ListRepliesRequest { ticket_id: ticket.id.clone(), ..Default::default() })).await.unwrap().into_inner().replies;
+    let mirrored = replies.iter().find(|r| r.body == "Fixed, see photo").unwrap();
+    let refs: Vec<Option<FileRef>> = mirrored.attachments.iter().map(|a| a.file.clone()).collect();
+    assert_eq!(refs, vec![tts_file.file.clone()]);
+    let e = fx.download(&ada, tts_file.file.as_ref().unwrap()).await.unwrap_err();
+    assert_eq!(fields(&e), ["file.system"]);
 }
 }
 
