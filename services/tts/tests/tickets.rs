@@ -106,6 +106,7 @@ async fn a_ticket_opens_assigned_and_moves_along_its_workflow() {
         body: "Internal: check warranty".into(),
         visibility: pb::CommentVisibility::Internal.into(),
         request_id: uuid::Uuid::now_v7().to_string(),
+        attachments: Vec::new(),
     })).await.unwrap().into_inner();
     assert_eq!(note.ticket.unwrap().version, 3);
 

@@ -43,5 +43,17 @@ pub static TICKET_SERVICE: Policy = Policy {
         ("ListTicketEvents", STAFF),
         ("WatchTicket", STAFF),
         ("UpdateTicket", STAFF),
+        ("GetAttachment", STAFF),
+    ],
+};
+
+/// `map.tts.v1.UploadService`: staff upload what they attach to comments
+/// (only the uploader appends, completes or attaches: the domain's rule).
+pub static UPLOAD_SERVICE: Policy = Policy {
+    service: "map.tts.v1.UploadService",
+    methods: &[
+        ("StartUpload", STAFF),
+        ("AppendUploadChunk", STAFF),
+        ("CompleteUpload", STAFF),
     ],
 };
