@@ -301,4 +301,38 @@ async fn stale_uploads_are_pruned_and_attached_files_kept() {
     assert!(fx.uploads.attached(&used.id).await.is_ok());
     let _ = recent;
 }
+
+#[tokio::test]
+async fn the_workers_pruner_prunes_on_its_own_until_shut_down() {
+    let fx = fixture().await;
+    fx.uploads.start(ANA, "stale.txt", "text/plain", 3).await.unwrap();
+    fx.clock.advance(Duration::from_secs(24 * 3600 + 1));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let pruner = tokio::spawn(uploads::run_pruner(
+        fx.db.db.clone(),
+        fx.clock.clock(),
+        Duration::from_millis(20),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let db = fx.db.db.clone();
+    let pruned = map_kit::testing::poll_until(Duration::from_secs(10), || {
+        let db = db.clone();
+        async move { entity::upload::Entity::find().count(db.conn()).await.unwrap() == 0 }
+    })
+    .await;
+    assert!(pruned, "the pruner never pruned the stale upload");
+    // And on its next round, one started since (and gone stale).
+    fx.uploads.start(ANA, "later.txt", "text/plain", 3).await.unwrap();
+    fx.clock.advance(Duration::from_secs(24 * 3600 + 1));
+    let pruned = map_kit::testing::poll_until(Duration::from_secs(10), || {
+        let db = db.clone();
+        async move { entity::upload::Entity::find().count(db.conn()).await.unwrap() == 0 }
+    })
+    .await;
+    assert!(pruned, "the pruner did not run again");
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), pruner).await.unwrap().unwrap();
+}
 }

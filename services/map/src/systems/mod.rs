@@ -39,6 +39,9 @@ pub struct Module {
     /// Its timer handlers, added to the worker's timer worker by kind
     /// (`map worker`, `map dev`).
     pub timers: fn(TimerWorker, &Db, &Bus) -> TimerWorker,
+    /// Whether it holds uploaded files (map-kit's `uploads`): its worker
+    /// prunes the stale ones (`map worker`, `map dev`).
+    pub holds_files: bool,
 }
 
 /// What a system's API is built from: its validated configuration, its
