@@ -8,7 +8,8 @@
 //! timers table (map-kit's `timers`) and the parked events (map-kit's
 //! `bus::parked`); every database but Auth's then holds
 //! the local directory of Auth's users and departments and the answered
-//! requests by `request_id` (map-kit's `idempotency`).
+//! requests by `request_id` (map-kit's `idempotency`); a system that holds
+//! files (HDTS, TTS) has the uploads and their chunks (map-kit's `uploads`).
 #![forbid(unsafe_code)]
 
 // The auth migrations live in auth/; the module `auth` is the Migrator.
@@ -26,6 +27,7 @@ mod requests;
 mod timers;
 #[path = "tts/mod.rs"]
 mod tts_schema;
+mod uploads;
 
 /// Declares a system's migrator: the shared ones first (outbox, inbox,
 /// timers), then its own. The shared ones touch only their own tables, so a
@@ -91,6 +93,8 @@ migrator!(
     crate::tts_schema::TicketRatings,
     crate::tts_schema::HelpTopics,
     crate::tts_schema::TicketSearch,
+    crate::uploads::Migration,
+    crate::tts_schema::Attachments,
 );
 migrator!(
     /// The help desk's database.
@@ -102,4 +106,6 @@ migrator!(
     crate::hdts_schema::Tickets,
     crate::hdts_schema::Replies,
     crate::hdts_schema::Ratings,
+    crate::uploads::Migration,
+    crate::hdts_schema::Attachments,
 );

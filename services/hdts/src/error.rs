@@ -93,4 +93,10 @@ impl From<ApiError> for HdtsError {
     }
 }
 
+impl From<map_kit::uploads::UploadError> for HdtsError {
+    fn from(e: map_kit::uploads::UploadError) -> HdtsError {
+        HdtsError::Api(Box::new(e.into_api(System::Hdts)))
+    }
+}
+
 pub(crate) use map_kit::db::is_unique_violation;

@@ -5,7 +5,9 @@
 //!   `hdts.topic.*` events carrying the whole topic;
 //! - [`tickets`]: submissions (routed by their help topic) and the employee's
 //!   view of them; [`tickets::mirror`] keeps their TTS side from
-//!   `tts.ticket.*` snapshots, newer versions only;
+//!   `tts.ticket.*` snapshots, newer versions only; [`tickets::attachments`]
+//!   the files attached to submissions and replies (uploaded through
+//!   UploadService, held in HDTS's database by map-kit's `uploads`);
 //! - [`entity`]: the sea-orm entities of HDTS's tables;
 //! - [`grpc`]: the tonic adapter and its access policy;
 //! - [`HdtsError`]: the domain's errors.

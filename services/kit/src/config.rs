@@ -10,7 +10,7 @@ use std::{convert::Infallible, net::SocketAddr, path::PathBuf, time::Duration};
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::{System, client_addr::TrustedProxies, paging::Pager};
+use crate::{System, client_addr::TrustedProxies, paging::Pager, uploads::UploadLimits};
 
 /// A configuration error. It names the variable (and flag) at fault.
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +102,10 @@ pub struct ServiceArgs {
     /// (`openssl rand -base64 32`), the same on every replica of the system.
     #[arg(long, env = "MAP_PAGE_TOKEN_KEY", value_parser = secret, hide_env_values = true)]
     pub page_token_key: Option<SecretString>,
+    /// The largest file a system that holds files (HDTS, TTS) accepts for
+    /// upload, in bytes; default 10 MiB.
+    #[arg(long, env = "MAP_UPLOAD_MAX_BYTES", default_value_t = crate::uploads::DEFAULT_MAX_FILE_BYTES)]
+    pub upload_max_bytes: u64,
 }
 
 /// TLS material read from disk at validation time.
@@ -152,6 +156,9 @@ pub struct ServiceConfig {
     /// Mints and opens page tokens with `MAP_PAGE_TOKEN_KEY`, when set;
     /// [`ServiceConfig::pager`] insists on it.
     pub page_tokens: Option<Pager>,
+    /// What uploads a system that holds files accepts
+    /// (`MAP_UPLOAD_MAX_BYTES`).
+    pub uploads: UploadLimits,
 }
 
 impl ServiceConfig {
@@ -261,6 +268,14 @@ impl ServiceArgs {
             ),
             None => None,
         };
+        let max = MAX_UPLOAD_LIMIT;
+        if self.upload_max_bytes == 0 || self.upload_max_bytes > max {
+            return Err(ConfigError::new(
+                "MAP_UPLOAD_MAX_BYTES",
+                "upload-max-bytes",
+                format!("must be from 1 to {max} bytes"),
+            ));
+        }
         Ok(ServiceConfig {
             system,
             database_url,
@@ -273,11 +288,18 @@ impl ServiceArgs {
             shutdown_grace,
             trusted_proxies,
             page_tokens,
+            uploads: UploadLimits {
+                max_file_bytes: self.upload_max_bytes,
+            },
         })
     }
 }
 
 const PAGE_TOKEN_KEY: &str = "MAP_PAGE_TOKEN_KEY";
+
+/// The largest `MAP_UPLOAD_MAX_BYTES`: files live in the database, as
+/// chunks of at most 1 MiB, and are read back whole to be checked.
+const MAX_UPLOAD_LIMIT: u64 = 1 << 30;
 
 /// Every system but Auth calls Auth (validating callers, its directory's
 /// backfill, user look-ups), so both are required; the error names the
@@ -468,6 +490,16 @@ mod tests {
         assert_eq!(cfg.listen.port(), 8003);
         assert!(cfg.amqp_url.is_none() && cfg.tls.is_none());
         assert_eq!(cfg.shutdown_grace, Duration::from_secs(25));
+        assert_eq!(cfg.uploads.max_file_bytes, 10 * 1024 * 1024);
+        let cfg = args(&with_auth(&[
+            "--database-url",
+            "sqlite://x.db",
+            "--upload-max-bytes",
+            "2048",
+        ]))
+        .validate(System::Hdts, true)
+        .map_err(|e| e.to_string());
+        assert_eq!(cfg.map(|c| c.uploads.max_file_bytes), Ok(2048));
     }
 
     #[test]
@@ -537,6 +569,18 @@ mod tests {
             System::Tts,
         );
         assert_eq!(e.variable, "MAP_TRUSTED_PROXIES");
+        for bad in ["0", "1073741825", "ten"] {
+            let flags = with_auth(&["--database-url", "sqlite://x.db", "--upload-max-bytes", bad]);
+            let cli = Cli::try_parse_from(std::iter::once("map").chain(flags.iter().copied()));
+            match cli {
+                Ok(c) => match c.args.validate(System::Hdts, true) {
+                    Ok(_) => panic!("{bad} accepted as MAP_UPLOAD_MAX_BYTES"),
+                    Err(e) => assert_eq!(e.variable, "MAP_UPLOAD_MAX_BYTES", "{bad}"),
+                },
+                // Not a number: clap refuses it, naming the flag.
+                Err(e) => assert!(e.to_string().contains("upload-max-bytes"), "{bad}: {e}"),
+            }
+        }
     }
 
     #[test]

@@ -35,6 +35,10 @@
 //! - [`system`]: the five systems, their ports and services;
 //! - [`timers`]: persisted due work, fired exactly once with its handler's
 //!   writes, shared by concurrent workers on PostgreSQL;
+//! - [`uploads`]: files uploaded in chunks through unary calls (browsers
+//!   over grpc-web), checked (SHA-256, content type against the bytes),
+//!   stored in the system's database, attached by `FileRef`, streamed back,
+//!   and pruned when never finished or never used;
 //! - [`wire`]: timestamp, duration, date, money and field-mask conversions
 //!   between the contracts and the domain, errors naming the field;
 //! - `testing` (feature): a fresh database and a port-0 server per test.
@@ -136,6 +140,7 @@ pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod timers;
+pub mod uploads;
 mod violations;
 pub mod wire;
 

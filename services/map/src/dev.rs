@@ -105,6 +105,7 @@ pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
             trusted_proxies: map_kit::client_addr::TrustedProxies::default(),
             // One process mints and opens every token: a fresh key per run.
             page_tokens: Some(map_kit::paging::Pager::random()),
+            uploads: map_kit::uploads::UploadLimits::default(),
         };
         let live = map_kit::bus::live::Feed::of(bus.clone());
         let server = serve::build_server(&config, &db, auth, live)?;

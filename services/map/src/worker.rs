@@ -42,9 +42,9 @@ pub struct AuthAccess {
 /// How often the directory is compared with Auth's after its backfill.
 const DIRECTORY_RECONCILE: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// Spawns `system`'s relay, consumers, timer worker and (with `auth`) its
-/// directory's backfill and reconcile on `tasks`; they stop when `stop`
-/// turns true.
+/// Spawns `system`'s relay, consumers, timer worker, the pruner of its
+/// stale uploads (when it holds files) and (with `auth`) its directory's
+/// backfill and reconcile on `tasks`; they stop when `stop` turns true.
 pub fn spawn(
     system: System,
     db: &Db,
@@ -71,6 +71,14 @@ pub fn spawn(
         map_kit::timers::TimerWorkerConfig::default(),
     );
     tasks.spawn((module.timers)(timers, db, bus).run(stopped(stop.clone())));
+    if module.holds_files {
+        tasks.spawn(map_kit::uploads::run_pruner(
+            db.clone(),
+            map_kit::clock::Clock::system(),
+            map_kit::uploads::PRUNE_EVERY,
+            stopped(stop.clone()),
+        ));
+    }
     let consumers = (module.consumers)(db, bus, auth)?;
     for consumer in consumers.into_iter().chain(extra) {
         let queue = consumer.queue();

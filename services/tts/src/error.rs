@@ -87,6 +87,12 @@ impl From<TtsError> for ApiError {
     }
 }
 
+impl From<map_kit::uploads::UploadError> for TtsError {
+    fn from(e: map_kit::uploads::UploadError) -> TtsError {
+        TtsError::from(e.into_api(System::Tts))
+    }
+}
+
 impl From<ApiError> for TtsError {
     fn from(e: ApiError) -> TtsError {
         TtsError::Api(Box::new(e))

@@ -5,7 +5,8 @@
 //!   published revision per selector, and the matching that picks a new
 //!   ticket's workflow;
 //! - [`tickets`]: tickets opened (never stuck: triage or unassigned with the
-//!   reason), worked through their workflow revision, commented, with an
+//!   reason), worked through their workflow revision, commented (with files
+//!   uploaded through UploadService: [`tickets::attachments`]), with an
 //!   append-only history and `tts.ticket.*` events;
 //! - [`topics`]: the copy of HDTS's help-topic catalogue (`hdts.topic.*`);
 //! - [`entity`]: the sea-orm entities of TTS's tables;

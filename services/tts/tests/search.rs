@@ -51,6 +51,7 @@ async fn search_finds_the_same_tickets_on_both_databases() {
         body: "Replaced under warranty (ticket-42).".into(),
         visibility: pb::CommentVisibility::Internal.into(),
         request_id: uuid::Uuid::now_v7().to_string(),
+        attachments: vec![],
     }))
     .await
     .unwrap();

@@ -106,6 +106,7 @@ async fn a_ticket_opens_assigned_and_moves_along_its_workflow() {
         body: "Internal: check warranty".into(),
         visibility: pb::CommentVisibility::Internal.into(),
         request_id: uuid::Uuid::now_v7().to_string(),
+        attachments: Vec::new(),
     })).await.unwrap().into_inner();
     assert_eq!(note.ticket.unwrap().version, 3);
 
@@ -475,7 +476,7 @@ async fn tickets_page_in_every_order_with_ties_broken_by_number() {
     assert_eq!(ticket_pages(&mut c, &ada, list("")).await.concat(), newest);
     assert_eq!(ticket_pages(&mut c, &ada, list("create_time desc")).await.concat(), newest);
     // A comment touches ticket 3: it leads by update time, the rest follow.
-    c.add_comment(ada.request(pb::AddCommentRequest { ticket_id: made[2].id.clone(), body: "seen".into(), visibility: pb::CommentVisibility::Internal.into(), request_id: uuid::Uuid::now_v7().to_string() })).await.unwrap();
+    c.add_comment(ada.request(pb::AddCommentRequest { ticket_id: made[2].id.clone(), body: "seen".into(), visibility: pb::CommentVisibility::Internal.into(), request_id: uuid::Uuid::now_v7().to_string(), attachments: vec![] })).await.unwrap();
     let mut updated = vec!["TT-000003".to_owned()];
     updated.extend(newest.iter().filter(|n| *n != "TT-000003").cloned());
     assert_eq!(ticket_pages(&mut c, &ada, list("update_time desc")).await.concat(), updated);
@@ -545,8 +546,7 @@ async fn comments_page_oldest_or_newest_first_filtered_by_visibility() {
         ticket_id: ticket.id.clone(),
         body: body.into(),
         visibility: visibility.into(),
-        request_id: uuid::Uuid::now_v7().to_string(),
-    };
+        request_id: uuid::Uuid::now_v7().to_string(), attachments: vec![] };
     let mut bodies = Vec::new();
     for i in 0..5 {
         let visibility = if i % 2 == 0 { pb::CommentVisibility::Public } else { pb::CommentVisibility::Internal };
@@ -615,7 +615,7 @@ async fn history_pages_by_version_in_both_orders_and_by_type() {
     let mut c = fx.tickets().await;
     let t = c.create_ticket(ada.request(new_ticket("Hardware", ""))).await.unwrap().into_inner().ticket.unwrap();
     for body in ["one", "two"] {
-        c.add_comment(ada.request(pb::AddCommentRequest { ticket_id: t.id.clone(), body: body.into(), visibility: pb::CommentVisibility::Public.into(), request_id: uuid::Uuid::now_v7().to_string() })).await.unwrap();
+        c.add_comment(ada.request(pb::AddCommentRequest { ticket_id: t.id.clone(), body: body.into(), visibility: pb::CommentVisibility::Public.into(), request_id: uuid::Uuid::now_v7().to_string(), attachments: vec![] })).await.unwrap();
     }
     let now = c.get_ticket(ada.request(pb::GetTicketRequest { lookup: Some(pb::get_ticket_request::Lookup::Id(t.id.clone())) })).await.unwrap().into_inner().ticket.unwrap();
     c.transition_ticket(ada.request(step_to(&now, "ask_requester", "Which model?"))).await.unwrap();

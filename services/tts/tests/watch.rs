@@ -37,6 +37,7 @@ fn comment(t: &str, body: &str) -> pb::AddCommentRequest {
         body: body.into(),
         visibility: pb::CommentVisibility::Internal.into(),
         request_id: uuid::Uuid::now_v7().to_string(),
+        attachments: vec![],
     }
 }
 

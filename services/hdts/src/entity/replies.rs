@@ -25,6 +25,9 @@ pub struct Model {
     pub tts_comment_id: Option<String>,
     /// When it was written.
     pub created_at: ChronoDateTimeUtc,
+    /// The files attached (`map_kit::uploads::attachments`): HDTS's own
+    /// uploads, or a mirrored TTS comment's references; `None` for none.
+    pub attachments: Option<Vec<u8>>,
 }
 
 /// Read by ticket.

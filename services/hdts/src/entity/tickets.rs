@@ -58,6 +58,9 @@ pub struct Model {
     pub rating_comment: String,
     /// When they rated it last.
     pub rated_at: Option<ChronoDateTimeUtc>,
+    /// The files attached at submission (`map_kit::uploads::attachments`);
+    /// `None` for none.
+    pub attachments: Option<Vec<u8>>,
 }
 
 /// Read by id.

@@ -1,8 +1,11 @@
 //! `map.hdts.v1.HelpDeskService` over the domain. Who may call what is
 //! `policy::HELP_DESK_SERVICE`, enforced before the handlers. Submitting,
 //! reading and listing tickets, replies, withdrawal, confirmation, reopening,
-//! rating and the help topics are served.
+//! rating, the help topics and attachments' content are served.
 
+use std::pin::Pin;
+
+use futures::{Stream, StreamExt as _};
 use map_contracts::hdts::v1::{self as pb, help_desk_service_server::HelpDeskService};
 use map_kit::{System, authn, idempotency::Idempotent, wire::field_mask::update_paths};
 use tonic::{Request, Response, Status};
@@ -48,6 +51,31 @@ fn viewer<T>(request: &Request<T>) -> Result<Viewer, Status> {
 
 #[tonic::async_trait]
 impl HelpDeskService for HelpDeskApi {
+    type GetAttachmentStream =
+        Pin<Box<dyn Stream<Item = Result<pb::GetAttachmentResponse, Status>> + Send>>;
+
+    async fn get_attachment(
+        &self,
+        request: Request<pb::GetAttachmentRequest>,
+    ) -> Result<Response<Self::GetAttachmentStream>, Status> {
+        let actor = authn::principal(&request)?;
+        let download = self
+            .desk
+            .attachment(&actor, request.get_ref().file.as_ref())
+            .await?;
+        // The metadata rides on the first message.
+        let mut attachment = Some(download.attachment);
+        let stream = download.content.map(move |chunk| match chunk {
+            Ok(c) => Ok(pb::GetAttachmentResponse {
+                attachment: attachment.take(),
+                offset: c.offset,
+                data: c.data,
+            }),
+            Err(e) => Err(Status::from(e.into_api(System::Hdts))),
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+
     async fn submit_ticket(
         &self,
         request: Request<pb::SubmitTicketRequest>,

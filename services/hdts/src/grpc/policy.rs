@@ -19,6 +19,17 @@ const TICKETS: Access = Access::AnyRole(&[(System::Hdts, "employee"), (System::H
 /// The catalogue's managers.
 const ADMIN: Access = Access::AnyRole(&[(System::Hdts, "admin")]);
 
+/// `map.hdts.v1.UploadService`: anyone who uses the help desk uploads
+/// (only the uploader appends, completes or attaches: the domain's rule).
+pub static UPLOAD_SERVICE: Policy = Policy {
+    service: "map.hdts.v1.UploadService",
+    methods: &[
+        ("StartUpload", PEOPLE),
+        ("AppendUploadChunk", PEOPLE),
+        ("CompleteUpload", PEOPLE),
+    ],
+};
+
 /// `map.hdts.v1.HelpDeskService`.
 pub static HELP_DESK_SERVICE: Policy = Policy {
     service: "map.hdts.v1.HelpDeskService",
@@ -36,5 +47,6 @@ pub static HELP_DESK_SERVICE: Policy = Policy {
         ("GetHelpTopic", PEOPLE),
         ("ListHelpTopics", PEOPLE),
         ("UpdateHelpTopic", ADMIN),
+        ("GetAttachment", TICKETS),
     ],
 };

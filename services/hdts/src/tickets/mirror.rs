@@ -58,6 +58,8 @@ async fn mirror_comment(
         source: Set("tts".into()),
         tts_comment_id: Set(Some(c.comment_id.clone())),
         created_at: Set(at),
+        // TTS's files, by reference: TTS holds and serves them.
+        attachments: Set(map_kit::uploads::attachments::encode(&c.attachments)),
     }
     .insert(txn)
     .await?;

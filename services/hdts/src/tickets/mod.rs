@@ -5,6 +5,7 @@
 //! `tts.ticket.*` snapshots by [`mirror`]. Employees see only their own
 //! tickets (another's is NOT_FOUND); agents see all.
 
+pub mod attachments;
 pub mod lifecycle;
 mod list;
 pub mod mirror;
@@ -22,6 +23,7 @@ use map_kit::{
     idempotency::Idempotent,
     outbox::{NewEvent, Outbox},
     paging::Pager,
+    uploads::{UploadLimits, Uploads},
     wire::{etag::etag, time::timestamp},
 };
 use sea_orm::{
@@ -43,6 +45,7 @@ pub struct HelpDesk {
     outbox: Outbox,
     clock: Clock,
     pager: Pager,
+    uploads: Uploads,
 }
 
 /// Whether `p` works the help desk (sees every ticket).
@@ -51,14 +54,33 @@ pub fn is_agent(p: &Principal) -> bool {
 }
 
 impl HelpDesk {
-    /// Over `db`.
+    /// Over `db`, taking uploads within the default limits.
     pub fn new(db: Db, clock: Clock, pager: Pager) -> HelpDesk {
         HelpDesk {
+            uploads: Uploads::new(
+                System::Hdts,
+                db.clone(),
+                clock.clone(),
+                UploadLimits::default(),
+            ),
             db,
             outbox: Outbox::new(System::Hdts).with_clock(clock.clone()),
             clock,
             pager,
         }
+    }
+
+    /// The same help desk, taking uploads within `limits`
+    /// (`MAP_UPLOAD_MAX_BYTES`).
+    pub fn with_upload_limits(mut self, limits: UploadLimits) -> HelpDesk {
+        self.uploads = self.uploads.with_limits(limits);
+        self
+    }
+
+    /// The files HDTS holds: what UploadService receives and tickets and
+    /// replies attach.
+    pub fn uploads(&self) -> &Uploads {
+        &self.uploads
     }
 
     /// SubmitTicket.
@@ -101,11 +123,8 @@ impl HelpDesk {
                 "medium"
             }
         };
-        if !r.attachments.is_empty() {
-            v.add(
-                "attachments",
-                "uploads are not available yet (tickets part 2)",
-            );
+        for wrong in self.uploads.check_refs("attachments", &r.attachments) {
+            v.add(wrong.field, wrong.description);
         }
         if !r.requester_user_id.is_empty() {
             v.uuid("requester_user_id", &r.requester_user_id);
@@ -156,9 +175,22 @@ impl HelpDesk {
             return Err(HdtsError::NotFound("department"));
         }
         let now = self.clock.now();
+        let id = uuid::Uuid::now_v7().to_string();
+        // The caller's uploads, attached in this transaction: a refusal
+        // attaches nothing.
+        let files = self
+            .uploads
+            .attach(
+                &txn,
+                &actor.id,
+                "attachments",
+                &r.attachments,
+                &attachments::ticket_owner(&id),
+            )
+            .await?;
         let number = next_number(&txn, "HD").await?;
         let row = tickets::ActiveModel {
-            id: Set(uuid::Uuid::now_v7().to_string()),
+            id: Set(id),
             number: Set(number.to_string()),
             requester_user_id: Set(requester_id),
             requester_display_name: Set(requester.map(|u| u.display_name).unwrap_or_default()),
@@ -183,6 +215,7 @@ impl HelpDesk {
             rating_score: Set(0),
             rating_comment: Set(String::new()),
             rated_at: Set(None),
+            attachments: Set(map_kit::uploads::attachments::encode(&files)),
         }
         .insert(&txn)
         .await?;
@@ -311,7 +344,7 @@ pub fn to_proto(t: &tickets::Model) -> pb::Ticket {
         priority: priority_to_proto(&t.priority).into(),
         status: status_to_proto(&t.status).into(),
         source: pb::Source::Portal.into(),
-        attachments: Vec::new(),
+        attachments: attachments::to_proto(t.attachments.as_deref()),
         tts_ticket_id: t.tts_ticket_id.clone(),
         tts_ticket_number: t.tts_ticket_number.clone(),
         assignee_display_name: t.assignee_display_name.clone(),
@@ -357,7 +390,7 @@ pub fn snapshot(t: &tickets::Model) -> ev::HdtsTicketSnapshot {
         priority: i32::from(priority_to_proto(&t.priority)),
         status: status.into(),
         source: ev::TicketSource::Portal.into(),
-        attachments: Vec::new(),
+        attachments: map_kit::uploads::attachments::decode(t.attachments.as_deref()),
         tts_ticket_id: t.tts_ticket_id.clone(),
         tts_ticket_number: t.tts_ticket_number.clone(),
         assignee_display_name: t.assignee_display_name.clone(),

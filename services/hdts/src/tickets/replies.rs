@@ -50,7 +50,7 @@ pub fn reply_to_proto(r: &replies::Model) -> pb::Reply {
             _ => pb::Source::Portal,
         }
         .into(),
-        attachments: Vec::new(),
+        attachments: super::attachments::to_proto(r.attachments.as_deref()),
         create_time: Some(timestamp(r.created_at)),
     }
 }
@@ -99,11 +99,8 @@ impl HelpDesk {
     ) -> Result<pb::AddReplyResponse, HdtsError> {
         let mut v = Violations::default();
         v.text("body", &r.body, MAX_DESCRIPTION);
-        if !r.attachments.is_empty() {
-            v.add(
-                "attachments",
-                "uploads are not available yet (tickets part 2)",
-            );
+        for wrong in self.uploads.check_refs("attachments", &r.attachments) {
+            v.add(wrong.field, wrong.description);
         }
         v.finish()?;
         let internal = match pb::ReplyVisibility::try_from(r.visibility) {
@@ -130,8 +127,19 @@ impl HelpDesk {
         }
         let now = self.clock.now();
         let author = directory::read::user(&txn, &actor.id).await?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let files = self
+            .uploads
+            .attach(
+                &txn,
+                &actor.id,
+                "attachments",
+                &r.attachments,
+                &super::attachments::reply_owner(&id),
+            )
+            .await?;
         let reply = replies::ActiveModel {
-            id: Set(uuid::Uuid::now_v7().to_string()),
+            id: Set(id),
             ticket_id: Set(ticket.id.clone()),
             author_user_id: Set(actor.id.clone()),
             author_display_name: Set(author
@@ -143,6 +151,7 @@ impl HelpDesk {
             source: Set("portal".into()),
             tts_comment_id: Set(None),
             created_at: Set(now),
+            attachments: Set(map_kit::uploads::attachments::encode(&files)),
         }
         .insert(&txn)
         .await?;
@@ -159,7 +168,7 @@ impl HelpDesk {
             body: reply.body.clone(),
             public: !internal,
             source: ev::TicketSource::Portal.into(),
-            attachments: Vec::new(),
+            attachments: files,
             create_time: Some(timestamp(now)),
         };
         self.outbox

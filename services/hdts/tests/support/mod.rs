@@ -7,8 +7,12 @@
 use std::sync::Arc;
 
 use map_contracts::{
+    common::v1::{self as common, FileRef},
     events::v1 as ev,
-    hdts::v1::{self as pb, help_desk_service_client::HelpDeskServiceClient},
+    hdts::v1::{
+        self as pb, help_desk_service_client::HelpDeskServiceClient,
+        upload_service_client::UploadServiceClient,
+    },
 };
 use map_hdts::{tickets::HelpDesk, topics::Topics};
 use map_kit::{
@@ -58,6 +62,78 @@ impl Fixture {
         HelpDeskServiceClient::new(self.server.channel().await)
     }
 
+    pub async fn uploads(&self) -> UploadServiceClient<Channel> {
+        UploadServiceClient::new(self.server.channel().await)
+    }
+
+    /// `content` uploaded by `who` through UploadService in chunks of
+    /// `chunk` bytes, completed: the reference to attach.
+    pub async fn upload(
+        &self,
+        who: &Caller,
+        file_name: &str,
+        content_type: &str,
+        content: &[u8],
+        chunk: usize,
+    ) -> Result<FileRef, tonic::Status> {
+        let mut u = self.uploads().await;
+        let started = u
+            .start_upload(who.request(common::StartUploadRequest {
+                file_name: file_name.into(),
+                content_type: content_type.into(),
+                size_bytes: content.len() as i64,
+            }))
+            .await?
+            .into_inner()
+            .upload
+            .unwrap();
+        for (i, piece) in content.chunks(chunk).enumerate() {
+            u.append_upload_chunk(who.request(common::AppendUploadChunkRequest {
+                upload_id: started.id.clone(),
+                offset: (i * chunk) as i64,
+                data: piece.to_vec(),
+            }))
+            .await?;
+        }
+        let done = u
+            .complete_upload(who.request(common::CompleteUploadRequest {
+                upload_id: started.id,
+                sha256: sha256(content),
+            }))
+            .await?
+            .into_inner();
+        Ok(done.file.unwrap())
+    }
+
+    /// GetAttachment of `file` as `who`: the first message's metadata and
+    /// the content put together.
+    pub async fn download(
+        &self,
+        who: &Caller,
+        file: &FileRef,
+    ) -> Result<(pb::Attachment, Vec<u8>), tonic::Status> {
+        let mut stream = self
+            .client()
+            .await
+            .get_attachment(who.request(pb::GetAttachmentRequest {
+                file: Some(file.clone()),
+            }))
+            .await?
+            .into_inner();
+        let mut attachment = None;
+        let mut content = Vec::new();
+        while let Some(m) = stream.message().await? {
+            assert_eq!(m.offset, content.len() as i64, "chunks in order");
+            assert!(
+                m.attachment.is_some() == attachment.is_none(),
+                "the metadata rides on the first message only"
+            );
+            attachment = attachment.or(m.attachment);
+            content.extend(m.data);
+        }
+        Ok((attachment.unwrap(), content))
+    }
+
     pub async fn create(
         &self,
         req: pb::CreateHelpTopicRequest,
@@ -104,6 +180,12 @@ impl Fixture {
         .await;
         caller
     }
+}
+
+/// Lower-case hex SHA-256 of `bytes`.
+pub fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// The kit's readers of a status's `google.rpc` details.

@@ -18,4 +18,5 @@ pub(super) static MODULE: Module = Module {
     },
     consumers: |_, _, _| Ok(Vec::new()),
     timers: |worker, _, _| worker,
+    holds_files: false,
 };

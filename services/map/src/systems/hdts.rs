@@ -1,7 +1,7 @@
-//! The help desk: its migrator and its API — HelpDeskService: help topics,
-//! submitting and reading tickets; replies and the lifecycle commands answer
-//! UNIMPLEMENTED until they land — with callers validated by Auth. Its worker
-//! keeps the directory and mirrors the TTS side of each ticket.
+//! The help desk: its migrator and its API — HelpDeskService (help topics,
+//! tickets, replies, the requester's lifecycle, attachments) and
+//! UploadService — with callers validated by Auth. Its worker keeps the
+//! directory, mirrors the TTS side of each ticket and prunes stale uploads.
 
 use std::sync::Arc;
 
@@ -30,7 +30,8 @@ pub(super) static MODULE: Module = Module {
             .context("hdts needs MAP_AUTH_URL")?;
         let pager = config.pager()?;
         let topics = Topics::new(api.db.clone(), Clock::system(), pager.clone());
-        let desk = HelpDesk::new(api.db.clone(), Clock::system(), pager);
+        let desk = HelpDesk::new(api.db.clone(), Clock::system(), pager)
+            .with_upload_limits(config.uploads);
         let validator = Arc::new(Authenticator::connect_lazy(
             auth_url,
             CacheConfig::default(),
@@ -50,4 +51,5 @@ pub(super) static MODULE: Module = Module {
         ])
     },
     timers: |worker, _, _| worker,
+    holds_files: true,
 };

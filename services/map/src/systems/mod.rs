@@ -39,6 +39,9 @@ pub struct Module {
     /// Its timer handlers, added to the worker's timer worker by kind
     /// (`map worker`, `map dev`).
     pub timers: fn(TimerWorker, &Db, &Bus) -> TimerWorker,
+    /// Whether it holds uploaded files (map-kit's `uploads`): its worker
+    /// prunes the stale ones (`map worker`, `map dev`).
+    pub holds_files: bool,
 }
 
 /// What a system's API is built from: its validated configuration, its
@@ -143,6 +146,7 @@ mod tests {
             shutdown_grace: std::time::Duration::from_secs(1),
             trusted_proxies: map_kit::client_addr::TrustedProxies::default(),
             page_tokens: Some(map_kit::paging::Pager::random()),
+            uploads: map_kit::uploads::UploadLimits::default(),
         }
     }
 }

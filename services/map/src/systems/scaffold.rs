@@ -17,6 +17,7 @@ macro_rules! scaffold {
             api: |api| Ok(GrpcServer::new(api.config.system.name()).scaffold(api.config.system)),
             consumers: |db, bus, _| super::directory_consumer($system, db, bus).map(|c| vec![c]),
             timers: |worker, _, _| worker,
+            holds_files: false,
         };
     };
 }

@@ -1,9 +1,10 @@
-//! Ticket tracking: its migrator and its API — WorkflowService and
-//! TicketService (assignees from Auth's round-robin), SlaService scaffolded
+//! Ticket tracking: its migrator and its API — WorkflowService,
+//! TicketService (assignees from Auth's round-robin) and UploadService,
+//! SlaService scaffolded
 //! until its issue lands — with callers validated by Auth and step roles
 //! checked against Auth's roles of TTS. Its worker keeps the directory and
-//! the copy of HDTS's help topics, opens tickets for submissions, and
-//! reassigns the work of people who left.
+//! the copy of HDTS's help topics, opens tickets for submissions,
+//! reassigns the work of people who left, and prunes stale uploads.
 
 use std::sync::Arc;
 
@@ -52,7 +53,8 @@ pub(super) static MODULE: Module = Module {
             Arc::new(assigner),
             Clock::system(),
             config.pager()?,
-        );
+        )
+        .with_upload_limits(config.uploads);
         let validator = Arc::new(Authenticator::connect_lazy(
             auth_url,
             CacheConfig::default(),
@@ -96,4 +98,5 @@ pub(super) static MODULE: Module = Module {
         ])
     },
     timers: |worker, _, _| worker,
+    holds_files: true,
 };

@@ -21,6 +21,9 @@ pub struct Model {
     pub hdts_reply_id: Option<String>,
     /// When it was written.
     pub created_at: ChronoDateTimeUtc,
+    /// The files attached (`map_kit::uploads::attachments`): TTS's own
+    /// uploads, or a mirrored HDTS reply's references; `None` for none.
+    pub attachments: Option<Vec<u8>>,
 }
 
 /// Read by ticket.

@@ -56,6 +56,9 @@ pub struct Model {
     /// HDTS's ticket version of the last requester instruction applied
     /// (withdraw, confirm, reopen); an older one arriving late is ignored.
     pub requester_version: i64,
+    /// The files of the HDTS submission it was opened from, by reference
+    /// (`map_kit::uploads::attachments`; HDTS holds them); `None` for none.
+    pub attachments: Option<Vec<u8>>,
 }
 
 /// Read by id.

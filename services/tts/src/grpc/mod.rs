@@ -1,25 +1,30 @@
-//! The tonic adapter: WorkflowService and TicketService behind map-kit's
-//! authentication layer and their access policies ([`policy`]). SlaService
+//! The tonic adapter: WorkflowService, TicketService and UploadService
+//! behind map-kit's authentication layer and their access policies
+//! ([`policy`]). SlaService
 //! is still scaffolded (UNIMPLEMENTED naming the system) until its issue
 //! lands.
 
 pub mod policy;
 mod ticket_api;
+mod upload_api;
 pub mod watch;
 mod workflow_api;
 
 use std::sync::Arc;
 
 use map_contracts::tts::v1::{
-    ticket_service_server::TicketServiceServer, workflow_service_server::WorkflowServiceServer,
+    ticket_service_server::TicketServiceServer, upload_service_server::UploadServiceServer,
+    workflow_service_server::WorkflowServiceServer,
 };
 use map_kit::{
     System,
     authn::{Authenticated, Validator},
     server::GrpcServer,
+    uploads::UploadApi,
 };
 
 pub use ticket_api::TicketApi;
+pub use upload_api::TtsUploadApi;
 pub use workflow_api::WorkflowApi;
 
 use self::watch::{WatchConfig, Watchers};
@@ -37,7 +42,8 @@ impl From<TtsError> for tonic::Status {
 
 /// TTS's gRPC server, its callers validated by `validator` (Auth's
 /// ValidateToken, cached), its live streams fed by `live`. The binary adds
-/// TLS, readiness and the drain (which ends the streams at once).
+/// TLS, readiness and the drain (which ends the streams at once). Files go
+/// to the tickets' uploads (`tickets.uploads()`).
 pub fn grpc_server(
     workflows: Workflows,
     tickets: Tickets,
@@ -67,6 +73,11 @@ pub fn grpc_server_with(
         &policy::WORKFLOW_SERVICE,
         validator.clone(),
     );
+    let upload_service = Authenticated::new(
+        UploadServiceServer::new(TtsUploadApi(UploadApi::new(tickets.uploads().clone()))),
+        &policy::UPLOAD_SERVICE,
+        validator.clone(),
+    );
     let ticket_service = Authenticated::new(
         TicketServiceServer::new(TicketApi::new(tickets, watchers)),
         &policy::TICKET_SERVICE,
@@ -75,5 +86,6 @@ pub fn grpc_server_with(
     server
         .add_service(workflow_service)
         .add_service(ticket_service)
+        .add_service(upload_service)
         .scaffold(System::Tts)
 }

@@ -46,5 +46,17 @@ pub static TICKET_SERVICE: Policy = Policy {
         ("WatchTickets", STAFF),
         ("SearchTickets", STAFF),
         ("UpdateTicket", STAFF),
+        ("GetAttachment", STAFF),
+    ],
+};
+
+/// `map.tts.v1.UploadService`: staff upload what they attach to comments
+/// (only the uploader appends, completes or attaches: the domain's rule).
+pub static UPLOAD_SERVICE: Policy = Policy {
+    service: "map.tts.v1.UploadService",
+    methods: &[
+        ("StartUpload", STAFF),
+        ("AppendUploadChunk", STAFF),
+        ("CompleteUpload", STAFF),
     ],
 };

@@ -4,6 +4,9 @@
 //! themselves) are the domain's checks. The live streams are in
 //! [`super::watch`].
 
+use std::pin::Pin;
+
+use futures::{Stream, StreamExt as _};
 use map_contracts::tts::v1::{self as pb, ticket_service_server::TicketService};
 use map_kit::{
     System, authn, authz::Access, idempotency::Idempotent, wire::field_mask::update_paths,
@@ -166,6 +169,30 @@ impl TicketService for TicketApi {
         Ok(Response::new(pb::UpdateTicketResponse {
             ticket: Some(ticket),
         }))
+    }
+
+    type GetAttachmentStream =
+        Pin<Box<dyn Stream<Item = Result<pb::GetAttachmentResponse, Status>> + Send>>;
+
+    async fn get_attachment(
+        &self,
+        request: Request<pb::GetAttachmentRequest>,
+    ) -> Result<Response<Self::GetAttachmentStream>, Status> {
+        let download = self
+            .tickets
+            .attachment(request.get_ref().file.as_ref())
+            .await?;
+        // The metadata rides on the first message.
+        let mut attachment = Some(download.attachment);
+        let stream = download.content.map(move |chunk| match chunk {
+            Ok(c) => Ok(pb::GetAttachmentResponse {
+                attachment: attachment.take(),
+                offset: c.offset,
+                data: c.data,
+            }),
+            Err(e) => Err(Status::from(e.into_api(System::Tts))),
+        });
+        Ok(Response::new(Box::pin(stream)))
     }
 
     async fn watch_ticket(

@@ -90,6 +90,7 @@ fn new_ticket(t: &ev::HdtsTicketSnapshot) -> NewTicket {
         hdts_ticket_id: t.id.clone(),
         help_topic_id: t.help_topic_id.clone(),
         hdts_version: t.version,
+        attachments: t.attachments.clone(),
     }
 }
 

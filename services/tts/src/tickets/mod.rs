@@ -13,6 +13,7 @@
 
 pub mod assign;
 mod assignment;
+pub mod attachments;
 mod comment_list;
 mod history;
 pub mod intake;
@@ -38,6 +39,7 @@ use map_kit::{
     idempotency::Idempotent,
     outbox::{NewEvent, Outbox},
     paging::Pager,
+    uploads::{UploadLimits, Uploads, attachments::encode},
     wire::{etag::check_etag, time::timestamp},
 };
 use prost::Message as _;
@@ -88,6 +90,8 @@ pub struct NewTicket {
     pub help_topic_id: String,
     /// The HDTS ticket's version it was opened from (0 for agents' tickets).
     pub hdts_version: i64,
+    /// The HDTS submission's files, by reference (HDTS holds them).
+    pub attachments: Vec<ev::Attachment>,
 }
 
 /// The tickets' domain.
@@ -98,6 +102,7 @@ pub struct Tickets {
     outbox: Outbox,
     clock: Clock,
     pager: Pager,
+    uploads: Uploads,
 }
 
 /// What a requester did to their help-desk ticket.
@@ -123,14 +128,34 @@ pub(crate) struct Route {
 
 impl Tickets {
     /// Over `db`, assigning with `assigner`, minting page tokens with `pager`.
+    /// Uploads are taken within the default limits.
     pub fn new(db: Db, assigner: Arc<dyn Assigner>, clock: Clock, pager: Pager) -> Tickets {
         Tickets {
+            uploads: Uploads::new(
+                System::Tts,
+                db.clone(),
+                clock.clone(),
+                UploadLimits::default(),
+            ),
             db,
             assigner,
             outbox: Outbox::new(System::Tts).with_clock(clock.clone()),
             clock,
             pager,
         }
+    }
+
+    /// The same tickets, taking uploads within `limits`
+    /// (`MAP_UPLOAD_MAX_BYTES`).
+    pub fn with_upload_limits(mut self, limits: UploadLimits) -> Tickets {
+        self.uploads = self.uploads.with_limits(limits);
+        self
+    }
+
+    /// The files TTS holds: what UploadService receives and comments
+    /// attach.
+    pub fn uploads(&self) -> &Uploads {
+        &self.uploads
     }
 
     /// The time of day, by the domain's clock.
@@ -249,6 +274,7 @@ impl Tickets {
             closed_at: Set(None),
             help_topic_id: Set(t.help_topic_id),
             requester_version: Set(t.hdts_version),
+            attachments: Set(encode(&t.attachments)),
         }
         .insert(txn)
         .await?;
@@ -535,6 +561,9 @@ impl Tickets {
         let mut v = Violations::default();
         v.uuid("ticket_id", &r.ticket_id)
             .text("body", &r.body, MAX_TEXT);
+        for wrong in self.uploads.check_refs("attachments", &r.attachments) {
+            v.add(wrong.field, wrong.description);
+        }
         let visibility = match pb::CommentVisibility::try_from(r.visibility) {
             Ok(pb::CommentVisibility::Public) => "public",
             Ok(pb::CommentVisibility::Internal) => "internal",
@@ -559,8 +588,29 @@ impl Tickets {
             },
         )
         .await?;
+        // The caller's uploads, attached in this transaction: a refusal
+        // attaches nothing.
+        let id = uuid::Uuid::now_v7().to_string();
+        let files = self
+            .uploads
+            .attach(
+                &txn,
+                &actor.id,
+                "attachments",
+                &r.attachments,
+                &attachments::comment_owner(&id),
+            )
+            .await?;
         let comment = self
-            .comment(&txn, &after, &actor.id, &r.body, visibility, now)
+            .comment_with(
+                &txn,
+                &after,
+                (id, &actor.id),
+                &r.body,
+                visibility,
+                now,
+                &files,
+            )
             .await?;
         let wire = comment_to_proto(&comment);
         let details = pb::ticket_event::Details::Commented(pb::TicketCommentedDetails {
@@ -583,7 +633,7 @@ impl Tickets {
             author: Some(user_ref(&actor.id)),
             body: comment.body.clone(),
             public: visibility == "public",
-            attachments: Vec::new(),
+            attachments: files,
             hdts_reply_id: String::new(),
             create_time: Some(timestamp(now)),
         };
@@ -656,6 +706,8 @@ impl Tickets {
             visibility: Set(visibility.to_owned()),
             hdts_reply_id: Set(Some(r.reply_id.clone())),
             created_at: Set(now),
+            // HDTS's files, by reference: HDTS holds and serves them.
+            attachments: Set(encode(&r.attachments)),
         }
         .insert(txn)
         .await?;
@@ -708,7 +760,7 @@ impl Tickets {
             author: Some(user_ref(&author)),
             body: comment.body.clone(),
             public: r.public,
-            attachments: Vec::new(),
+            attachments: r.attachments.clone(),
             hdts_reply_id: r.reply_id.clone(),
             create_time: Some(timestamp(now)),
         };
@@ -882,14 +934,32 @@ impl Tickets {
         visibility: &str,
         now: DateTime<Utc>,
     ) -> Result<comments::Model, TtsError> {
+        let id = uuid::Uuid::now_v7().to_string();
+        self.comment_with(txn, ticket, (id, author), body, visibility, now, &[])
+            .await
+    }
+
+    /// A comment of id and author `by`, with the files attached to it.
+    #[allow(clippy::too_many_arguments)] // one row's fields, named at the call
+    async fn comment_with(
+        &self,
+        txn: &DatabaseTransaction,
+        ticket: &tickets::Model,
+        (id, author): (String, &str),
+        body: &str,
+        visibility: &str,
+        now: DateTime<Utc>,
+        files: &[ev::Attachment],
+    ) -> Result<comments::Model, TtsError> {
         Ok(comments::ActiveModel {
-            id: Set(uuid::Uuid::now_v7().to_string()),
+            id: Set(id),
             ticket_id: Set(ticket.id.clone()),
             author_user_id: Set(author.to_owned()),
             body: Set(body.to_owned()),
             visibility: Set(visibility.to_owned()),
             hdts_reply_id: Set(None),
             created_at: Set(now),
+            attachments: Set(encode(files)),
         }
         .insert(txn)
         .await?)
@@ -982,7 +1052,7 @@ fn comment_to_proto(c: &comments::Model) -> pb::Comment {
         .into(),
         hdts_reply_id: c.hdts_reply_id.clone().unwrap_or_default(),
         create_time: Some(timestamp(c.created_at)),
-        attachments: Vec::new(),
+        attachments: attachments::to_proto(c.attachments.as_deref()),
     }
 }
 
