@@ -91,6 +91,7 @@ migrator!(
     crate::tts_schema::TicketRatings,
     crate::tts_schema::HelpTopics,
     crate::tts_schema::TicketSearch,
+    crate::tts_schema::AgentTools,
 );
 migrator!(
     /// The help desk's database.
@@ -102,4 +103,5 @@ migrator!(
     crate::hdts_schema::Tickets,
     crate::hdts_schema::Replies,
     crate::hdts_schema::Ratings,
+    crate::hdts_schema::AssetTags,
 );

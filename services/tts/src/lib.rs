@@ -6,7 +6,8 @@
 //!   ticket's workflow;
 //! - [`tickets`]: tickets opened (never stuck: triage or unassigned with the
 //!   reason), worked through their workflow revision, commented, with an
-//!   append-only history and `tts.ticket.*` events;
+//!   append-only history and `tts.ticket.*` events; tagged by agents and
+//!   naming the AMS assets they are about, both filterable;
 //! - [`topics`]: the copy of HDTS's help-topic catalogue (`hdts.topic.*`);
 //! - [`entity`]: the sea-orm entities of TTS's tables;
 //! - [`grpc`]: the tonic adapter and its access policies;

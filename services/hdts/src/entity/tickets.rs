@@ -58,6 +58,9 @@ pub struct Model {
     pub rating_comment: String,
     /// When they rated it last.
     pub rated_at: Option<ChronoDateTimeUtc>,
+    /// AMS asset tags of the assets it is about, as submitted, separated by
+    /// spaces (`map_kit::asset_tags::stored`).
+    pub asset_tags: String,
 }
 
 /// Read by id.

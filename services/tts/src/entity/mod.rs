@@ -2,8 +2,10 @@
 
 pub mod comments;
 pub mod help_topics;
+pub mod ticket_asset_tags;
 pub mod ticket_events;
 pub mod ticket_ratings;
+pub mod ticket_tags;
 pub mod tickets;
 pub mod workflow_revisions;
 pub mod workflows;

@@ -56,6 +56,12 @@ pub struct Model {
     /// HDTS's ticket version of the last requester instruction applied
     /// (withdraw, confirm, reopen); an older one arriving late is ignored.
     pub requester_version: i64,
+    /// The agents' tags, sorted, separated by spaces (the filter reads
+    /// `ticket_tags`).
+    pub tags: String,
+    /// AMS asset tags as given, separated by spaces (the filter reads
+    /// `ticket_asset_tags`).
+    pub asset_tags: String,
 }
 
 /// Read by id.

@@ -21,6 +21,7 @@ pub mod live;
 pub mod model;
 pub mod reassign;
 pub mod search;
+pub mod tags;
 mod triggered;
 pub mod update;
 
@@ -88,6 +89,8 @@ pub struct NewTicket {
     pub help_topic_id: String,
     /// The HDTS ticket's version it was opened from (0 for agents' tickets).
     pub hdts_version: i64,
+    /// AMS asset tags of the assets it is about, as given.
+    pub asset_tags: Vec<String>,
 }
 
 /// The tickets' domain.
@@ -162,6 +165,7 @@ impl Tickets {
         if !t.hdts_ticket_id.is_empty() {
             v.uuid("hdts_ticket_id", &t.hdts_ticket_id);
         }
+        map_kit::asset_tags::check(&mut v, "asset_tags", &t.asset_tags);
         v.finish()?;
         // Answered before: no second pick from Auth.
         if let Some(first) = key.replay(self.db.conn()).await? {
@@ -249,9 +253,12 @@ impl Tickets {
             closed_at: Set(None),
             help_topic_id: Set(t.help_topic_id),
             requester_version: Set(t.hdts_version),
+            tags: Set(String::new()),
+            asset_tags: Set(map_kit::asset_tags::stored(&t.asset_tags)),
         }
         .insert(txn)
         .await?;
+        tags::write_asset_tags(txn, &row.id, &t.asset_tags).await?;
         let details = pb::ticket_event::Details::Created(pb::TicketCreatedDetails {
             priority: row_priority(&row),
             workflow_id,
