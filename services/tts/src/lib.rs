@@ -8,6 +8,8 @@
 //!   reason), worked through their workflow revision, commented, with an
 //!   append-only history and `tts.ticket.*` events; tagged by agents and
 //!   naming the AMS assets they are about, both filterable;
+//! - [`canned`]: the teams' canned responses, rendered for one ticket with
+//!   the requester's name and the ticket's number filled in;
 //! - [`topics`]: the copy of HDTS's help-topic catalogue (`hdts.topic.*`);
 //! - [`entity`]: the sea-orm entities of TTS's tables;
 //! - [`grpc`]: the tonic adapter and its access policies;
@@ -18,6 +20,7 @@
 //! UNIMPLEMENTED.
 #![forbid(unsafe_code)]
 
+pub mod canned;
 pub mod entity;
 pub mod error;
 pub mod grpc;

@@ -1,7 +1,8 @@
-//! Ticket tracking: its migrator and its API — WorkflowService and
-//! TicketService (assignees from Auth's round-robin), SlaService scaffolded
-//! until its issue lands — with callers validated by Auth and step roles
-//! checked against Auth's roles of TTS. Its worker keeps the directory and
+//! Ticket tracking: its migrator and its API — WorkflowService,
+//! TicketService (assignees from Auth's round-robin) and
+//! CannedResponseService, SlaService scaffolded until its issue lands —
+//! with callers validated by Auth, and step roles and canned responses'
+//! teams checked against Auth's roles of TTS. Its worker keeps the directory and
 //! the copy of HDTS's help topics, opens tickets for submissions, and
 //! reassigns the work of people who left.
 

@@ -1,5 +1,6 @@
 //! TTS's tables (the tts migrations), as sea-orm entities.
 
+pub mod canned_responses;
 pub mod comments;
 pub mod help_topics;
 pub mod ticket_asset_tags;

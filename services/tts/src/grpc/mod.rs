@@ -1,8 +1,10 @@
-//! The tonic adapter: WorkflowService and TicketService behind map-kit's
-//! authentication layer and their access policies ([`policy`]). SlaService
+//! The tonic adapter: WorkflowService, TicketService and
+//! CannedResponseService behind map-kit's authentication layer and their
+//! access policies ([`policy`]). SlaService
 //! is still scaffolded (UNIMPLEMENTED naming the system) until its issue
 //! lands.
 
+mod canned_response_api;
 pub mod policy;
 mod ticket_api;
 pub mod watch;
@@ -11,6 +13,7 @@ mod workflow_api;
 use std::sync::Arc;
 
 use map_contracts::tts::v1::{
+    canned_response_service_server::CannedResponseServiceServer,
     ticket_service_server::TicketServiceServer, workflow_service_server::WorkflowServiceServer,
 };
 use map_kit::{
@@ -19,12 +22,14 @@ use map_kit::{
     server::GrpcServer,
 };
 
+pub use canned_response_api::CannedResponseApi;
 pub use ticket_api::TicketApi;
 pub use workflow_api::WorkflowApi;
 
 use self::watch::{WatchConfig, Watchers};
 use crate::{
     TtsError,
+    canned::CannedResponses,
     tickets::{Tickets, live::LiveTickets},
     workflows::Workflows,
 };
@@ -62,6 +67,13 @@ pub fn grpc_server_with(
         draining: server.draining(),
         config,
     };
+    let canned_service = Authenticated::new(
+        CannedResponseServiceServer::new(CannedResponseApi::new(CannedResponses::beside(
+            &tickets, &workflows,
+        ))),
+        &policy::CANNED_RESPONSE_SERVICE,
+        validator.clone(),
+    );
     let workflow_service = Authenticated::new(
         WorkflowServiceServer::new(WorkflowApi::new(workflows)),
         &policy::WORKFLOW_SERVICE,
@@ -75,5 +87,6 @@ pub fn grpc_server_with(
     server
         .add_service(workflow_service)
         .add_service(ticket_service)
+        .add_service(canned_service)
         .scaffold(System::Tts)
 }

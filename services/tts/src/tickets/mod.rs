@@ -141,6 +141,12 @@ impl Tickets {
         self.clock.now()
     }
 
+    /// Its database, clock and page tokens, for the domains served beside
+    /// it (canned responses).
+    pub(crate) fn parts(&self) -> (Db, Clock, Pager) {
+        (self.db.clone(), self.clock.clone(), self.pager.clone())
+    }
+
     /// CreateTicket.
     pub async fn create(
         &self,
