@@ -95,6 +95,7 @@ migrator!(
     crate::tts_schema::TicketSearch,
     crate::uploads::Migration,
     crate::tts_schema::Attachments,
+    crate::tts_schema::AgentTools,
 );
 migrator!(
     /// The help desk's database.
@@ -108,4 +109,5 @@ migrator!(
     crate::hdts_schema::Ratings,
     crate::uploads::Migration,
     crate::hdts_schema::Attachments,
+    crate::hdts_schema::AssetTags,
 );

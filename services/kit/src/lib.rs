@@ -1,5 +1,7 @@
 //! map-kit: the one place for what every MAP system shares.
 //!
+//! - [`asset_tags`]: AMS asset tags named by other systems' tickets, checked
+//!   alike everywhere and matched ignoring case;
 //! - [`authn`]: validating callers through Auth, roles per system, and
 //!   Auth's `GetUserInfo` / `BatchGetUserInfo` behind a short cache
 //!   ([`authn::UserLookup`]);
@@ -120,6 +122,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod asset_tags;
 pub mod authn;
 pub mod authz;
 pub mod bus;

@@ -7,7 +7,10 @@
 //! - [`tickets`]: tickets opened (never stuck: triage or unassigned with the
 //!   reason), worked through their workflow revision, commented (with files
 //!   uploaded through UploadService: [`tickets::attachments`]), with an
-//!   append-only history and `tts.ticket.*` events;
+//!   append-only history and `tts.ticket.*` events; tagged by agents and
+//!   naming the AMS assets they are about, both filterable;
+//! - [`canned`]: the teams' canned responses, rendered for one ticket with
+//!   the requester's name and the ticket's number filled in;
 //! - [`topics`]: the copy of HDTS's help-topic catalogue (`hdts.topic.*`);
 //! - [`entity`]: the sea-orm entities of TTS's tables;
 //! - [`grpc`]: the tonic adapter and its access policies;
@@ -20,6 +23,7 @@
 
 #[cfg(feature = "bench")]
 pub mod bench;
+pub mod canned;
 pub mod entity;
 pub mod error;
 pub mod grpc;

@@ -29,6 +29,7 @@ fn new_ticket(category: &str, sub: &str) -> pb::CreateTicketRequest {
         priority: pb::TicketPriority::High.into(),
         hdts_ticket_id: String::new(),
         request_id: uuid::Uuid::now_v7().to_string(),
+        asset_tags: Vec::new(),
     }
 }
 

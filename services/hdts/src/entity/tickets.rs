@@ -61,6 +61,9 @@ pub struct Model {
     /// The files attached at submission (`map_kit::uploads::attachments`);
     /// `None` for none.
     pub attachments: Option<Vec<u8>>,
+    /// AMS asset tags of the assets it is about, as submitted, separated by
+    /// spaces (`map_kit::asset_tags::stored`).
+    pub asset_tags: String,
 }
 
 /// Read by id.

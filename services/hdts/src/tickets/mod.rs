@@ -3,7 +3,9 @@
 //! enqueued in one transaction — TTS opens its ticket from it — and the
 //! ticket's TTS side (its number, assignee, status) is mirrored back from
 //! `tts.ticket.*` snapshots by [`mirror`]. Employees see only their own
-//! tickets (another's is NOT_FOUND); agents see all.
+//! tickets (another's is NOT_FOUND); agents see all. A submission may name
+//! the AMS assets it is about by their asset tags, kept as given until AMS
+//! runs and carried to TTS in the submission's snapshot.
 
 pub mod attachments;
 pub mod lifecycle;
@@ -14,7 +16,7 @@ pub mod replies;
 
 use map_contracts::{events::v1 as ev, hdts::v1 as pb};
 use map_kit::{
-    System, Violations,
+    System, Violations, asset_tags,
     authn::Principal,
     clock::Clock,
     counters::next_number,
@@ -129,6 +131,7 @@ impl HelpDesk {
         if !r.requester_user_id.is_empty() {
             v.uuid("requester_user_id", &r.requester_user_id);
         }
+        asset_tags::check(&mut v, "asset_tags", &r.asset_tags);
         v.finish()?;
         if !r.requester_user_id.is_empty() && r.requester_user_id != actor.id && !is_agent(actor) {
             return Err(HdtsError::PermissionDenied {
@@ -216,6 +219,7 @@ impl HelpDesk {
             rating_comment: Set(String::new()),
             rated_at: Set(None),
             attachments: Set(map_kit::uploads::attachments::encode(&files)),
+            asset_tags: Set(asset_tags::stored(&r.asset_tags)),
         }
         .insert(&txn)
         .await?;
@@ -360,6 +364,7 @@ pub fn to_proto(t: &tickets::Model) -> pb::Ticket {
         resolve_time: t.resolved_at.map(timestamp),
         close_time: t.closed_at.map(timestamp),
         help_topic_id: t.help_topic_id.clone(),
+        asset_tags: asset_tags::from_stored(&t.asset_tags),
     }
 }
 
@@ -405,5 +410,6 @@ pub fn snapshot(t: &tickets::Model) -> ev::HdtsTicketSnapshot {
         resolve_time: t.resolved_at.map(timestamp),
         close_time: t.closed_at.map(timestamp),
         help_topic_id: t.help_topic_id.clone(),
+        asset_tags: asset_tags::from_stored(&t.asset_tags),
     }
 }

@@ -1,9 +1,12 @@
 //! TTS's tables (the tts migrations), as sea-orm entities.
 
+pub mod canned_responses;
 pub mod comments;
 pub mod help_topics;
+pub mod ticket_asset_tags;
 pub mod ticket_events;
 pub mod ticket_ratings;
+pub mod ticket_tags;
 pub mod tickets;
 pub mod workflow_revisions;
 pub mod workflows;

@@ -59,6 +59,12 @@ pub struct Model {
     /// The files of the HDTS submission it was opened from, by reference
     /// (`map_kit::uploads::attachments`; HDTS holds them); `None` for none.
     pub attachments: Option<Vec<u8>>,
+    /// The agents' tags, sorted, separated by spaces (the filter reads
+    /// `ticket_tags`).
+    pub tags: String,
+    /// AMS asset tags as given, separated by spaces (the filter reads
+    /// `ticket_asset_tags`).
+    pub asset_tags: String,
 }
 
 /// Read by id.

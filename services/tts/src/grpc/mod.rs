@@ -1,9 +1,10 @@
-//! The tonic adapter: WorkflowService, TicketService and UploadService
-//! behind map-kit's authentication layer and their access policies
-//! ([`policy`]). SlaService
+//! The tonic adapter: WorkflowService, TicketService, UploadService and
+//! CannedResponseService behind map-kit's authentication layer and their
+//! access policies ([`policy`]). SlaService
 //! is still scaffolded (UNIMPLEMENTED naming the system) until its issue
 //! lands.
 
+mod canned_response_api;
 pub mod policy;
 mod ticket_api;
 mod upload_api;
@@ -13,6 +14,7 @@ mod workflow_api;
 use std::sync::Arc;
 
 use map_contracts::tts::v1::{
+    canned_response_service_server::CannedResponseServiceServer,
     ticket_service_server::TicketServiceServer, upload_service_server::UploadServiceServer,
     workflow_service_server::WorkflowServiceServer,
 };
@@ -23,6 +25,7 @@ use map_kit::{
     uploads::UploadApi,
 };
 
+pub use canned_response_api::CannedResponseApi;
 pub use ticket_api::TicketApi;
 pub use upload_api::TtsUploadApi;
 pub use workflow_api::WorkflowApi;
@@ -30,6 +33,7 @@ pub use workflow_api::WorkflowApi;
 use self::watch::{WatchConfig, Watchers};
 use crate::{
     TtsError,
+    canned::CannedResponses,
     tickets::{Tickets, live::LiveTickets},
     workflows::Workflows,
 };
@@ -68,6 +72,13 @@ pub fn grpc_server_with(
         draining: server.draining(),
         config,
     };
+    let canned_service = Authenticated::new(
+        CannedResponseServiceServer::new(CannedResponseApi::new(CannedResponses::beside(
+            &tickets, &workflows,
+        ))),
+        &policy::CANNED_RESPONSE_SERVICE,
+        validator.clone(),
+    );
     let workflow_service = Authenticated::new(
         WorkflowServiceServer::new(WorkflowApi::new(workflows)),
         &policy::WORKFLOW_SERVICE,
@@ -87,5 +98,6 @@ pub fn grpc_server_with(
         .add_service(workflow_service)
         .add_service(ticket_service)
         .add_service(upload_service)
+        .add_service(canned_service)
         .scaffold(System::Tts)
 }

@@ -9,6 +9,8 @@ use map_kit::{
 
 /// Workflow authors.
 const ADMIN: Access = Access::AnyRole(&[(System::Tts, "admin")]);
+/// Those who write the teams' canned responses.
+const MANAGERS: Access = Access::AnyRole(&[(System::Tts, "manager"), (System::Tts, "admin")]);
 /// Everyone who works tickets (and so reads workflows).
 const STAFF: Access = Access::AnyRole(&[
     (System::Tts, "agent"),
@@ -58,5 +60,19 @@ pub static UPLOAD_SERVICE: Policy = Policy {
         ("StartUpload", STAFF),
         ("AppendUploadChunk", STAFF),
         ("CompleteUpload", STAFF),
+    ],
+};
+
+/// `map.tts.v1.CannedResponseService`. An agent reads and renders only its
+/// teams' responses: the domain's check.
+pub static CANNED_RESPONSE_SERVICE: Policy = Policy {
+    service: "map.tts.v1.CannedResponseService",
+    methods: &[
+        ("CreateCannedResponse", MANAGERS),
+        ("GetCannedResponse", STAFF),
+        ("ListCannedResponses", STAFF),
+        ("UpdateCannedResponse", MANAGERS),
+        ("DeleteCannedResponse", MANAGERS),
+        ("RenderCannedResponse", STAFF),
     ],
 };

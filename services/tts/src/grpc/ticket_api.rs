@@ -65,6 +65,7 @@ impl TicketService for TicketApi {
             sub_category: r.sub_category,
             priority: r.priority,
             hdts_ticket_id: r.hdts_ticket_id,
+            asset_tags: r.asset_tags,
             ..NewTicket::default()
         };
         Ok(Response::new(

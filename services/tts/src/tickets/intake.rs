@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use map_contracts::events::v1 as ev;
 use map_kit::{
-    ApiError,
+    ApiError, asset_tags,
     bus::{Event, Handler, HandlerError, Prepared},
 };
 use sea_orm::{ColumnTrait as _, DatabaseTransaction, EntityTrait as _, QueryFilter as _};
@@ -91,7 +91,26 @@ fn new_ticket(t: &ev::HdtsTicketSnapshot) -> NewTicket {
         help_topic_id: t.help_topic_id.clone(),
         hdts_version: t.version,
         attachments: t.attachments.clone(),
+        asset_tags: asset_tags_of(t),
     }
+}
+
+/// The asset tags a submission names. HDTS checked them; one that is still
+/// not an asset tag (or a repeat) is left out and logged, never a reason
+/// to drop the submission.
+fn asset_tags_of(t: &ev::HdtsTicketSnapshot) -> Vec<String> {
+    let mut kept: Vec<String> = Vec::new();
+    for tag in &t.asset_tags {
+        let repeat = kept
+            .iter()
+            .any(|k| asset_tags::key(k) == asset_tags::key(tag));
+        if !asset_tags::is_valid(tag) || repeat || kept.len() == asset_tags::MAX_PER_TICKET {
+            tracing::warn!(hdts_ticket = %t.id, asset_tag = %tag, "asset tag left out");
+            continue;
+        }
+        kept.push(tag.clone());
+    }
+    kept
 }
 
 /// Auth away or the database busy: try again later; anything else cannot

@@ -1,23 +1,26 @@
 //! ListTickets: the queues agents and managers work from — filtered by
 //! status (TRIAGE shows what waits for a manager), assignee, requester,
-//! department, category, priority, workflow, help topic or help-desk
-//! ticket — in a keyset-paged order (newest, oldest, recently updated, most
+//! department, category, priority, workflow, help topic, help-desk
+//! ticket, tags (all of them) or an asset tag — in a keyset-paged order (newest, oldest, recently updated, most
 //! urgent, or by number; ties broken by number).
 
 use chrono::{DateTime, Utc};
 use map_contracts::tts::v1 as pb;
 use map_kit::{
-    FieldViolation,
+    FieldViolation, Violations, asset_tags,
     paging::{Direction, PageSize, Sort, number_values},
 };
 use sea_orm::{
     ColumnTrait as _, EntityTrait as _, QueryFilter as _, QuerySelect as _, Value,
-    sea_query::{CaseStatement, Expr},
+    sea_query::{CaseStatement, Expr, Query},
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Tickets, model};
-use crate::{TtsError, entity::tickets};
+use super::{Tickets, model, tags};
+use crate::{
+    TtsError,
+    entity::{ticket_asset_tags, ticket_tags, tickets},
+};
 
 /// The orders ListTickets supports (its order_by), each ending with the
 /// ticket number as the contract's tie-breaker.
@@ -158,6 +161,8 @@ struct Filters<'a> {
     hdts_ticket: &'a str,
     help_topic: &'a str,
     breached_only: bool,
+    tags: Vec<String>,
+    asset_tag: String,
 }
 
 impl Tickets {
@@ -189,6 +194,12 @@ impl Tickets {
                 stored
             })
             .collect();
+        let mut v = Violations::default();
+        tags::check_tags(&mut v, "tags", &r.tags);
+        if !r.asset_tag.is_empty() && !asset_tags::is_valid(&r.asset_tag) {
+            v.add("asset_tag", "is not an asset tag");
+        }
+        bad.extend(v.into_violations());
         if !bad.is_empty() {
             return Err(TtsError::InvalidArgument(bad));
         }
@@ -204,6 +215,8 @@ impl Tickets {
             hdts_ticket: &r.hdts_ticket_id,
             help_topic: &r.help_topic_id,
             breached_only: r.breached_only,
+            tags: tags::sorted(&r.tags),
+            asset_tag: asset_tags::key(&r.asset_tag),
         };
         let cursor: Option<After> = self.pager.open("tickets", &f, &r.page_token)?;
         // No SLA clocks run yet (the SLA issue): no ticket has breached.
@@ -231,6 +244,24 @@ impl Tickets {
         }
         if !f.hdts_ticket.is_empty() {
             q = q.filter(tickets::Column::HdtsTicketId.eq(f.hdts_ticket.to_owned()));
+        }
+        // One index probe per tag: (tag, ticket_id) gives the tickets that
+        // have it.
+        for tag in &f.tags {
+            let tagged = Query::select()
+                .column(ticket_tags::Column::TicketId)
+                .from(ticket_tags::Entity)
+                .and_where(ticket_tags::Column::Tag.eq(tag.clone()))
+                .to_owned();
+            q = q.filter(tickets::Column::Id.in_subquery(tagged));
+        }
+        if !f.asset_tag.is_empty() {
+            let about = Query::select()
+                .column(ticket_asset_tags::Column::TicketId)
+                .from(ticket_asset_tags::Entity)
+                .and_where(ticket_asset_tags::Column::AssetTag.eq(f.asset_tag.clone()))
+                .to_owned();
+            q = q.filter(tickets::Column::Id.in_subquery(about));
         }
         let sort = order.sort();
         if let Some(after) = cursor {

@@ -22,6 +22,7 @@ pub mod live;
 pub mod model;
 pub mod reassign;
 pub mod search;
+pub mod tags;
 mod triggered;
 pub mod update;
 
@@ -92,6 +93,8 @@ pub struct NewTicket {
     pub hdts_version: i64,
     /// The HDTS submission's files, by reference (HDTS holds them).
     pub attachments: Vec<ev::Attachment>,
+    /// AMS asset tags of the assets it is about, as given.
+    pub asset_tags: Vec<String>,
 }
 
 /// The tickets' domain.
@@ -163,6 +166,12 @@ impl Tickets {
         self.clock.now()
     }
 
+    /// Its database, clock and page tokens, for the domains served beside
+    /// it (canned responses).
+    pub(crate) fn parts(&self) -> (Db, Clock, Pager) {
+        (self.db.clone(), self.clock.clone(), self.pager.clone())
+    }
+
     /// CreateTicket.
     pub async fn create(
         &self,
@@ -187,6 +196,7 @@ impl Tickets {
         if !t.hdts_ticket_id.is_empty() {
             v.uuid("hdts_ticket_id", &t.hdts_ticket_id);
         }
+        map_kit::asset_tags::check(&mut v, "asset_tags", &t.asset_tags);
         v.finish()?;
         // Answered before: no second pick from Auth.
         if let Some(first) = key.replay(self.db.conn()).await? {
@@ -275,9 +285,12 @@ impl Tickets {
             help_topic_id: Set(t.help_topic_id),
             requester_version: Set(t.hdts_version),
             attachments: Set(encode(&t.attachments)),
+            tags: Set(String::new()),
+            asset_tags: Set(map_kit::asset_tags::stored(&t.asset_tags)),
         }
         .insert(txn)
         .await?;
+        tags::write_asset_tags(txn, &row.id, &t.asset_tags).await?;
         let details = pb::ticket_event::Details::Created(pb::TicketCreatedDetails {
             priority: row_priority(&row),
             workflow_id,

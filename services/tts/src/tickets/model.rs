@@ -2,7 +2,12 @@
 //! in events (`map.tts.v1.Ticket`, `map.events.v1.TtsTicketSnapshot`).
 
 use map_contracts::{events::v1 as ev, tts::v1 as pb};
-use map_kit::wire::{etag::etag, time::timestamp};
+use map_kit::{
+    asset_tags,
+    wire::{etag::etag, time::timestamp},
+};
+
+use super::tags;
 
 use crate::{
     entity::tickets,
@@ -195,6 +200,8 @@ pub fn to_proto(t: &tickets::Model, graph: Option<&Graph>) -> pb::Ticket {
         triage_reason: t.triage_reason.clone(),
         workflow_match: t.workflow_match.clone(),
         help_topic_id: t.help_topic_id.clone(),
+        tags: tags::from_stored(&t.tags),
+        asset_tags: asset_tags::from_stored(&t.asset_tags),
     }
 }
 
@@ -245,5 +252,7 @@ pub fn snapshot(t: &tickets::Model, revision: Option<&Revision>) -> ev::TtsTicke
         triage_reason: t.triage_reason.clone(),
         workflow_match: t.workflow_match.clone(),
         help_topic_id: t.help_topic_id.clone(),
+        tags: tags::from_stored(&t.tags),
+        asset_tags: asset_tags::from_stored(&t.asset_tags),
     }
 }

@@ -1,29 +1,33 @@
-//! UpdateTicket: the subject, priority, routing fields and help topic of a
-//! ticket, by update_mask and etag. A ticket keeps the workflow revision it started
-//! on; new routing fields are recorded, not re-matched.
+//! UpdateTicket: the subject, priority, routing fields, help topic, tags
+//! and asset tags of a ticket, by update_mask and etag. A ticket keeps the
+//! workflow revision it started on; new routing fields are recorded, not
+//! re-matched. Tags and asset tags are replaced whole, their filter rows
+//! with them.
 
 use std::collections::BTreeSet;
 
 use map_contracts::{events::v1 as ev, tts::v1 as pb};
 use map_kit::{
-    System, Violations,
+    System, Violations, asset_tags,
     authn::Principal,
     directory,
     wire::{etag::check_etag, time::timestamp},
 };
 use sea_orm::ActiveValue::Set;
 
-use super::{MAX_SUBJECT, Tickets, find, model, revision_of, save, user_ref};
+use super::{MAX_SUBJECT, Tickets, find, model, revision_of, save, tags, user_ref};
 use crate::{TtsError, entity::tickets, topics};
 
 /// The update_mask paths of UpdateTicket.
-pub const UPDATE_PATHS: [&str; 6] = [
+pub const UPDATE_PATHS: [&str; 8] = [
     "subject",
     "priority",
     "department_code",
     "category",
     "sub_category",
     "help_topic_id",
+    "tags",
+    "asset_tags",
 ];
 
 /// The routing fields a help topic decides.
@@ -64,6 +68,12 @@ impl Tickets {
                      it cannot be combined with them",
                 );
             }
+        }
+        if paths.contains("tags") {
+            tags::check_tags(&mut v, "ticket.tags", &t.tags);
+        }
+        if paths.contains("asset_tags") {
+            asset_tags::check(&mut v, "ticket.asset_tags", &t.asset_tags);
         }
         let priority = model::priority_from_proto(t.priority);
         if paths.contains("priority") && priority.is_none() {
@@ -134,6 +144,16 @@ impl Tickets {
         if let Some(h) = take("help_topic_id", &row.help_topic_id, &t.help_topic_id) {
             update.help_topic_id = Set(h);
         }
+        let new_tags = tags::stored(&tags::sorted(&t.tags));
+        let retag = take("tags", &row.tags, &new_tags);
+        if let Some(s) = &retag {
+            update.tags = Set(s.clone());
+        }
+        let new_assets = asset_tags::stored(&t.asset_tags);
+        let reasset = take("asset_tags", &row.asset_tags, &new_assets);
+        if let Some(s) = &reasset {
+            update.asset_tags = Set(s.clone());
+        }
         let revision = revision_of(&txn, &row).await?;
         let graph = revision.as_ref().map(|r| &r.definition.graph);
         if changed.is_empty() {
@@ -147,6 +167,12 @@ impl Tickets {
         let now = self.clock.now();
         update.updated_at = Set(now);
         let after = save(&txn, &row, update).await?;
+        if retag.is_some() {
+            tags::write_tags(&txn, &after.id, &tags::from_stored(&after.tags)).await?;
+        }
+        if reasset.is_some() {
+            tags::write_asset_tags(&txn, &after.id, &t.asset_tags).await?;
+        }
         let details = pb::ticket_event::Details::Updated(pb::TicketUpdatedDetails {
             changed_fields: changed.clone(),
         });

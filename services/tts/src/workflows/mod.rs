@@ -96,6 +96,12 @@ pub struct Workflows {
 }
 
 impl Workflows {
+    /// The catalogue of Auth's TTS roles it checks steps against (canned
+    /// responses check their teams against it too).
+    pub(crate) fn role_catalog(&self) -> Arc<dyn RoleCatalog> {
+        self.roles.clone()
+    }
+
     /// Over `db`, checking roles with `roles`.
     pub fn new(db: Db, roles: Arc<dyn RoleCatalog>, clock: Clock, pager: Pager) -> Workflows {
         Workflows {
