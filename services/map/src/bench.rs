@@ -37,6 +37,16 @@ pub enum Scenario {
         #[command(flatten)]
         args: scenarios::next_assignee::NextAssigneeArgs,
     },
+    /// The help-desk flow end to end as deployed (HDTS submit → TTS ticket
+    /// assigned → HDTS mirror; APIs and workers as separate processes on
+    /// PostgreSQL and RabbitMQ), beside the events pipeline and
+    /// NextAssignee measured in the same run.
+    TicketIntake {
+        #[command(flatten)]
+        load: LoadOptions,
+        #[command(flatten)]
+        args: scenarios::ticket_intake::TicketIntakeArgs,
+    },
     /// Unary calls direct vs through the gateway (gRPC and grpc-web), same
     /// run; then each at half the gateway's peak rate for the added p99.
     Gateway {
@@ -73,6 +83,14 @@ pub async fn run(scenario: Scenario) -> anyhow::Result<()> {
         }
         Scenario::NextAssignee { load, args } => {
             let reports = scenarios::next_assignee::run(&load, &args)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for report in reports {
+                report.print(load.json);
+            }
+        }
+        Scenario::TicketIntake { load, args } => {
+            let reports = scenarios::ticket_intake::run(&load, &args)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             for report in reports {
