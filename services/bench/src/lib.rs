@@ -131,9 +131,24 @@ struct Tally {
     first_error: Option<String>,
 }
 
-fn new_histogram() -> Histogram<u64> {
-    // 1 µs .. 60 s at 3 significant figures.
+/// A histogram of latencies in microseconds, as every report keeps them:
+/// 1 µs .. 60 s at 3 significant figures.
+pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("constant histogram bounds are valid")
+}
+
+impl Latency {
+    /// The percentiles of `h` (microseconds, from [`new_histogram`]).
+    pub fn of(h: &Histogram<u64>) -> Latency {
+        Latency {
+            mean_us: h.mean(),
+            p50_us: h.value_at_quantile(0.50),
+            p90_us: h.value_at_quantile(0.90),
+            p99_us: h.value_at_quantile(0.99),
+            p999_us: h.value_at_quantile(0.999),
+            max_us: h.max(),
+        }
+    }
 }
 
 /// Runs `call(worker)` under `opts` and reports. `call` is made by
@@ -230,7 +245,6 @@ where
         .saturating_duration_since(warm_end)
         .as_secs_f64()
         .max(1e-9);
-    let h = &total.hist;
     Report {
         scenario: scenario.to_owned(),
         concurrency,
@@ -239,14 +253,7 @@ where
         calls: total.calls,
         errors: total.errors,
         throughput: total.calls as f64 / measured,
-        latency: Latency {
-            mean_us: h.mean(),
-            p50_us: h.value_at_quantile(0.50),
-            p90_us: h.value_at_quantile(0.90),
-            p99_us: h.value_at_quantile(0.99),
-            p999_us: h.value_at_quantile(0.999),
-            max_us: h.max(),
-        },
+        latency: Latency::of(&total.hist),
         first_error: total.first_error,
         notes: Vec::new(),
     }

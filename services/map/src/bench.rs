@@ -45,6 +45,16 @@ pub enum Scenario {
         #[command(flatten)]
         args: map_tts::bench::TicketQueriesArgs,
     },
+    /// The help-desk flow end to end as deployed (HDTS submit → TTS ticket
+    /// assigned → HDTS mirror; APIs and workers as separate processes on
+    /// PostgreSQL and RabbitMQ), beside the events pipeline and
+    /// NextAssignee measured in the same run.
+    TicketIntake {
+        #[command(flatten)]
+        load: LoadOptions,
+        #[command(flatten)]
+        args: scenarios::ticket_intake::TicketIntakeArgs,
+    },
     /// Unary calls direct vs through the gateway (gRPC and grpc-web), same
     /// run; then each at half the gateway's peak rate for the added p99.
     Gateway {
@@ -95,6 +105,14 @@ pub async fn run(scenario: Scenario) -> anyhow::Result<()> {
             let reports = map_tts::bench::run(&db.db, &load, &args).await;
             db.remove().await;
             for report in reports.map_err(|e| anyhow::anyhow!("{e}"))? {
+                report.print(load.json);
+            }
+        }
+        Scenario::TicketIntake { load, args } => {
+            let reports = scenarios::ticket_intake::run(&load, &args)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            for report in reports {
                 report.print(load.json);
             }
         }

@@ -6,3 +6,5 @@ pub mod bench_db;
 pub mod events;
 pub mod gateway;
 pub mod next_assignee;
+pub mod platform;
+pub mod ticket_intake;

@@ -126,12 +126,16 @@ pub struct BatchOutcome {
 /// How soon a relay woken by an enqueue looks again when it found nothing
 /// (the enqueueing transaction had not committed yet); each further empty
 /// look after the same wake-up waits twice as long, [`WOKEN_RECHECKS`]
-/// times (5 ms … 2.5 s in all), so a commit slowed by a busy database is
-/// still found without waiting out the poll interval.
-const WOKEN_RECHECK: Duration = Duration::from_millis(5);
+/// times (1 ms … 4 s in all), so a commit slowed by a busy database is
+/// still found without waiting out the poll interval. The enqueue comes
+/// before its transaction's last statements and commit, so the look at the
+/// wake-up itself usually finds nothing: the first recheck is what a lone
+/// event waits, and it is short (at 5 ms it was most of a relay hop's
+/// latency at a low rate: BENCHMARKS.md, ticket intake).
+const WOKEN_RECHECK: Duration = Duration::from_millis(1);
 
 /// Looks again after one wake-up before the relay goes back to idling.
-const WOKEN_RECHECKS: u32 = 9;
+const WOKEN_RECHECKS: u32 = 12;
 
 /// Wake-up counters, one per producing system, bumped on every enqueue.
 static ENQUEUED: LazyLock<[watch::Sender<u64>; 5]> =
