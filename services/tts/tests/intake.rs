@@ -87,6 +87,28 @@ fn replied(hdts_id: &str, reply_id: &str, author: &str, from_requester: bool) ->
     )
 }
 
+/// `caller` moves the ticket `ticket_id` by `action`, with a public note.
+async fn act(
+    fx: &Fixture,
+    caller: &map_kit::testing::Caller,
+    ticket_id: &str,
+    action: &str,
+    note: &str,
+) {
+    fx.tickets()
+        .await
+        .transition_ticket(caller.request(pb::TransitionTicketRequest {
+            ticket_id: ticket_id.into(),
+            action: action.into(),
+            comment: note.into(),
+            comment_visibility: pb::CommentVisibility::Public.into(),
+            request_id: uuid::Uuid::now_v7().to_string(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+}
+
 /// Runs `intake` on `e` as the consumer does: prepare, then handle in a
 /// transaction it commits.
 async fn deliver(fx: &Fixture, intake: &Intake, e: &Event) -> Result<(), HandlerError> {
@@ -148,17 +170,7 @@ async fn a_submission_becomes_one_ticket_and_a_requesters_reply_moves_it() {
     assert_eq!(ticket.priority, "high");
 
     // The agent asks; the requester's reply brings the ticket back to work.
-    let mut c = fx.tickets().await;
-    c.transition_ticket(agent.request(pb::TransitionTicketRequest {
-        ticket_id: ticket.id.clone(),
-        action: "ask_requester".into(),
-        comment: "Which model?".into(),
-        comment_visibility: pb::CommentVisibility::Public.into(),
-        request_id: uuid::Uuid::now_v7().to_string(),
-        ..Default::default()
-    }))
-    .await
-    .unwrap();
+    act(&fx, &agent, &ticket.id, "ask_requester", "Which model?").await;
     let reply = replied(&hdts_id, &uuid::Uuid::now_v7().to_string(), &requester, true);
     deliver(&fx, &intake, &reply).await.unwrap();
     deliver(&fx, &intake, &Event::new(reply.envelope.clone())).await.unwrap();
@@ -254,17 +266,7 @@ async fn the_requesters_withdrawal_confirmation_and_reopening_reach_the_ticket()
     let hdts_id = uuid::Uuid::now_v7().to_string();
     deliver(&fx, &intake, &submitted(&hdts_id, &requester)).await.unwrap();
     let t = ticket_for(&fx, &hdts_id).await.unwrap();
-    let mut c = fx.tickets().await;
-    c.transition_ticket(agent.request(pb::TransitionTicketRequest {
-        ticket_id: t.id.clone(),
-        action: "resolve".into(),
-        comment: "Replaced the battery".into(),
-        comment_visibility: pb::CommentVisibility::Public.into(),
-        request_id: uuid::Uuid::now_v7().to_string(),
-        ..Default::default()
-    }))
-    .await
-    .unwrap();
+    act(&fx, &agent, &t.id, "resolve", "Replaced the battery").await;
     deliver(&fx, &intake, &requester_did("hdts.ticket.closed", &hdts_id, 3)).await.unwrap();
     let closed = ticket_for(&fx, &hdts_id).await.unwrap();
     assert_eq!((closed.status.as_str(), closed.step_id.as_str()), ("closed", "resolved"));
@@ -291,17 +293,7 @@ async fn the_requesters_newest_instruction_wins_whatever_order_they_arrive_in() 
     let hdts_id = uuid::Uuid::now_v7().to_string();
     deliver(&fx, &intake, &submitted(&hdts_id, &uuid::Uuid::now_v7().to_string())).await.unwrap();
     let t = ticket_for(&fx, &hdts_id).await.unwrap();
-    let mut c = fx.tickets().await;
-    c.transition_ticket(agent.request(pb::TransitionTicketRequest {
-        ticket_id: t.id.clone(),
-        action: "resolve".into(),
-        comment: "Replaced the battery".into(),
-        comment_visibility: pb::CommentVisibility::Public.into(),
-        request_id: uuid::Uuid::now_v7().to_string(),
-        ..Default::default()
-    }))
-    .await
-    .unwrap();
+    act(&fx, &agent, &t.id, "resolve", "Replaced the battery").await;
     // In HDTS the employee confirmed (v5), then reopened (v6); the reopen
     // arrives first. The confirmation, late, must not close the ticket the
     // employee reopened after it.
@@ -367,22 +359,12 @@ async fn a_requesters_reply_into_a_step_of_another_role_hands_the_ticket_on() {
     deliver(&fx, &intake, &submitted(&hdts_id, &requester)).await.unwrap();
     let t = ticket_for(&fx, &hdts_id).await.unwrap();
     assert_eq!(t.assignee_user_id, agent_id);
-    let mut c = fx.tickets().await;
-    c.transition_ticket(agent.request(pb::TransitionTicketRequest {
-        ticket_id: t.id.clone(),
-        action: "ask_requester".into(),
-        comment: "Which model?".into(),
-        comment_visibility: pb::CommentVisibility::Public.into(),
-        request_id: uuid::Uuid::now_v7().to_string(),
-        ..Default::default()
-    }))
-    .await
-    .unwrap();
+    act(&fx, &agent, &t.id, "ask_requester", "Which model?").await;
     let reply = replied(&hdts_id, &uuid::Uuid::now_v7().to_string(), &requester, true);
     deliver(&fx, &intake, &reply).await.unwrap();
     let moved = ticket_for(&fx, &hdts_id).await.unwrap();
     assert_eq!((moved.step_id.as_str(), moved.assignee_user_id.as_str()), ("second_line", lead_id.as_str()), "the agent lacks the second line's role");
-    let history = c.list_ticket_events(lead.request(pb::ListTicketEventsRequest { ticket_id: t.id.clone(), ..Default::default() })).await.unwrap().into_inner().events;
+    let history = fx.tickets().await.list_ticket_events(lead.request(pb::ListTicketEventsRequest { ticket_id: t.id.clone(), ..Default::default() })).await.unwrap().into_inner().events;
     match &history.last().unwrap().details {
         Some(pb::ticket_event::Details::Assigned(a)) => assert_eq!((a.previous_assignee_user_id.as_str(), a.assignee_user_id.as_str(), a.reason()), (agent_id.as_str(), lead_id.as_str(), pb::AssignmentReason::Reassignment)),
         other => panic!("{other:?}"),
