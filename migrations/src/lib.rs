@@ -96,6 +96,7 @@ migrator!(
     crate::uploads::Migration,
     crate::tts_schema::Attachments,
     crate::tts_schema::AgentTools,
+    crate::tts_schema::OpenQueue,
 );
 migrator!(
     /// The help desk's database.

@@ -288,7 +288,7 @@ impl Sort {
 
     /// The condition "the row comes after the one whose keys are `last`"
     /// (one value per key, in key order): `k1 > v1 OR (k1 = v1 AND (k2 > v2
-    /// OR …))`, with `<` for a descending key. Extra values are ignored; a
+    /// OR …))`, with `<` for a descending key, and `k1 >= v1` beside it. Extra values are ignored; a
     /// missing one leaves its key out.
     pub fn after(&self, last: Vec<Value>) -> Condition {
         // Here only: its `min`/`max` would shadow `Ord`'s in the module.
@@ -303,6 +303,16 @@ impl Sort {
             Direction::Ascending => expr.gt(value),
             Direction::Descending => expr.lt(value),
         };
+        // The first key bounded on its own too (`k1 >= v1 AND …`): an index
+        // led by it then starts at the cursor instead of filtering every row
+        // before it.
+        let bound = (keys.len() > 1).then(|| {
+            let (expr, direction, value) = keys[0].clone();
+            match direction {
+                Direction::Ascending => expr.gte(value),
+                Direction::Descending => expr.lte(value),
+            }
+        });
         let Some((expr, direction, value)) = keys.pop() else {
             return Condition::all();
         };
@@ -312,7 +322,10 @@ impl Sort {
                 .add(past(expr.clone(), direction, value.clone()))
                 .add(Condition::all().add(expr.eq(value)).add(condition));
         }
-        condition
+        match bound {
+            Some(bound) => Condition::all().add(bound).add(condition),
+            None => condition,
+        }
     }
 }
 
@@ -402,7 +415,7 @@ mod tests {
             .to_string();
         assert!(
             sql.ends_with(
-                r#"WHERE "rank" < 3 OR ("rank" = 3 AND "number" > 'TT-000007') ORDER BY "rank" DESC, "number" ASC"#
+                r#"WHERE "rank" <= 3 AND ("rank" < 3 OR ("rank" = 3 AND "number" > 'TT-000007')) ORDER BY "rank" DESC, "number" ASC"#
             ),
             "{sql}"
         );

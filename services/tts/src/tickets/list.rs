@@ -147,6 +147,17 @@ fn rank() -> Expr {
         .into()
 }
 
+/// The predicate of the open-queue index (migration m0008), as a literal:
+/// added beside a filter on open statuses only, it lets the database prove
+/// the index applies, which bound parameters alone cannot.
+const OPEN_PREDICATE: &str =
+    "status IN ('open', 'in_progress', 'waiting_on_requester', 'on_hold', 'triage')";
+
+/// The stored forms of the open statuses.
+fn open_statuses() -> impl Iterator<Item = &'static str> {
+    model::Status::OPEN.iter().map(|s| s.as_str())
+}
+
 /// The request's filters, as the page token binds them.
 #[derive(Debug, Serialize)]
 struct Filters<'a> {
@@ -226,6 +237,9 @@ impl Tickets {
         let mut q = tickets::Entity::find();
         if !f.statuses.is_empty() {
             q = q.filter(tickets::Column::Status.is_in(f.statuses.iter().copied()));
+            if f.statuses.iter().all(|s| open_statuses().any(|o| o == *s)) {
+                q = q.filter(Expr::cust(OPEN_PREDICATE));
+            }
         }
         if !f.priorities.is_empty() {
             q = q.filter(tickets::Column::Priority.is_in(f.priorities.iter().copied()));
@@ -278,5 +292,16 @@ impl Tickets {
             rows.iter().map(|t| model::to_proto(t, None)).collect(),
             token,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_open_predicate_names_exactly_the_open_statuses() {
+        let listed: Vec<String> = open_statuses().map(|s| format!("'{s}'")).collect();
+        assert_eq!(OPEN_PREDICATE, format!("status IN ({})", listed.join(", ")));
     }
 }

@@ -86,7 +86,9 @@ impl Tickets {
     }
 }
 
-/// The query of one page on `backend`.
+/// The query of one page on `backend`: the matching tickets' ids and
+/// last-change times first (on PostgreSQL, read in the same heap visit as
+/// the match), the page cut from them, and only then the page's rows.
 fn statement(
     backend: DatabaseBackend,
     words: &[String],
@@ -104,16 +106,19 @@ fn statement(
             "?".to_owned()
         }
     };
+    // Each arm of the union yields (id, updated_at, status) of a ticket.
     let matching = if postgres {
         // Words are letters and digits only: `&` between them is the whole
         // tsquery syntax used.
         let q = param(words.join(" & ").into(), &mut values);
         // The indexed expressions of migration m0005, exactly.
         format!(
-            "SELECT id FROM tickets WHERE to_tsvector('simple', regexp_replace(\
-             subject || ' ' || description, '[^[:alnum:]]+', ' ', 'g')) @@ to_tsquery('simple', {q}) \
-             UNION SELECT ticket_id FROM comments WHERE to_tsvector('simple', regexp_replace(\
-             body, '[^[:alnum:]]+', ' ', 'g')) @@ to_tsquery('simple', {q})"
+            "SELECT id, updated_at, status FROM tickets WHERE to_tsvector('simple', \
+             regexp_replace(subject || ' ' || description, '[^[:alnum:]]+', ' ', 'g')) \
+             @@ to_tsquery('simple', {q}) \
+             UNION SELECT t.id, t.updated_at, t.status FROM comments c \
+             JOIN tickets t ON t.id = c.ticket_id WHERE to_tsvector('simple', \
+             regexp_replace(c.body, '[^[:alnum:]]+', ' ', 'g')) @@ to_tsquery('simple', {q})"
         )
     } else {
         // Each word quoted: FTS5's operators never apply.
@@ -125,27 +130,29 @@ fn statement(
         let a = param(phrase.clone().into(), &mut values);
         let b = param(phrase.into(), &mut values);
         format!(
-            "SELECT ticket_id FROM tickets_fts WHERE tickets_fts MATCH {a} \
-             UNION SELECT ticket_id FROM comments_fts WHERE comments_fts MATCH {b}"
+            "SELECT t.id, t.updated_at, t.status FROM tickets t WHERE t.id IN (\
+             SELECT ticket_id FROM tickets_fts WHERE tickets_fts MATCH {a} \
+             UNION SELECT ticket_id FROM comments_fts WHERE comments_fts MATCH {b})"
         )
     };
-    let mut sql = format!("SELECT * FROM tickets WHERE id IN ({matching})");
+    let mut page = format!("SELECT id FROM ({matching}) m WHERE 1 = 1");
     if !statuses.is_empty() {
         let list = statuses
             .iter()
             .map(|s| param((*s).into(), &mut values))
             .collect::<Vec<_>>()
             .join(", ");
-        sql.push_str(&format!(" AND status IN ({list})"));
+        page.push_str(&format!(" AND status IN ({list})"));
     }
     if let Some((at, id)) = after {
         let (a1, i) = (param(at.into(), &mut values), param(id.into(), &mut values));
         let a2 = param(at.into(), &mut values);
-        sql.push_str(&format!(
+        page.push_str(&format!(
             " AND (updated_at < {a1} OR (updated_at = {a2} AND id < {i}))"
         ));
     }
-    sql.push_str(&format!(" ORDER BY updated_at DESC, id DESC LIMIT {limit}"));
+    page.push_str(&format!(" ORDER BY updated_at DESC, id DESC LIMIT {limit}"));
+    let sql = format!("SELECT * FROM tickets WHERE id IN ({page}) ORDER BY updated_at DESC, id DESC");
     Statement::from_sql_and_values(backend, sql, values)
 }
 
