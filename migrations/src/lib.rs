@@ -97,6 +97,7 @@ migrator!(
     crate::tts_schema::Attachments,
     crate::tts_schema::AgentTools,
     crate::tts_schema::OpenQueue,
+    crate::tts_schema::Sla,
 );
 migrator!(
     /// The help desk's database.

@@ -11,14 +11,14 @@
 //!   naming the AMS assets they are about, both filterable;
 //! - [`canned`]: the teams' canned responses, rendered for one ticket with
 //!   the requester's name and the ticket's number filled in;
+//! - [`sla`]: SLA calendars (business-time arithmetic), policies, and the
+//!   clocks each ticket runs, with their warnings, breaches and escalations
+//!   on timers;
 //! - [`topics`]: the copy of HDTS's help-topic catalogue (`hdts.topic.*`);
 //! - [`entity`]: the sea-orm entities of TTS's tables;
 //! - [`grpc`]: the tonic adapter and its access policies;
 //! - [`TtsError`]: the domain's errors.
 //!
-//! Tickets, comments, assignment and SLAs build on these (the tickets and
-//! SLA issues); until they land TicketService and SlaService answer
-//! UNIMPLEMENTED.
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "bench")]
@@ -27,6 +27,7 @@ pub mod canned;
 pub mod entity;
 pub mod error;
 pub mod grpc;
+pub mod sla;
 pub mod tickets;
 pub mod topics;
 pub mod workflows;

@@ -4,7 +4,8 @@
 //! with callers validated by Auth, and step roles and canned responses'
 //! teams checked against Auth's roles of TTS. Its worker keeps the directory
 //! and the copy of HDTS's help topics, opens tickets for submissions,
-//! reassigns the work of people who left, and prunes stale uploads.
+//! reassigns the work of people who left, prunes stale uploads, fires the
+//! SLA timers and reassigns escalated tickets.
 
 use std::sync::Arc;
 
@@ -16,6 +17,11 @@ use map_kit::{
     clock::Clock,
 };
 use map_tts::{
+    sla::{
+        clocks,
+        escalation::{self, Escalations},
+        timers::{self, ClockTimer, LevelTimer},
+    },
     tickets::{
         Tickets,
         assign::AuthAssigner,
@@ -92,11 +98,23 @@ pub(super) static MODULE: Module = Module {
                 intake::QUEUE,
                 db.clone(),
                 bus.clone(),
-                Intake::new(tickets),
+                Intake::new(tickets.clone()),
+                ConsumerConfig::default(),
+            )?,
+            Consumer::new(
+                escalation::QUEUE,
+                db.clone(),
+                bus.clone(),
+                Escalations::new(tickets),
                 ConsumerConfig::default(),
             )?,
         ])
     },
-    timers: |worker, _, _| worker,
+    timers: |worker, _, _| {
+        worker
+            .handle(clocks::WARNING, ClockTimer::warning(Clock::system()))
+            .handle(clocks::BREACH, ClockTimer::breach(Clock::system()))
+            .handle(timers::LEVEL, LevelTimer::new(Clock::system()))
+    },
     holds_files: true,
 };

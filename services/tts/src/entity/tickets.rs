@@ -65,6 +65,15 @@ pub struct Model {
     /// AMS asset tags as given, separated by spaces (the filter reads
     /// `ticket_asset_tags`).
     pub asset_tags: String,
+    /// The SLA policy its clocks follow; empty when none applies.
+    pub sla_policy_id: String,
+    /// When its resolution clock runs out if it keeps counting; `None`
+    /// without a policy, while paused, or once stopped (ListTickets' order).
+    pub sla_due_at: Option<ChronoDateTimeUtc>,
+    /// Whether any of its SLA clocks breached (ListTickets' filter).
+    pub sla_breached: bool,
+    /// When an agent first responded (a public comment or a transition).
+    pub first_response_at: Option<ChronoDateTimeUtc>,
 }
 
 /// Read by id.

@@ -13,7 +13,7 @@ use map_kit::{
 };
 use sea_orm::ActiveValue::Set;
 
-use super::{Tickets, find, model, revision_of, save, user_ref};
+use super::{Tickets, find, model, revision_of, user_ref};
 use crate::{TtsError, entity::tickets};
 
 impl Tickets {
@@ -81,7 +81,7 @@ impl Tickets {
         if let Some(first) = key.replay(&txn).await? {
             return Ok(first);
         }
-        let after = save(
+        let after = self.save(
             &txn,
             &row,
             tickets::ActiveModel {
@@ -149,8 +149,42 @@ impl Tickets {
         if row.assignee_user_id != from {
             return Ok(());
         }
+        self.hand_over(txn, row, to, pb::AssignmentReason::Reassignment)
+            .await
+    }
+
+    /// Escalates ticket `ticket_id` to `to` (an SLA escalation level's
+    /// pick); nothing when the ticket is done, or already `to`'s, or there
+    /// is nobody to hand it to (it stays with its assignee).
+    pub(crate) async fn escalate(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        ticket_id: &str,
+        to: Option<&str>,
+    ) -> Result<(), TtsError> {
+        let Some(to) = to else { return Ok(()) };
+        let row = find(txn, ticket_id).await?;
+        let done = ["resolved", "closed", "cancelled"].contains(&row.status.as_str());
+        if done || row.assignee_user_id == to {
+            return Ok(());
+        }
+        self.hand_over(txn, row, Some(to), pb::AssignmentReason::Escalation)
+            .await
+    }
+
+    /// Gives `row` to `to` (or nobody, with the reason) for `reason`, with
+    /// its history entry and `tts.ticket.assigned`.
+    async fn hand_over(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        row: tickets::Model,
+        to: Option<&str>,
+        reason: pb::AssignmentReason,
+    ) -> Result<(), TtsError> {
+        let from = row.assignee_user_id.clone();
+        let from = from.as_str();
         let now = self.clock.now();
-        let after = save(
+        let after = self.save(
             txn,
             &row,
             tickets::ActiveModel {
@@ -167,7 +201,7 @@ impl Tickets {
         let details = pb::ticket_event::Details::Assigned(pb::TicketAssignedDetails {
             previous_assignee_user_id: from.to_owned(),
             assignee_user_id: to.unwrap_or_default().to_owned(),
-            reason: pb::AssignmentReason::Reassignment.into(),
+            reason: reason.into(),
             note: String::new(),
         });
         self.history(txn, &after, "", now, pb::TicketEventType::Assigned, details)
@@ -175,8 +209,12 @@ impl Tickets {
         let revision = revision_of(txn, &after).await?;
         let payload = ev::TtsTicketAssigned {
             ticket: Some(model::snapshot(&after, revision.as_ref())),
-            previous_assignee: Some(user_ref(from)),
-            reason: ev::AssignmentReason::Reassignment.into(),
+            previous_assignee: (!from.is_empty()).then(|| user_ref(from)),
+            reason: match reason {
+                pb::AssignmentReason::Escalation => ev::AssignmentReason::Escalation,
+                _ => ev::AssignmentReason::Reassignment,
+            }
+            .into(),
             actor: None,
             assign_time: Some(timestamp(now)),
         };

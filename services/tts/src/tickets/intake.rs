@@ -115,7 +115,7 @@ fn asset_tags_of(t: &ev::HdtsTicketSnapshot) -> Vec<String> {
 
 /// Auth away or the database busy: try again later; anything else cannot
 /// succeed by retrying.
-fn handler_error(e: TtsError) -> HandlerError {
+pub(crate) fn handler_error(e: TtsError) -> HandlerError {
     match e {
         TtsError::Api(api) if matches!(*api, ApiError::Unavailable(_)) => {
             HandlerError::NotYet(api.to_string())

@@ -56,6 +56,7 @@ use self::{
 use crate::{
     TtsError,
     entity::{comments, help_topics, ticket_events, tickets},
+    sla::clocks::SlaClocks,
     workflows::{
         Workflows,
         definition::{Graph, StepStatus, Trigger},
@@ -106,6 +107,7 @@ pub struct Tickets {
     clock: Clock,
     pager: Pager,
     uploads: Uploads,
+    sla: SlaClocks,
 }
 
 /// What a requester did to their help-desk ticket.
@@ -143,6 +145,7 @@ impl Tickets {
             db,
             assigner,
             outbox: Outbox::new(System::Tts).with_clock(clock.clone()),
+            sla: SlaClocks::new(clock.clone()),
             clock,
             pager,
         }
@@ -287,9 +290,14 @@ impl Tickets {
             attachments: Set(encode(&t.attachments)),
             tags: Set(String::new()),
             asset_tags: Set(map_kit::asset_tags::stored(&t.asset_tags)),
+            sla_policy_id: Set(String::new()),
+            sla_due_at: Set(None),
+            sla_breached: Set(false),
+            first_response_at: Set(None),
         }
         .insert(txn)
         .await?;
+        let row = self.sla.follow(txn, row, now).await?;
         tags::write_asset_tags(txn, &row.id, &t.asset_tags).await?;
         let details = pb::ticket_event::Details::Created(pb::TicketCreatedDetails {
             priority: row_priority(&row),
@@ -396,10 +404,9 @@ impl Tickets {
             (true, true) => return Err(TtsError::invalid("lookup", "give id or number")),
         };
         let revision = revision_of(self.db.conn(), &row).await?;
-        Ok(to_proto(
-            &row,
-            revision.as_ref().map(|r| &r.definition.graph),
-        ))
+        let mut ticket = to_proto(&row, revision.as_ref().map(|r| &r.definition.graph));
+        ticket.sla = crate::sla::view::detail(self.db.conn(), &row, self.clock.now()).await?;
+        Ok(ticket)
     }
 
     /// TransitionTicket: along the manual transition `action` leaving the
@@ -502,7 +509,11 @@ impl Tickets {
             Status::Step(StepStatus::Closed) => update.closed_at = Set(Some(now)),
             _ => {}
         }
-        let after = save(&txn, &row, update).await?;
+        // An agent's transition is a response (SLA).
+        if row.first_response_at.is_none() {
+            update.first_response_at = Set(Some(now));
+        }
+        let after = self.save(&txn, &row, update).await?;
         let comment = if r.comment.trim().is_empty() {
             None
         } else {
@@ -592,15 +603,18 @@ impl Tickets {
         }
         let row = find(&txn, &r.ticket_id).await?;
         let now = self.clock.now();
-        let after = save(
-            &txn,
-            &row,
-            tickets::ActiveModel {
-                updated_at: Set(now),
-                ..Default::default()
-            },
-        )
-        .await?;
+        let mut update = tickets::ActiveModel {
+            updated_at: Set(now),
+            ..Default::default()
+        };
+        // An agent's first public word is the first response (SLA).
+        if visibility == "public"
+            && actor.id != row.requester_user_id
+            && row.first_response_at.is_none()
+        {
+            update.first_response_at = Set(Some(now));
+        }
+        let after = self.save(&txn, &row, update).await?;
         // The caller's uploads, attached in this transaction: a refusal
         // attaches nothing.
         let id = uuid::Uuid::now_v7().to_string();
@@ -704,7 +718,7 @@ impl Tickets {
                 .as_str()
                 .to_owned());
         }
-        let after = save(txn, &row, update).await?;
+        let after = self.save(txn, &row, update).await?;
         let author = r
             .author
             .as_ref()
@@ -860,7 +874,7 @@ impl Tickets {
             }
             _ => update.closed_at = Set(None),
         }
-        let after = save(txn, &row, update).await?;
+        let after = self.save(txn, &row, update).await?;
         let details = pb::ticket_event::Details::StatusChanged(pb::TicketStatusChangedDetails {
             from_status: before.to_proto().into(),
             to_status: status.to_proto().into(),
@@ -978,6 +992,28 @@ impl Tickets {
         .await?)
     }
 
+    /// The next holder of `role` for the pick `key` (Auth's round-robin);
+    /// `None` when nobody active holds it.
+    pub(crate) async fn next_holder(&self, role: &str, key: &str) -> Result<Option<String>, TtsError> {
+        Ok(self.assigner.next(role, key).await?)
+    }
+
+    /// Writes `update` over `row` ([`save_row`]: the next version, ABORTED
+    /// for a concurrent change) and keeps the ticket's SLA clocks in line
+    /// with the change; the ticket as it is now.
+    async fn save(
+        &self,
+        txn: &DatabaseTransaction,
+        row: &tickets::Model,
+        update: tickets::ActiveModel,
+    ) -> Result<tickets::Model, TtsError> {
+        let after = save_row(txn, row, update).await?;
+        if SlaClocks::concerns(row, &after) {
+            return self.sla.follow(txn, after, self.clock.now()).await;
+        }
+        Ok(after)
+    }
+
     async fn history(
         &self,
         txn: &DatabaseTransaction,
@@ -987,28 +1023,7 @@ impl Tickets {
         kind: pb::TicketEventType,
         details: pb::ticket_event::Details,
     ) -> Result<(), TtsError> {
-        let id = uuid::Uuid::now_v7().to_string();
-        let event = pb::TicketEvent {
-            id: id.clone(),
-            ticket_id: ticket.id.clone(),
-            r#type: kind.into(),
-            actor_user_id: actor.to_owned(),
-            time: Some(timestamp(now)),
-            ticket_version: ticket.version,
-            details: Some(details),
-        };
-        ticket_events::ActiveModel {
-            id: Set(id),
-            ticket_id: Set(ticket.id.clone()),
-            kind: Set(history::stored_kind(kind)),
-            actor_user_id: Set(actor.to_owned()),
-            occurred_at: Set(now),
-            ticket_version: Set(ticket.version),
-            event: Set(event.encode_to_vec()),
-        }
-        .insert(txn)
-        .await?;
-        Ok(())
+        write_history(txn, ticket, actor, now, kind, details).await
     }
 
     async fn enqueue(
@@ -1018,15 +1033,60 @@ impl Tickets {
         ticket: &tickets::Model,
         payload: &impl prost::Name,
     ) -> Result<(), TtsError> {
-        self.outbox
-            .enqueue(
-                txn,
-                NewEvent::new(event_type, ticket.id.clone(), ticket.version, payload),
-            )
-            .await
-            .map_err(|e| TtsError::from(map_kit::ApiError::from(e)))?;
-        Ok(())
+        enqueue_event(&self.outbox, txn, event_type, ticket, payload).await
     }
+}
+
+/// Appends an entry to `ticket`'s history, at its current version.
+pub(crate) async fn write_history(
+    txn: &DatabaseTransaction,
+    ticket: &tickets::Model,
+    actor: &str,
+    now: DateTime<Utc>,
+    kind: pb::TicketEventType,
+    details: pb::ticket_event::Details,
+) -> Result<(), TtsError> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let event = pb::TicketEvent {
+        id: id.clone(),
+        ticket_id: ticket.id.clone(),
+        r#type: kind.into(),
+        actor_user_id: actor.to_owned(),
+        time: Some(timestamp(now)),
+        ticket_version: ticket.version,
+        details: Some(details),
+    };
+    ticket_events::ActiveModel {
+        id: Set(id),
+        ticket_id: Set(ticket.id.clone()),
+        kind: Set(history::stored_kind(kind)),
+        actor_user_id: Set(actor.to_owned()),
+        occurred_at: Set(now),
+        ticket_version: Set(ticket.version),
+        event: Set(event.encode_to_vec()),
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
+}
+
+/// Enqueues `payload` as an `event_type` event about `ticket`, at its
+/// current version.
+pub(crate) async fn enqueue_event(
+    outbox: &Outbox,
+    txn: &DatabaseTransaction,
+    event_type: &'static str,
+    ticket: &tickets::Model,
+    payload: &impl prost::Name,
+) -> Result<(), TtsError> {
+    outbox
+        .enqueue(
+            txn,
+            NewEvent::new(event_type, ticket.id.clone(), ticket.version, payload),
+        )
+        .await
+        .map_err(|e| TtsError::from(map_kit::ApiError::from(e)))?;
+    Ok(())
 }
 
 fn rule_name(rule: crate::workflows::MatchRule) -> String {
@@ -1096,7 +1156,7 @@ fn invalid_transition(row: &tickets::Model, graph: Option<&Graph>) -> TtsError {
 /// Writes `update` over `row` with the next version, only if nobody changed
 /// the ticket since `row` was read (ABORTED otherwise: exactly one of two
 /// concurrent changes wins), and returns the ticket as it is now.
-async fn save(
+async fn save_row(
     txn: &DatabaseTransaction,
     row: &tickets::Model,
     mut update: tickets::ActiveModel,

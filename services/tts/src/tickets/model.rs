@@ -189,7 +189,7 @@ pub fn to_proto(t: &tickets::Model, graph: Option<&Graph>) -> pb::Ticket {
         assignee_user_id: t.assignee_user_id.clone(),
         workflow_id: t.workflow_id.clone(),
         workflow_revision: t.workflow_revision,
-        sla: None,
+        sla: crate::sla::view::summary(t),
         attachments: super::attachments::to_proto(t.attachments.as_deref()),
         etag: etag(t.version),
         version: t.version,
@@ -205,6 +205,23 @@ pub fn to_proto(t: &tickets::Model, graph: Option<&Graph>) -> pb::Ticket {
     }
 }
 
+/// Step `step_id` of `graph` for events.
+pub fn step_ref(graph: &Graph, step_id: &str) -> Option<ev::StepRef> {
+    graph.step(step_id).map(|s| ev::StepRef {
+        step_id: s.id.clone(),
+        name: s.name.clone(),
+        role: role_ref(&s.role),
+    })
+}
+
+/// A role `system:role` for events; `None` for an empty one.
+pub fn role_ref(role: &str) -> Option<ev::RoleRef> {
+    role.split_once(':').map(|(system, role)| ev::RoleRef {
+        system: system.to_owned(),
+        role: role.to_owned(),
+    })
+}
+
 /// The whole ticket for `tts.ticket.*` events; `revision`, the workflow
 /// revision it follows (none in triage), names its step and workflow.
 pub fn snapshot(t: &tickets::Model, revision: Option<&Revision>) -> ev::TtsTicketSnapshot {
@@ -216,14 +233,7 @@ pub fn snapshot(t: &tickets::Model, revision: Option<&Revision>) -> ev::TtsTicke
             ..Default::default()
         })
     };
-    let step = graph.and_then(|g| g.step(&t.step_id)).map(|s| ev::StepRef {
-        step_id: s.id.clone(),
-        name: s.name.clone(),
-        role: s.role.split_once(':').map(|(system, role)| ev::RoleRef {
-            system: system.to_owned(),
-            role: role.to_owned(),
-        }),
-    });
+    let step = graph.and_then(|g| step_ref(g, &t.step_id));
     ev::TtsTicketSnapshot {
         id: t.id.clone(),
         number: t.number.clone(),
@@ -242,7 +252,7 @@ pub fn snapshot(t: &tickets::Model, revision: Option<&Revision>) -> ev::TtsTicke
         workflow_revision: t.workflow_revision,
         step,
         assignee: user(&t.assignee_user_id),
-        sla: None,
+        sla: crate::sla::view::published(t),
         attachments: map_kit::uploads::attachments::decode(t.attachments.as_deref()),
         version: t.version,
         create_time: Some(timestamp(t.created_at)),

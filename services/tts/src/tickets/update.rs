@@ -15,7 +15,7 @@ use map_kit::{
 };
 use sea_orm::ActiveValue::Set;
 
-use super::{MAX_SUBJECT, Tickets, find, model, revision_of, save, tags, user_ref};
+use super::{MAX_SUBJECT, Tickets, find, model, revision_of, tags, user_ref};
 use crate::{TtsError, entity::tickets, topics};
 
 /// The update_mask paths of UpdateTicket.
@@ -166,7 +166,7 @@ impl Tickets {
         }
         let now = self.clock.now();
         update.updated_at = Set(now);
-        let after = save(&txn, &row, update).await?;
+        let after = self.save(&txn, &row, update).await?;
         if retag.is_some() {
             tags::write_tags(&txn, &after.id, &tags::from_stored(&after.tags)).await?;
         }
