@@ -88,19 +88,15 @@ fn server(
     auth: &FakeValidator,
     bus: Option<Bus>,
     config: WatchConfig,
+    clock: &Clock,
 ) -> map_kit::server::GrpcServer {
     let workflows = Workflows::new(
         db.db.clone(),
         Arc::new(FixedRoles::seeded()),
-        Clock::system(),
+        clock.clone(),
         Pager::random(),
     );
-    let tickets = Tickets::new(
-        db.db.clone(),
-        turns.clone(),
-        Clock::system(),
-        Pager::random(),
-    );
+    let tickets = Tickets::new(db.db.clone(), turns.clone(), clock.clone(), Pager::random());
     let feed = bus.map(Feed::of).unwrap_or_default();
     map_tts::grpc::grpc_server_with(
         workflows,
@@ -126,12 +122,19 @@ pub struct Fixture {
     pub auth: FakeValidator,
     pub turns: Arc<TurnTaker>,
     pub admin: Caller,
+    /// The clock the server's domain reads.
+    pub clock: Clock,
 }
 
 impl Fixture {
     pub async fn start() -> Fixture {
+        Fixture::start_at(Clock::system()).await
+    }
+
+    /// A server whose domain reads `clock` (a manual one in SLA tests).
+    pub async fn start_at(clock: Clock) -> Fixture {
         let db = TestDb::new::<map_migrations::tts::Migrator>().await;
-        Fixture::over(db, None, WatchConfig::default()).await
+        Fixture::over(db, None, WatchConfig::default(), clock).await
     }
 
     /// A server whose live streams follow a bus — RabbitMQ beside
@@ -158,7 +161,7 @@ impl Fixture {
         tokio::spawn(relay.run(async {
             let _ = stopped.await;
         }));
-        let fx = Fixture::over(db, Some(bus.clone()), config).await;
+        let fx = Fixture::over(db, Some(bus.clone()), config, Clock::system()).await;
         let live = Live {
             bus,
             config,
@@ -177,22 +180,24 @@ impl Fixture {
             &self.auth,
             Some(live.bus.clone()),
             live.config,
+            &self.clock,
         ))
         .await
     }
 
-    async fn over(db: TestDb, bus: Option<Bus>, config: WatchConfig) -> Fixture {
+    async fn over(db: TestDb, bus: Option<Bus>, config: WatchConfig, clock: Clock) -> Fixture {
         map_kit::testing::directory::add_department(&db.db, "IT").await;
         let auth = FakeValidator::default();
         let admin = auth.person(&[("tts", "admin")]);
         let turns = Arc::new(TurnTaker::default());
-        let server = TestServer::start(server(&db, &turns, &auth, bus, config)).await;
+        let server = TestServer::start(server(&db, &turns, &auth, bus, config, &clock)).await;
         Fixture {
             db,
             server,
             auth,
             turns,
             admin,
+            clock,
         }
     }
 

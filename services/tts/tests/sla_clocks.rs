@@ -1,0 +1,418 @@
+//! The SLA engine on both databases, driven by a manual clock: a ticket's
+//! clocks count the business hours of a Berlin calendar, pause while the
+//! ticket waits on its requester, and fire their warnings, breaches and
+//! escalation levels exactly once through the kit's timer worker — also
+//! with two workers firing at once — and the escalation consumer hands the
+//! ticket to the step's escalation role.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use chrono::{DateTime, Duration, TimeZone as _, Utc};
+use map_contracts::{
+    events::v1::{self as ev, Envelope},
+    tts::v1 as pb,
+};
+use map_kit::{
+    bus::{Event, Handler as _},
+    clock::ManualClock,
+    outbox,
+    timers::{TimerWorker, TimerWorkerConfig},
+};
+use map_tts::{
+    entity::{sla_calendars, sla_policies},
+    sla::{
+        clocks,
+        escalation::Escalations,
+        timers::{self, ClockTimer, LevelTimer},
+    },
+    tickets::Tickets,
+};
+use prost::Message as _;
+use sea_orm::{ActiveModelTrait as _, ActiveValue::Set, EntityTrait as _, QueryOrder as _};
+use support::{Fixture, go, step};
+
+/// Berlin local time on a date of March 2026 (UTC+1 until the 29th).
+fn berlin(day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, day, hour, minute, 0).unwrap() - Duration::hours(1)
+}
+
+fn at(t: &prost_types::Timestamp) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.seconds, t.nanos as u32).unwrap()
+}
+
+/// Monday to Friday, 09:00–17:00, Europe/Berlin; and a high-priority policy
+/// on it: first response 1 h, resolution 8 h, warning at 75 %, paused while
+/// waiting on the requester, default escalation.
+async fn policy(fx: &Fixture) {
+    let now = fx.clock.now();
+    let hours: Vec<_> = (1..=5)
+        .map(|d| serde_json::json!({"weekday": d, "start": 540, "end": 1020}))
+        .collect();
+    sla_calendars::ActiveModel {
+        id: Set("cal-berlin".into()),
+        name: Set("Berlin office".into()),
+        time_zone: Set("Europe/Berlin".into()),
+        business_hours: Set(serde_json::to_string(&hours).unwrap()),
+        holidays: Set("[]".into()),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(fx.db.db.conn())
+    .await
+    .unwrap();
+    sla_policies::ActiveModel {
+        id: Set("policy-high".into()),
+        name: Set("High".into()),
+        priority: Set("high".into()),
+        first_response_ms: Set(3_600_000),
+        resolution_ms: Set(8 * 3_600_000),
+        warning_percent: Set(75),
+        calendar_id: Set("cal-berlin".into()),
+        active: Set(true),
+        pause_statuses: Set("waiting_on_requester".into()),
+        help_topic_id: Set(String::new()),
+        workflow_id: Set(String::new()),
+        department_code: Set(String::new()),
+        escalation_levels: Set("[]".into()),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(fx.db.db.conn())
+    .await
+    .unwrap();
+}
+
+/// work (1 h step SLA) ⇄ waiting → resolved, all by hand.
+fn workflow() -> pb::CreateWorkflowRequest {
+    use pb::{TicketStatus as S, TransitionTrigger as T};
+    pb::CreateWorkflowRequest {
+        name: "Desk".into(),
+        description: "Desk support".into(),
+        department_code: "IT".into(),
+        category: "Hardware".into(),
+        sub_category: String::new(),
+        steps: vec![
+            step("work", S::InProgress, false),
+            step("waiting", S::WaitingOnRequester, false),
+            step("resolved", S::Resolved, true),
+        ],
+        transitions: vec![
+            go("work", "waiting", "ask", T::Manual),
+            go("waiting", "work", "resume", T::Manual),
+            go("work", "resolved", "resolve", T::Manual),
+        ],
+        initial_step_id: "work".into(),
+        request_id: uuid::Uuid::now_v7().to_string(),
+    }
+}
+
+/// The SLA events in the outbox: (type, clock kind, level).
+async fn sla_events(fx: &Fixture) -> Vec<(String, i32, i32)> {
+    outbox::entity::Entity::find()
+        .order_by_asc(outbox::entity::Column::Seq)
+        .all(fx.db.db.conn())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|row| row.event_type.starts_with("tts.sla."))
+        .map(|row| {
+            let envelope = Envelope::decode(row.envelope.as_slice()).unwrap();
+            let any = envelope.payload.unwrap();
+            let (kind, level) = match row.event_type.as_str() {
+                "tts.sla.warning" => (ev::TtsSlaWarning::decode(any.value.as_slice()).unwrap().kind, -1),
+                "tts.sla.breached" => (ev::TtsSlaBreached::decode(any.value.as_slice()).unwrap().kind, -1),
+                _ => {
+                    let due = ev::TtsSlaEscalationDue::decode(any.value.as_slice()).unwrap();
+                    (due.kind, due.level)
+                }
+            };
+            (row.event_type, kind, level)
+        })
+        .collect()
+}
+
+/// The escalation events in the outbox, as the consumer receives them.
+async fn escalations(fx: &Fixture) -> Vec<Envelope> {
+    outbox::entity::Entity::find()
+        .order_by_asc(outbox::entity::Column::Seq)
+        .all(fx.db.db.conn())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|row| row.event_type == "tts.sla.escalation_due")
+        .map(|row| Envelope::decode(row.envelope.as_slice()).unwrap())
+        .collect()
+}
+
+fn worker(fx: &Fixture) -> TimerWorker {
+    TimerWorker::new(fx.db.db.clone(), fx.clock.clone(), TimerWorkerConfig::default())
+        .handle(clocks::WARNING, ClockTimer::warning(fx.clock.clone()))
+        .handle(clocks::BREACH, ClockTimer::breach(fx.clock.clone()))
+        .handle(timers::LEVEL, LevelTimer::new(fx.clock.clone()))
+}
+
+/// Fires due timers until none is left; how many fired.
+async fn fire_all(w: &TimerWorker) -> usize {
+    let mut fired = 0;
+    loop {
+        let outcome = w.fire_due().await.unwrap();
+        assert_eq!(outcome.failed, 0, "a timer handler failed");
+        if outcome.fired == 0 {
+            return fired;
+        }
+        fired += outcome.fired;
+    }
+}
+
+fn clock_of(t: &pb::Ticket, clock: pb::SlaClock) -> pb::SlaClockStatus {
+    t.sla
+        .as_ref()
+        .unwrap()
+        .clocks
+        .iter()
+        .find(|c| c.clock == i32::from(clock))
+        .cloned()
+        .unwrap_or_else(|| panic!("no {clock:?} clock on {:?}", t.sla))
+}
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn clocks_count_business_hours_pause_while_waiting_and_fire_once() {
+    // Monday 2 March 2026, 08:00 in Berlin: before business hours.
+    let manual = ManualClock::new(berlin(2, 8, 0));
+    let fx = Fixture::start_at(manual.clock()).await;
+    policy(&fx).await;
+    let ada = fx.person(&[("tts", "agent")]).await;
+    let mia = fx.person(&[("tts", "manager")]).await;
+    let id = |c: &map_kit::testing::Caller| c.principal.as_ref().unwrap().id.clone();
+    fx.turns.set("tts:agent", &[&id(&ada)]);
+    fx.turns.set("tts:manager", &[&id(&mia)]);
+    let w = fx.create_workflow(workflow()).await.unwrap();
+    fx.publish(&w).await.unwrap();
+    let mut c = fx.tickets().await;
+    let created = c
+        .create_ticket(ada.request(pb::CreateTicketRequest {
+            subject: "Printer jammed".into(),
+            description: "Paper everywhere".into(),
+            department_code: "IT".into(),
+            category: "Hardware".into(),
+            priority: pb::TicketPriority::High.into(),
+            request_id: uuid::Uuid::now_v7().to_string(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket
+        .unwrap();
+    let reader = c.clone();
+    let get = |id: String| {
+        let mut c = reader.clone();
+        let ada = ada.clone();
+        async move {
+            c.get_ticket(ada.request(pb::GetTicketRequest {
+                lookup: Some(pb::get_ticket_request::Lookup::Id(id)),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .ticket
+            .unwrap()
+        }
+    };
+    let t = get(created.id.clone()).await;
+    // Counting starts at 09:00: 1 h to respond, 8 h to resolve, 1 h in "work".
+    assert_eq!(t.sla.as_ref().unwrap().sla_policy_id, "policy-high");
+    let first = clock_of(&t, pb::SlaClock::FirstResponse);
+    assert_eq!(at(first.due_time.as_ref().unwrap()), berlin(2, 10, 0));
+    assert_eq!(first.state, i32::from(pb::SlaClockState::Running));
+    let resolution = clock_of(&t, pb::SlaClock::Resolution);
+    assert_eq!(at(resolution.due_time.as_ref().unwrap()), berlin(2, 17, 0));
+    let work = clock_of(&t, pb::SlaClock::Step);
+    assert_eq!((work.step_id.as_str(), at(work.due_time.as_ref().unwrap())), ("work", berlin(2, 10, 0)));
+
+    // 09:30: the agent asks the requester — a response; the clocks pause.
+    manual.set(berlin(2, 9, 30));
+    let asked = c
+        .transition_ticket(ada.request(pb::TransitionTicketRequest {
+            ticket_id: t.id.clone(),
+            action: "ask".into(),
+            comment: "Which printer?".into(),
+            comment_visibility: pb::CommentVisibility::Public.into(),
+            etag: t.etag.clone(),
+            request_id: uuid::Uuid::now_v7().to_string(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket
+        .unwrap();
+    let t = get(asked.id.clone()).await;
+    assert_eq!(clock_of(&t, pb::SlaClock::FirstResponse).state, i32::from(pb::SlaClockState::Met));
+    let resolution = clock_of(&t, pb::SlaClock::Resolution);
+    assert_eq!(resolution.state, i32::from(pb::SlaClockState::Paused));
+    assert_eq!(at(resolution.paused_since.as_ref().unwrap()), berlin(2, 9, 30));
+    assert_eq!(resolution.remaining.as_ref().unwrap().seconds, 7 * 3600 + 1800);
+
+    // Two days of silence count nothing; Wednesday 09:00 work resumes.
+    manual.set(berlin(4, 9, 0));
+    let workers = worker(&fx);
+    assert_eq!(fire_all(&workers).await, 0, "nothing is due while paused");
+    let resumed = c
+        .transition_ticket(ada.request(pb::TransitionTicketRequest {
+            ticket_id: t.id.clone(),
+            action: "resume".into(),
+            comment: "Got it".into(),
+            comment_visibility: pb::CommentVisibility::Internal.into(),
+            etag: t.etag.clone(),
+            request_id: uuid::Uuid::now_v7().to_string(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket
+        .unwrap();
+    let t = get(resumed.id.clone()).await;
+    // 7 h 30 left from 09:00: due 16:30; the step continues its own clock
+    // (30 min counted on Monday): due 09:30.
+    let resolution = clock_of(&t, pb::SlaClock::Resolution);
+    assert_eq!(at(resolution.due_time.as_ref().unwrap()), berlin(4, 16, 30));
+    let work = clock_of(&t, pb::SlaClock::Step);
+    assert_eq!(at(work.due_time.as_ref().unwrap()), berlin(4, 9, 30));
+
+    // 14:31: the step warned (09:15) and breached (09:30), its breach
+    // escalated; resolution warned at 75 % (14:30). Two workers at once.
+    manual.set(berlin(4, 14, 31));
+    let other = worker(&fx);
+    let (a, b) = tokio::join!(fire_all(&workers), fire_all(&other));
+    assert_eq!(a + b, 4, "step warning, step breach, its level, resolution warning");
+    let step_kind = i32::from(ev::SlaKind::Step);
+    let resolution_kind = i32::from(ev::SlaKind::Resolution);
+    let mut seen = sla_events(&fx).await;
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("tts.sla.breached".to_owned(), step_kind, -1),
+            ("tts.sla.escalation_due".to_owned(), step_kind, 1),
+            ("tts.sla.warning".to_owned(), resolution_kind, -1),
+            ("tts.sla.warning".to_owned(), step_kind, -1),
+        ]
+    );
+    let t = get(t.id.clone()).await;
+    assert_eq!(clock_of(&t, pb::SlaClock::Step).state, i32::from(pb::SlaClockState::Breached));
+    assert_eq!(clock_of(&t, pb::SlaClock::Resolution).state, i32::from(pb::SlaClockState::Warned));
+    assert!(t.sla.as_ref().unwrap().step_breached);
+
+    // The escalation consumer hands the ticket to the step's escalation
+    // role's next holder, recorded as an escalation; a redelivery changes
+    // nothing more.
+    let tickets = Tickets::new(fx.db.db.clone(), fx.turns.clone(), fx.clock.clone(), map_kit::paging::Pager::random());
+    let consumer = Escalations::new(tickets);
+    let due = escalations(&fx).await;
+    assert_eq!(due.len(), 1);
+    for _ in 0..2 {
+        let e = Event::new(due[0].clone());
+        if let Some(p) = consumer.prepare(&e).await.unwrap() {
+            e.set_prepared(p);
+        }
+        let txn = fx.db.db.begin_write().await.unwrap();
+        consumer.handle(&e, &txn).await.unwrap();
+        txn.commit().await.unwrap();
+    }
+    let t = get(t.id.clone()).await;
+    assert_eq!(t.assignee_user_id, id(&mia));
+    let history = c
+        .list_ticket_events(ada.request(pb::ListTicketEventsRequest {
+            ticket_id: t.id.clone(),
+            page_size: 100,
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    let escalated: Vec<_> = history
+        .iter()
+        .filter_map(|e| match &e.details {
+            Some(pb::ticket_event::Details::Assigned(a))
+                if a.reason == i32::from(pb::AssignmentReason::Escalation) => Some(a.assignee_user_id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(escalated, [id(&mia)]);
+    let kinds = |kind: pb::TicketEventType| history.iter().filter(|e| e.r#type == i32::from(kind)).count();
+    assert_eq!((kinds(pb::TicketEventType::SlaWarning), kinds(pb::TicketEventType::SlaBreached)), (2, 1));
+
+    // 16:31: resolution breaches once; later runs fire nothing again.
+    manual.set(berlin(4, 16, 31));
+    assert_eq!(fire_all(&workers).await, 2, "resolution breach and its level");
+    manual.set(berlin(6, 12, 0));
+    assert_eq!(fire_all(&workers).await + fire_all(&other).await, 0);
+    let breaches = sla_events(&fx).await.into_iter().filter(|e| e.0 == "tts.sla.breached").count();
+    assert_eq!(breaches, 2);
+}
+
+#[tokio::test]
+async fn a_ticket_resolved_in_time_stops_its_clocks_and_cancels_their_timers() {
+    let manual = ManualClock::new(berlin(2, 9, 0));
+    let fx = Fixture::start_at(manual.clock()).await;
+    policy(&fx).await;
+    let ada = fx.person(&[("tts", "agent")]).await;
+    fx.turns.set("tts:agent", &[&ada.principal.as_ref().unwrap().id]);
+    let w = fx.create_workflow(workflow()).await.unwrap();
+    fx.publish(&w).await.unwrap();
+    let mut c = fx.tickets().await;
+    let t = c
+        .create_ticket(ada.request(pb::CreateTicketRequest {
+            subject: "Mouse".into(),
+            department_code: "IT".into(),
+            category: "Hardware".into(),
+            priority: pb::TicketPriority::High.into(),
+            request_id: uuid::Uuid::now_v7().to_string(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket
+        .unwrap();
+    manual.set(berlin(2, 9, 20));
+    let done = c
+        .transition_ticket(ada.request(pb::TransitionTicketRequest {
+            ticket_id: t.id.clone(),
+            action: "resolve".into(),
+            comment: "Replaced".into(),
+            comment_visibility: pb::CommentVisibility::Public.into(),
+            etag: t.etag.clone(),
+            request_id: uuid::Uuid::now_v7().to_string(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket
+        .unwrap();
+    let t = c
+        .get_ticket(ada.request(pb::GetTicketRequest {
+            lookup: Some(pb::get_ticket_request::Lookup::Id(done.id.clone())),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket
+        .unwrap();
+    for clock in [pb::SlaClock::FirstResponse, pb::SlaClock::Resolution] {
+        let status = clock_of(&t, clock);
+        assert_eq!(status.state, i32::from(pb::SlaClockState::Met), "{clock:?}");
+        assert_eq!(at(status.stop_time.as_ref().unwrap()), berlin(2, 9, 20));
+        assert!(status.due_time.is_none());
+    }
+    // A week later nothing fires: the timers went with the clocks.
+    manual.set(berlin(9, 12, 0));
+    assert_eq!(fire_all(&worker(&fx)).await, 0);
+    assert!(sla_events(&fx).await.is_empty());
+}
+}
