@@ -122,8 +122,18 @@ async fn sla_events(fx: &Fixture) -> Vec<(String, i32, i32)> {
             let envelope = Envelope::decode(row.envelope.as_slice()).unwrap();
             let any = envelope.payload.unwrap();
             let (kind, level) = match row.event_type.as_str() {
-                "tts.sla.warning" => (ev::TtsSlaWarning::decode(any.value.as_slice()).unwrap().kind, -1),
-                "tts.sla.breached" => (ev::TtsSlaBreached::decode(any.value.as_slice()).unwrap().kind, -1),
+                "tts.sla.warning" => (
+                    ev::TtsSlaWarning::decode(any.value.as_slice())
+                        .unwrap()
+                        .kind,
+                    -1,
+                ),
+                "tts.sla.breached" => (
+                    ev::TtsSlaBreached::decode(any.value.as_slice())
+                        .unwrap()
+                        .kind,
+                    -1,
+                ),
                 _ => {
                     let due = ev::TtsSlaEscalationDue::decode(any.value.as_slice()).unwrap();
                     (due.kind, due.level)
@@ -148,10 +158,14 @@ async fn escalations(fx: &Fixture) -> Vec<Envelope> {
 }
 
 fn worker(fx: &Fixture) -> TimerWorker {
-    TimerWorker::new(fx.db.db.clone(), fx.clock.clone(), TimerWorkerConfig::default())
-        .handle(clocks::WARNING, ClockTimer::warning(fx.clock.clone()))
-        .handle(clocks::BREACH, ClockTimer::breach(fx.clock.clone()))
-        .handle(timers::LEVEL, LevelTimer::new(fx.clock.clone()))
+    TimerWorker::new(
+        fx.db.db.clone(),
+        fx.clock.clone(),
+        TimerWorkerConfig::default(),
+    )
+    .handle(clocks::WARNING, ClockTimer::warning(fx.clock.clone()))
+    .handle(clocks::BREACH, ClockTimer::breach(fx.clock.clone()))
+    .handle(timers::LEVEL, LevelTimer::new(fx.clock.clone()))
 }
 
 /// Fires due timers until none is left; how many fired.

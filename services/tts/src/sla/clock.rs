@@ -183,7 +183,11 @@ impl Clock {
         if self.stopped_at.is_some() {
             return None;
         }
-        let from = if self.counting { self.counted_at } else { now.max(self.counted_at) };
+        let from = if self.counting {
+            self.counted_at
+        } else {
+            now.max(self.counted_at)
+        };
         let left = self.target - self.elapsed;
         Some(if left > Duration::zero() {
             calendar.add_business(from, left)
@@ -223,5 +227,7 @@ pub fn step_share(resolution: Duration, weight: i32, total: i32) -> Option<Durat
         return None;
     }
     let ms = i128::from(resolution.num_milliseconds()) * i128::from(weight) / i128::from(total);
-    Some(Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX)))
+    Some(Duration::milliseconds(
+        i64::try_from(ms).unwrap_or(i64::MAX),
+    ))
 }

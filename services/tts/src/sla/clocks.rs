@@ -134,11 +134,7 @@ struct Wanted {
 /// The business time a step may take: its own SLA when it has one, else
 /// its weight's share of the resolution target over the weights of the
 /// workflow's steps that are not ends; `None` for neither.
-pub fn step_target(
-    revision: &Revision,
-    step_id: &str,
-    resolution: Duration,
-) -> Option<Duration> {
+pub fn step_target(revision: &Revision, step_id: &str, resolution: Duration) -> Option<Duration> {
     let steps = &revision.definition.graph.steps;
     let step = steps.iter().find(|s| s.id == step_id)?;
     if step.end {
@@ -147,7 +143,11 @@ pub fn step_target(
     if let Some(seconds) = step.sla_seconds {
         return Some(Duration::seconds(seconds));
     }
-    let total: i32 = steps.iter().filter(|s| !s.end).map(|s| s.weight.max(0)).sum();
+    let total: i32 = steps
+        .iter()
+        .filter(|s| !s.end)
+        .map(|s| s.weight.max(0))
+        .sum();
     clock::step_share(resolution, step.weight, total)
 }
 
@@ -193,7 +193,10 @@ impl SlaClocks {
         let wanted = self.wanted(txn, ticket, policy.as_ref(), &rows).await?;
         let policy_id = policy.as_ref().map(|p| p.id.clone()).unwrap_or_default();
         let warn_percent = policy.as_ref().map_or(80, |p| p.warning_percent);
-        let calendar_id = policy.as_ref().map(|p| p.calendar_id.clone()).unwrap_or_default();
+        let calendar_id = policy
+            .as_ref()
+            .map(|p| p.calendar_id.clone())
+            .unwrap_or_default();
         let mut due = None;
         let mut breached = false;
         for w in wanted {
@@ -230,10 +233,15 @@ impl SlaClocks {
                 warn_at: r.warn_at,
                 due_at: r.due_at,
             });
-            self.arm(txn, &ticket.id, &w.clock, before, projection).await?;
-            save(txn, &ticket.id, &w.clock, &w.step_id, &owner, &c, projection, row).await?;
+            self.arm(txn, &ticket.id, &w.clock, before, projection)
+                .await?;
+            save(
+                txn, &ticket.id, &w.clock, &w.step_id, &owner, &c, projection, row,
+            )
+            .await?;
         }
-        self.mark_ticket(txn, ticket, &policy_id, due, breached).await
+        self.mark_ticket(txn, ticket, &policy_id, due, breached)
+            .await
     }
 
     /// What each clock of `ticket` should become.
@@ -274,12 +282,9 @@ impl SlaClocks {
                 mode: running,
             });
             if !ticket.workflow_id.is_empty() && !ticket.step_id.is_empty() {
-                let revision = Workflows::read_revision(
-                    txn,
-                    &ticket.workflow_id,
-                    ticket.workflow_revision,
-                )
-                .await?;
+                let revision =
+                    Workflows::read_revision(txn, &ticket.workflow_id, ticket.workflow_revision)
+                        .await?;
                 if let Some(target) = step_target(&revision, &ticket.step_id, resolution) {
                     wanted.push(Wanted {
                         clock: current_step.clone(),

@@ -73,7 +73,9 @@ impl Handler for Escalations {
             return Ok(());
         };
         let Some(Pick(to)) = event.prepared::<Pick>() else {
-            return Err(HandlerError::Transient("escalation without its pick".into()));
+            return Err(HandlerError::Transient(
+                "escalation without its pick".into(),
+            ));
         };
         self.tickets
             .escalate(txn, &ticket_id, to.as_deref())

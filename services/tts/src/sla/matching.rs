@@ -3,7 +3,9 @@
 //! one for its department, else the priority's own. The unique index over
 //! active scopes (migration m0009) leaves at most one per rank.
 
-use sea_orm::{ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _, sea_query::Condition};
+use sea_orm::{
+    ColumnTrait as _, ConnectionTrait, EntityTrait as _, QueryFilter as _, sea_query::Condition,
+};
 
 use crate::{
     TtsError,

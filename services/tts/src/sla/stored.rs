@@ -122,8 +122,8 @@ pub fn weekday(n: u8) -> Option<Weekday> {
 /// (it was written by a validating RPC, so only a changed time-zone
 /// database could do that) is an error.
 pub fn calendar(row: &sla_calendars::Model) -> Result<Calendar, CalendarError> {
-    let hours: Vec<StoredHours> = serde_json::from_str(&row.business_hours)
-        .map_err(|_| CalendarError::NoBusinessHours)?;
+    let hours: Vec<StoredHours> =
+        serde_json::from_str(&row.business_hours).map_err(|_| CalendarError::NoBusinessHours)?;
     let holidays: Vec<StoredHoliday> =
         serde_json::from_str(&row.holidays).map_err(|_| CalendarError::NoBusinessHours)?;
     let hours: Vec<WeeklyInterval> = hours
@@ -168,7 +168,7 @@ mod tests {
             action: LevelAction::ReassignToRole,
             role: "tts:manager".into(),
         };
-        let json = serde_json::to_string(&[level.clone()]).unwrap_or_default();
+        let json = serde_json::to_string(std::slice::from_ref(&level)).unwrap_or_default();
         assert!(json.contains("\"reassign_to_role\""), "{json}");
         let back: Vec<StoredLevel> = serde_json::from_str(&json).unwrap_or_default();
         assert_eq!(back, [level]);

@@ -83,13 +83,17 @@ async fn scene(txn: &DatabaseTransaction, subject: &str) -> Result<Option<Scene>
     let Some((ticket_id, name)) = clocks::parse_subject(subject) else {
         return Ok(None);
     };
-    let Some(clock) = ticket_sla_clocks::Entity::find_by_id((ticket_id.to_owned(), name.to_owned()))
-        .one(txn)
-        .await?
+    let Some(clock) =
+        ticket_sla_clocks::Entity::find_by_id((ticket_id.to_owned(), name.to_owned()))
+            .one(txn)
+            .await?
     else {
         return Ok(None);
     };
-    let Some(ticket) = tickets::Entity::find_by_id(ticket_id.to_owned()).one(txn).await? else {
+    let Some(ticket) = tickets::Entity::find_by_id(ticket_id.to_owned())
+        .one(txn)
+        .await?
+    else {
         return Ok(None);
     };
     let Some(policy) = sla_policies::Entity::find_by_id(clock.policy_id.clone())
@@ -399,7 +403,14 @@ impl LevelTimer {
             policy_name: policy.name.clone(),
             due_time: Some(timestamp(timer.due_at.min(self.clock.now()))),
         };
-        enqueue_event(&self.outbox, txn, "tts.sla.escalation_due", &ticket, &payload).await
+        enqueue_event(
+            &self.outbox,
+            txn,
+            "tts.sla.escalation_due",
+            &ticket,
+            &payload,
+        )
+        .await
     }
 }
 

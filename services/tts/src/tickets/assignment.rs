@@ -81,22 +81,23 @@ impl Tickets {
         if let Some(first) = key.replay(&txn).await? {
             return Ok(first);
         }
-        let after = self.save(
-            &txn,
-            &row,
-            tickets::ActiveModel {
-                assignee_user_id: Set(assignee.clone()),
-                // An unassigned ticket's reason is gone; triage keeps its own.
-                triage_reason: Set(if row.status == "triage" {
-                    row.triage_reason.clone()
-                } else {
-                    String::new()
-                }),
-                updated_at: Set(now),
-                ..Default::default()
-            },
-        )
-        .await?;
+        let after = self
+            .save(
+                &txn,
+                &row,
+                tickets::ActiveModel {
+                    assignee_user_id: Set(assignee.clone()),
+                    // An unassigned ticket's reason is gone; triage keeps its own.
+                    triage_reason: Set(if row.status == "triage" {
+                        row.triage_reason.clone()
+                    } else {
+                        String::new()
+                    }),
+                    updated_at: Set(now),
+                    ..Default::default()
+                },
+            )
+            .await?;
         let details = pb::ticket_event::Details::Assigned(pb::TicketAssignedDetails {
             previous_assignee_user_id: row.assignee_user_id.clone(),
             assignee_user_id: assignee.clone(),
@@ -184,20 +185,23 @@ impl Tickets {
         let from = row.assignee_user_id.clone();
         let from = from.as_str();
         let now = self.clock.now();
-        let after = self.save(
-            txn,
-            &row,
-            tickets::ActiveModel {
-                assignee_user_id: Set(to.unwrap_or_default().to_owned()),
-                triage_reason: Set(match to {
-                    Some(_) => String::new(),
-                    None => "its assignee left the step's role, and nobody active holds it".into(),
-                }),
-                updated_at: Set(now),
-                ..Default::default()
-            },
-        )
-        .await?;
+        let after = self
+            .save(
+                txn,
+                &row,
+                tickets::ActiveModel {
+                    assignee_user_id: Set(to.unwrap_or_default().to_owned()),
+                    triage_reason: Set(match to {
+                        Some(_) => String::new(),
+                        None => {
+                            "its assignee left the step's role, and nobody active holds it".into()
+                        }
+                    }),
+                    updated_at: Set(now),
+                    ..Default::default()
+                },
+            )
+            .await?;
         let details = pb::ticket_event::Details::Assigned(pb::TicketAssignedDetails {
             previous_assignee_user_id: from.to_owned(),
             assignee_user_id: to.unwrap_or_default().to_owned(),

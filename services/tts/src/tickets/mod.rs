@@ -994,7 +994,11 @@ impl Tickets {
 
     /// The next holder of `role` for the pick `key` (Auth's round-robin);
     /// `None` when nobody active holds it.
-    pub(crate) async fn next_holder(&self, role: &str, key: &str) -> Result<Option<String>, TtsError> {
+    pub(crate) async fn next_holder(
+        &self,
+        role: &str,
+        key: &str,
+    ) -> Result<Option<String>, TtsError> {
         Ok(self.assigner.next(role, key).await?)
     }
 

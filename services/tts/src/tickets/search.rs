@@ -152,7 +152,8 @@ fn statement(
         ));
     }
     page.push_str(&format!(" ORDER BY updated_at DESC, id DESC LIMIT {limit}"));
-    let sql = format!("SELECT * FROM tickets WHERE id IN ({page}) ORDER BY updated_at DESC, id DESC");
+    let sql =
+        format!("SELECT * FROM tickets WHERE id IN ({page}) ORDER BY updated_at DESC, id DESC");
     Statement::from_sql_and_values(backend, sql, values)
 }
 

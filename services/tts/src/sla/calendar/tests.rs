@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 //! Unit tests with hand-worked instants, validation tests, and proptests against the oracle.
 
 use std::collections::HashSet;
