@@ -105,7 +105,10 @@ fn time(col: impl IntoIden) -> ColumnDef {
 }
 
 fn maybe_time(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).timestamp_with_time_zone().null().to_owned()
+    ColumnDef::new(col)
+        .timestamp_with_time_zone()
+        .null()
+        .to_owned()
 }
 
 #[async_trait::async_trait]
@@ -148,7 +151,11 @@ impl MigrationTrait for Migration {
                     .col(text(SlaPolicies::Priority, 16))
                     .col(big(SlaPolicies::FirstResponseMs))
                     .col(big(SlaPolicies::ResolutionMs))
-                    .col(ColumnDef::new(SlaPolicies::WarningPercent).integer().not_null())
+                    .col(
+                        ColumnDef::new(SlaPolicies::WarningPercent)
+                            .integer()
+                            .not_null(),
+                    )
                     .col(text(SlaPolicies::CalendarId, 36))
                     .col(ColumnDef::new(SlaPolicies::Active).boolean().not_null())
                     .col(text(SlaPolicies::PauseStatuses, 200))
@@ -193,7 +200,11 @@ impl MigrationTrait for Migration {
                     .col(big(TicketSlaClocks::TargetMs))
                     .col(big(TicketSlaClocks::WarnMs))
                     .col(big(TicketSlaClocks::ElapsedMs))
-                    .col(ColumnDef::new(TicketSlaClocks::Counting).boolean().not_null())
+                    .col(
+                        ColumnDef::new(TicketSlaClocks::Counting)
+                            .boolean()
+                            .not_null(),
+                    )
                     .col(time(TicketSlaClocks::CountedAt))
                     .col(maybe_time(TicketSlaClocks::PausedSince))
                     .col(maybe_time(TicketSlaClocks::WarnAt))
