@@ -429,4 +429,84 @@ async fn a_ticket_resolved_in_time_stops_its_clocks_and_cancels_their_timers() {
     assert_eq!(fire_all(&worker(&fx)).await, 0);
     assert!(sla_events(&fx).await.is_empty());
 }
+
+#[tokio::test]
+async fn queues_order_by_the_soonest_due_and_filter_the_breached() {
+    let manual = ManualClock::new(berlin(2, 9, 0));
+    let fx = Fixture::start_at(manual.clock()).await;
+    policy(&fx).await;
+    let ada = fx.person(&[("tts", "agent")]).await;
+    fx.turns.set("tts:agent", &[&ada.principal.as_ref().unwrap().id]);
+    let w = fx.create_workflow(workflow()).await.unwrap();
+    fx.publish(&w).await.unwrap();
+    let mut c = fx.tickets().await;
+    let open = |priority: pb::TicketPriority| {
+        let mut c = c.clone();
+        let ada = ada.clone();
+        async move {
+            c.create_ticket(ada.request(pb::CreateTicketRequest {
+                subject: "Queue".into(),
+                department_code: "IT".into(),
+                category: "Hardware".into(),
+                priority: priority.into(),
+                request_id: uuid::Uuid::now_v7().to_string(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .ticket
+            .unwrap()
+            .number
+        }
+    };
+    // Without a policy (medium) it has no due time: last.
+    let medium = open(pb::TicketPriority::Medium).await;
+    let early = open(pb::TicketPriority::High).await;
+    manual.set(berlin(2, 10, 0));
+    let late = open(pb::TicketPriority::High).await;
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = c
+            .list_tickets(ada.request(pb::ListTicketsRequest {
+                order_by: "sla.resolution_due_time".into(),
+                page_size: 1,
+                page_token: token.clone(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        seen.extend(page.tickets.into_iter().map(|t| t.number));
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(seen, [early.clone(), late.clone(), medium]);
+    let breached = |c: &mut map_contracts::tts::v1::ticket_service_client::TicketServiceClient<_>| {
+        let mut c = c.clone();
+        let ada = ada.clone();
+        async move {
+            c.list_tickets(ada.request(pb::ListTicketsRequest {
+                breached_only: true,
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .tickets
+            .into_iter()
+            .map(|t| t.number)
+            .collect::<Vec<_>>()
+        }
+    };
+    assert!(breached(&mut c).await.is_empty());
+    // Monday 10:30: the early ticket's first hour (to respond, and in its
+    // step) ran out at 10:00; the late one's runs out at 11:00.
+    manual.set(berlin(2, 10, 30));
+    fire_all(&worker(&fx)).await;
+    assert_eq!(breached(&mut c).await, [early]);
+}
 }

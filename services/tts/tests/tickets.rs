@@ -499,9 +499,8 @@ async fn tickets_page_in_every_order_with_ties_broken_by_number() {
         let e = c.list_tickets(ada.request(other)).await.unwrap_err();
         assert_eq!((e.code(), fields(&e)), (Code::InvalidArgument, vec!["page_token".to_owned()]));
     }
-    let e = c.list_tickets(ada.request(list("sla.resolution_due_time"))).await.unwrap_err();
+    let e = c.list_tickets(ada.request(list("sla.resolution_due_time desc"))).await.unwrap_err();
     assert_eq!(fields(&e), ["order_by"]);
-    assert!(description(&e).contains("until SLA clocks run"), "{}", description(&e));
     let e = c.list_tickets(ada.request(list("priority"))).await.unwrap_err();
     assert_eq!(fields(&e), ["order_by"]);
     assert!(description(&e).contains("\"priority desc\""), "{}", description(&e));

@@ -2,7 +2,7 @@
 //! status (TRIAGE shows what waits for a manager), assignee, requester,
 //! department, category, priority, workflow, help topic, help-desk
 //! ticket, tags (all of them) or an asset tag — in a keyset-paged order (newest, oldest, recently updated, most
-//! urgent, or by number; ties broken by number).
+//! urgent, by number, or soonest SLA due; ties broken by number).
 
 use chrono::{DateTime, Utc};
 use map_contracts::tts::v1 as pb;
@@ -12,7 +12,7 @@ use map_kit::{
 };
 use sea_orm::{
     ColumnTrait as _, EntityTrait as _, QueryFilter as _, QuerySelect as _, Value,
-    sea_query::{CaseStatement, Expr, Query},
+    sea_query::{CaseStatement, Expr, Func, Query},
 };
 use serde::{Deserialize, Serialize};
 
@@ -37,10 +37,21 @@ enum Order {
     MostUrgent,
     /// "number".
     Number,
+    /// "sla.resolution_due_time": soonest due first, tickets without a due
+    /// time (no policy, paused, stopped) last; ties oldest number first.
+    SoonestDue,
 }
 
 const ORDERS: &str = "supported: \"create_time desc\" (the default), \"create_time\", \
-                      \"update_time desc\", \"priority desc\", \"number\"";
+                      \"update_time desc\", \"priority desc\", \"number\", \
+                      \"sla.resolution_due_time\"";
+
+/// Where a ticket without a due time sorts under [`Order::SoonestDue`]:
+/// after every real one (the last second of year 9999, which SQLite's text
+/// timestamps also sort last).
+fn never() -> DateTime<Utc> {
+    DateTime::from_timestamp(253_402_300_799, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
 
 impl Order {
     /// The order `order_by` names; a violation naming `order_by` for one
@@ -58,11 +69,7 @@ impl Order {
             ["update_time", "desc"] => Order::RecentlyUpdated,
             ["priority", "desc"] => Order::MostUrgent,
             ["number"] | ["number", "asc"] => Order::Number,
-            ["sla.resolution_due_time", ..] => {
-                return Err(refused(format!(
-                    "\"sla.resolution_due_time\" is not available until SLA clocks run; {ORDERS}"
-                )));
-            }
+            ["sla.resolution_due_time"] | ["sla.resolution_due_time", "asc"] => Order::SoonestDue,
             _ => return Err(refused(ORDERS.to_owned())),
         })
     }
@@ -86,6 +93,15 @@ impl Order {
                 .key(rank(), Descending)
                 .number(number, Ascending),
             Order::Number => Sort::default().number(number, Ascending),
+            Order::SoonestDue => Sort::default()
+                .key(
+                    Func::coalesce([
+                        Expr::from(tickets::Column::SlaDueAt.into_expr()),
+                        Expr::val(never()),
+                    ]),
+                    Ascending,
+                )
+                .number(number, Ascending),
         }
     }
 
@@ -97,6 +113,7 @@ impl Order {
             Order::RecentlyUpdated => After::Time(t.updated_at, number),
             Order::MostUrgent => After::Rank(model::priority_rank(&t.priority), number),
             Order::Number => After::Number(number),
+            Order::SoonestDue => After::Time(t.sla_due_at.unwrap_or_else(never), number),
         }
     }
 
@@ -105,7 +122,10 @@ impl Order {
     fn values(self, after: After) -> Result<Vec<Value>, TtsError> {
         let (first, number) = match (self, after) {
             (
-                Order::NewestFirst | Order::OldestFirst | Order::RecentlyUpdated,
+                Order::NewestFirst
+                | Order::OldestFirst
+                | Order::RecentlyUpdated
+                | Order::SoonestDue,
                 After::Time(at, number),
             ) => (Some(Value::from(at)), number),
             (Order::MostUrgent, After::Rank(rank, number)) => (Some(Value::from(rank)), number),
@@ -230,11 +250,10 @@ impl Tickets {
             asset_tag: asset_tags::key(&r.asset_tag),
         };
         let cursor: Option<After> = self.pager.open("tickets", &f, &r.page_token)?;
-        // No SLA clocks run yet (the SLA issue): no ticket has breached.
-        if f.breached_only {
-            return Ok((Vec::new(), String::new()));
-        }
         let mut q = tickets::Entity::find();
+        if f.breached_only {
+            q = q.filter(tickets::Column::SlaBreached.eq(true));
+        }
         if !f.statuses.is_empty() {
             q = q.filter(tickets::Column::Status.is_in(f.statuses.iter().copied()));
             if f.statuses.iter().all(|s| open_statuses().any(|o| o == *s)) {
