@@ -43,7 +43,24 @@ pub enum Scenario {
         #[command(flatten)]
         load: LoadOptions,
         #[command(flatten)]
-        args: map_tts::bench::TicketQueriesArgs,
+        args: map_tts::bench::ticket_queries::TicketQueriesArgs,
+    },
+    /// SLA breaches fired per second by two timer workers on PostgreSQL
+    /// (the producer's transactions alone in the same run), then their lag
+    /// behind the deadlines at half that rate.
+    SlaTimers {
+        #[command(flatten)]
+        load: LoadOptions,
+        #[command(flatten)]
+        args: map_tts::bench::sla_timers::SlaTimersArgs,
+    },
+    /// Business-time deadlines (500 business hours, 50 holidays, a DST
+    /// zone): the fast arithmetic beside its brute-force oracle.
+    SlaCalendar {
+        #[command(flatten)]
+        load: LoadOptions,
+        #[command(flatten)]
+        args: map_tts::bench::sla_calendar::SlaCalendarArgs,
     },
     /// The help-desk flow end to end as deployed (HDTS submit → TTS ticket
     /// assigned → HDTS mirror; APIs and workers as separate processes on
@@ -102,9 +119,25 @@ pub async fn run(scenario: Scenario) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             map_kit::db::migrate::<map_migrations::tts::Migrator>(&db.url).await?;
-            let reports = map_tts::bench::run(&db.db, &load, &args).await;
+            let reports = map_tts::bench::ticket_queries::run(&db.db, &load, &args).await;
             db.remove().await;
             for report in reports.map_err(|e| anyhow::anyhow!("{e}"))? {
+                report.print(load.json);
+            }
+        }
+        Scenario::SlaTimers { load, args } => {
+            let db = scenarios::bench_db::BenchDb::create(Some(&args.database_server))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            map_kit::db::migrate::<map_migrations::tts::Migrator>(&db.url).await?;
+            let reports = map_tts::bench::sla_timers::run(&db.db, &load, &args).await;
+            db.remove().await;
+            for report in reports.map_err(|e| anyhow::anyhow!("{e}"))? {
+                report.print(load.json);
+            }
+        }
+        Scenario::SlaCalendar { load, args } => {
+            for report in map_tts::bench::sla_calendar::run(&args) {
                 report.print(load.json);
             }
         }

@@ -231,3 +231,115 @@ pub fn step_share(resolution: Duration, weight: i32, total: i32) -> Option<Durat
         i64::try_from(ms).unwrap_or(i64::MAX),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone as _, Weekday};
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::sla::calendar::{WeeklyInterval, oracle};
+
+    /// Weekdays 09:00–17:00 in Berlin.
+    fn office() -> Calendar {
+        let hours: Vec<WeeklyInterval> = [
+            Weekday::Mon,
+            Weekday::Tue,
+            Weekday::Wed,
+            Weekday::Thu,
+            Weekday::Fri,
+        ]
+        .into_iter()
+        .map(|weekday| WeeklyInterval {
+            weekday,
+            start_minute: 540,
+            end_minute: 1020,
+        })
+        .collect();
+        Calendar::new("Europe/Berlin", &hours, &[]).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    fn monday() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 2, 7, 0, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_retarget_keeps_what_was_counted_and_a_stop_keeps_the_breach_due() {
+        let cal = office();
+        let start = monday(); // 08:00 Berlin
+        let mut c = Clock::start(Duration::hours(8), 75, Mode::Counting, start);
+        let noon = start + Duration::hours(4); // 12:00: 3 h counted
+        c.settle(&cal, noon);
+        assert_eq!(c.elapsed, Duration::hours(3));
+        c.retarget(Duration::hours(4), 50);
+        assert_eq!(
+            c.project(&cal).warn_at,
+            Some(noon),
+            "2 h warning already passed"
+        );
+        assert_eq!(c.project(&cal).due_at, Some(noon + Duration::hours(1)));
+        c.enter(Mode::Stopped, noon);
+        // Stopped within target: no breach to come, and it is met.
+        assert_eq!(c.project(&cal).due_at, None);
+        assert_eq!(c.state(&cal, noon + Duration::days(3)), State::Met);
+        // A threshold passed but not recorded is due at once, even stopped.
+        let mut late = Clock::start(Duration::hours(1), 50, Mode::Counting, start);
+        late.settle(&cal, noon);
+        late.enter(Mode::Stopped, noon);
+        assert_eq!(late.project(&cal).due_at, Some(noon));
+        assert_eq!(late.state(&cal, noon), State::Breached);
+    }
+
+    #[test]
+    fn warnings_fall_below_their_target_and_steps_share_by_weight() {
+        assert_eq!(warn_after(Duration::hours(4), 75), Duration::hours(3));
+        assert_eq!(warn_after(Duration::milliseconds(1), 99), Duration::zero());
+        assert_eq!(
+            step_share(Duration::hours(8), 1, 4),
+            Some(Duration::hours(2))
+        );
+        assert_eq!(step_share(Duration::hours(8), 0, 4), None);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        /// Paused (and suspended) time never counts: after any sequence of
+        /// mode changes, the elapsed business time is the oracle's business
+        /// time over the spans the clock was counting, and a longer target
+        /// never yields an earlier due time.
+        #[test]
+        fn only_counting_spans_count(
+            steps in proptest::collection::vec((1u32..3_000, 0u8..3), 1..12),
+            extra in 1i64..600,
+        ) {
+            let cal = office();
+            let mut now = monday();
+            let mut c = Clock::start(Duration::hours(20), 75, Mode::Counting, now);
+            let mut expected = Duration::zero();
+            let mut counting = true;
+            for (minutes, mode) in steps {
+                let next = now + Duration::minutes(i64::from(minutes));
+                if counting {
+                    expected += oracle::business_between(&cal, now, next);
+                }
+                now = next;
+                c.settle(&cal, now);
+                let mode = [Mode::Counting, Mode::Paused, Mode::Suspended][usize::from(mode)];
+                c.enter(mode, now);
+                counting = mode == Mode::Counting;
+            }
+            prop_assert_eq!(c.elapsed, expected);
+            let longer = {
+                let mut l = c.clone();
+                l.retarget(c.target + Duration::minutes(extra), 75);
+                l
+            };
+            if let (Some(a), Some(b)) = (c.project(&cal).due_at, longer.project(&cal).due_at) {
+                prop_assert!(b >= a);
+            }
+        }
+    }
+}

@@ -244,6 +244,66 @@ impl SlaClocks {
             .await
     }
 
+    /// Settles, at `now`, the counting clocks that follow `policy_ids` on
+    /// `calendar` — the calendar they counted on until an edit of it or of
+    /// their policy — so the business time before the edit is kept as it
+    /// was counted. Call before writing the edit, then [`Self::refollow`].
+    pub async fn settle<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        policy_ids: &[String],
+        calendar: &Calendar,
+        now: DateTime<Utc>,
+    ) -> Result<(), TtsError> {
+        let rows = ticket_sla_clocks::Entity::find()
+            .filter(ticket_sla_clocks::Column::PolicyId.is_in(policy_ids.iter().cloned()))
+            .filter(ticket_sla_clocks::Column::Counting.eq(true))
+            .all(txn)
+            .await?;
+        for row in rows {
+            let mut c = from_row(&row);
+            c.settle(calendar, now);
+            ticket_sla_clocks::Entity::update(ticket_sla_clocks::ActiveModel {
+                ticket_id: Set(row.ticket_id.clone()),
+                clock: Set(row.clock.clone()),
+                elapsed_ms: Set(c.elapsed.num_milliseconds()),
+                counted_at: Set(c.counted_at),
+                ..Default::default()
+            })
+            .exec(txn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Brings in line, after an edit of SLA policies or calendars, every
+    /// open ticket that follows one of `policy_ids` or has `priority`
+    /// (which a new or re-scoped policy may now cover).
+    pub async fn refollow<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        policy_ids: &[String],
+        priority: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, TtsError> {
+        use sea_orm::sea_query::Condition;
+        let mut which =
+            Condition::any().add(tickets::Column::SlaPolicyId.is_in(policy_ids.iter().cloned()));
+        if let Some(priority) = priority {
+            which = which.add(tickets::Column::Priority.eq(priority));
+        }
+        let open = tickets::Entity::find()
+            .filter(which)
+            .filter(tickets::Column::Status.is_not_in(TERMINAL))
+            .all(txn)
+            .await?;
+        let n = open.len();
+        for ticket in open {
+            self.follow(txn, ticket, now).await?;
+        }
+        Ok(n)
+    }
+
     /// What each clock of `ticket` should become.
     async fn wanted<C: ConnectionTrait>(
         &self,

@@ -96,7 +96,7 @@ impl Order {
             Order::SoonestDue => Sort::default()
                 .key(
                     Func::coalesce([
-                        Expr::from(tickets::Column::SlaDueAt.into_expr()),
+                        tickets::Column::SlaDueAt.into_expr(),
                         Expr::val(never()),
                     ]),
                     Ascending,
