@@ -86,9 +86,7 @@ impl Tickets {
     }
 }
 
-/// The query of one page on `backend`: the matching tickets' ids and
-/// last-change times first (on PostgreSQL, read in the same heap visit as
-/// the match), the page cut from them, and only then the page's rows.
+/// The query of one page on `backend`.
 fn statement(
     backend: DatabaseBackend,
     words: &[String],
@@ -106,19 +104,16 @@ fn statement(
             "?".to_owned()
         }
     };
-    // Each arm of the union yields (id, updated_at, status) of a ticket.
     let matching = if postgres {
         // Words are letters and digits only: `&` between them is the whole
         // tsquery syntax used.
         let q = param(words.join(" & ").into(), &mut values);
         // The indexed expressions of migration m0005, exactly.
         format!(
-            "SELECT id, updated_at, status FROM tickets WHERE to_tsvector('simple', \
-             regexp_replace(subject || ' ' || description, '[^[:alnum:]]+', ' ', 'g')) \
-             @@ to_tsquery('simple', {q}) \
-             UNION SELECT t.id, t.updated_at, t.status FROM comments c \
-             JOIN tickets t ON t.id = c.ticket_id WHERE to_tsvector('simple', \
-             regexp_replace(c.body, '[^[:alnum:]]+', ' ', 'g')) @@ to_tsquery('simple', {q})"
+            "SELECT id FROM tickets WHERE to_tsvector('simple', regexp_replace(\
+             subject || ' ' || description, '[^[:alnum:]]+', ' ', 'g')) @@ to_tsquery('simple', {q}) \
+             UNION SELECT ticket_id FROM comments WHERE to_tsvector('simple', regexp_replace(\
+             body, '[^[:alnum:]]+', ' ', 'g')) @@ to_tsquery('simple', {q})"
         )
     } else {
         // Each word quoted: FTS5's operators never apply.
@@ -130,30 +125,27 @@ fn statement(
         let a = param(phrase.clone().into(), &mut values);
         let b = param(phrase.into(), &mut values);
         format!(
-            "SELECT t.id, t.updated_at, t.status FROM tickets t WHERE t.id IN (\
-             SELECT ticket_id FROM tickets_fts WHERE tickets_fts MATCH {a} \
-             UNION SELECT ticket_id FROM comments_fts WHERE comments_fts MATCH {b})"
+            "SELECT ticket_id FROM tickets_fts WHERE tickets_fts MATCH {a} \
+             UNION SELECT ticket_id FROM comments_fts WHERE comments_fts MATCH {b}"
         )
     };
-    let mut page = format!("SELECT id FROM ({matching}) m WHERE 1 = 1");
+    let mut sql = format!("SELECT * FROM tickets WHERE id IN ({matching})");
     if !statuses.is_empty() {
         let list = statuses
             .iter()
             .map(|s| param((*s).into(), &mut values))
             .collect::<Vec<_>>()
             .join(", ");
-        page.push_str(&format!(" AND status IN ({list})"));
+        sql.push_str(&format!(" AND status IN ({list})"));
     }
     if let Some((at, id)) = after {
         let (a1, i) = (param(at.into(), &mut values), param(id.into(), &mut values));
         let a2 = param(at.into(), &mut values);
-        page.push_str(&format!(
+        sql.push_str(&format!(
             " AND (updated_at < {a1} OR (updated_at = {a2} AND id < {i}))"
         ));
     }
-    page.push_str(&format!(" ORDER BY updated_at DESC, id DESC LIMIT {limit}"));
-    let sql =
-        format!("SELECT * FROM tickets WHERE id IN ({page}) ORDER BY updated_at DESC, id DESC");
+    sql.push_str(&format!(" ORDER BY updated_at DESC, id DESC LIMIT {limit}"));
     Statement::from_sql_and_values(backend, sql, values)
 }
 
