@@ -45,7 +45,7 @@ pub(super) static MODULE: Module = Module {
                 mirror::QUEUE,
                 db.clone(),
                 bus.clone(),
-                mirror::Mirror,
+                mirror::Mirror::default(),
                 ConsumerConfig::default(),
             )?,
         ])
