@@ -101,6 +101,10 @@ livenessProbe:
   value: {{ $root.Values.log.filter | quote }}
 - name: MAP_SHUTDOWN_GRACE
   value: "{{ $root.Values.shutdownGraceSeconds }}s"
+{{- if eq .system "hdts" }}
+- name: MAP_HDTS_AUTO_CLOSE_AFTER
+  value: {{ $root.Values.helpDesk.autoCloseAfter | quote }}
+{{- end }}
 {{- if ne .system "auth" }}
 - name: MAP_AUTH_URL
   value: "http://{{ include "map.fullname" $root }}-auth:{{ $root.Values.systems.auth.port }}"

@@ -8,6 +8,8 @@
 //!   `tts.ticket.*` snapshots, newer versions only; [`tickets::attachments`]
 //!   the files attached to submissions and replies (uploaded through
 //!   UploadService, held in HDTS's database by map-kit's `uploads`);
+//!   [`tickets::auto_close`] closes the tickets left resolved, through
+//!   map-kit's timers;
 //! - [`entity`]: the sea-orm entities of HDTS's tables;
 //! - [`grpc`]: the tonic adapter and its access policy;
 //! - [`HdtsError`]: the domain's errors.

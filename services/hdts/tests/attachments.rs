@@ -257,7 +257,7 @@ async fn reply_attachments_follow_the_replys_visibility() {
         ..Default::default()
     });
     let txn = fx.db.db.begin_write().await.unwrap();
-    Mirror.handle(&event, &txn).await.unwrap();
+    Mirror::default().handle(&event, &txn).await.unwrap();
     txn.commit().await.unwrap();
     let replies = c.list_replies(ada.request(pb::ListRepliesRequest { ticket_id: ticket.id.clone(), ..Default::default() })).await.unwrap().into_inner().replies;
     let mirrored = replies.iter().find(|r| r.body == "Fixed, see photo").unwrap();

@@ -71,7 +71,7 @@ fn tts_event(hdts_id: &str, version: i64, status: ev::TtsTicketStatus) -> Event 
 
 async fn apply(fx: &Fixture, event: &Event) -> Result<(), HandlerError> {
     let txn = fx.db.db.begin_write().await.unwrap();
-    Mirror.handle(event, &txn).await?;
+    Mirror::default().handle(event, &txn).await?;
     txn.commit().await.unwrap();
     Ok(())
 }

@@ -106,7 +106,14 @@ pub struct ServiceArgs {
     /// upload, in bytes; default 10 MiB.
     #[arg(long, env = "MAP_UPLOAD_MAX_BYTES", default_value_t = crate::uploads::DEFAULT_MAX_FILE_BYTES)]
     pub upload_max_bytes: u64,
+    /// HDTS: how long a resolved ticket waits for its requester before it
+    /// closes by itself, e.g. `72h`, `3d`, `90m`; `0` or `off` never.
+    #[arg(long, env = "MAP_HDTS_AUTO_CLOSE_AFTER", default_value = DEFAULT_HDTS_AUTO_CLOSE_AFTER)]
+    pub hdts_auto_close_after: String,
 }
+
+/// The default of `MAP_HDTS_AUTO_CLOSE_AFTER`.
+pub const DEFAULT_HDTS_AUTO_CLOSE_AFTER: &str = "72h";
 
 /// TLS material read from disk at validation time.
 #[derive(Clone)]
@@ -159,6 +166,10 @@ pub struct ServiceConfig {
     /// What uploads a system that holds files accepts
     /// (`MAP_UPLOAD_MAX_BYTES`).
     pub uploads: UploadLimits,
+    /// HDTS: how long a resolved ticket waits for its requester before it
+    /// closes by itself; `None` when it never does
+    /// (`MAP_HDTS_AUTO_CLOSE_AFTER`).
+    pub hdts_auto_close_after: Option<Duration>,
 }
 
 impl ServiceConfig {
@@ -276,6 +287,7 @@ impl ServiceArgs {
                 format!("must be from 1 to {max} bytes"),
             ));
         }
+        let hdts_auto_close_after = parse_hdts_auto_close_after(&self.hdts_auto_close_after)?;
         Ok(ServiceConfig {
             system,
             database_url,
@@ -291,6 +303,7 @@ impl ServiceArgs {
             uploads: UploadLimits {
                 max_file_bytes: self.upload_max_bytes,
             },
+            hdts_auto_close_after,
         })
     }
 }
@@ -362,19 +375,38 @@ pub fn parse_http_url(s: &str) -> Result<http::Uri, String> {
     }
 }
 
-/// Parses `25s`, `500ms`, `2m` or a bare number of seconds.
+/// Parses `25s`, `500ms`, `2m`, `72h`, `7d` or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = digits
         .parse()
-        .map_err(|_| format!("'{s}' is not a duration like 25s or 500ms"))?;
+        .map_err(|_| format!("'{s}' is not a duration like 25s, 500ms or 72h"))?;
     match unit {
         "" | "s" => Ok(Duration::from_secs(n)),
         "ms" => Ok(Duration::from_millis(n)),
         "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
-        _ => Err(format!("'{s}' is not a duration like 25s or 500ms")),
+        "h" => Ok(Duration::from_secs(n.saturating_mul(3600))),
+        "d" => Ok(Duration::from_secs(n.saturating_mul(24 * 3600))),
+        _ => Err(format!("'{s}' is not a duration like 25s, 500ms or 72h")),
     }
+}
+
+/// Parses `MAP_HDTS_AUTO_CLOSE_AFTER`: a [`parse_duration`] duration, or
+/// `0` or `off` for never (`None`).
+pub fn parse_hdts_auto_close_after(s: &str) -> Result<Option<Duration>, ConfigError> {
+    if s.trim().eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    parse_duration(s)
+        .map(|d| Some(d).filter(|d| !d.is_zero()))
+        .map_err(|reason| {
+            ConfigError::new(
+                "MAP_HDTS_AUTO_CLOSE_AFTER",
+                "hdts-auto-close-after",
+                format!("{reason}, or 0 or off for never"),
+            )
+        })
 }
 
 fn read_tls(
@@ -655,6 +687,41 @@ mod tests {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
-        assert!(parse_duration("7h").is_err() && parse_duration("").is_err());
+        assert_eq!(parse_duration("72h"), Ok(Duration::from_secs(72 * 3600)));
+        assert_eq!(
+            parse_duration(" 3d "),
+            Ok(Duration::from_secs(3 * 24 * 3600))
+        );
+        for bad in ["", "7w", "h", "-1h", "1.5h", "72 h"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn hdts_auto_close_is_72_hours_unless_configured_and_0_or_off_disables_it() {
+        let cfg = |value: Option<&str>| {
+            let flag = value.map(|v| format!("--hdts-auto-close-after={v}"));
+            let mut all = with_auth(&["--database-url", "sqlite://x.db"]);
+            all.extend(flag.as_deref());
+            args(&all)
+                .validate(System::Hdts, true)
+                .map(|c| c.hdts_auto_close_after)
+        };
+        let hours = |n: u64| Some(Duration::from_secs(n * 3600));
+        assert_eq!(cfg(None).ok(), Some(hours(72)));
+        assert_eq!(cfg(Some("1h")).ok(), Some(hours(1)));
+        assert_eq!(cfg(Some("2d")).ok(), Some(hours(48)));
+        for off in ["0", "0h", "off", "OFF"] {
+            assert_eq!(cfg(Some(off)).ok(), Some(None), "{off}");
+        }
+        for bad in ["soon", "-1h", "72 hours", ""] {
+            match cfg(Some(bad)) {
+                Ok(v) => panic!("{bad:?} accepted as {v:?}"),
+                Err(e) => {
+                    assert_eq!(e.variable, "MAP_HDTS_AUTO_CLOSE_AFTER", "{bad}");
+                    assert!(e.to_string().contains("off"), "{e}");
+                }
+            }
+        }
     }
 }

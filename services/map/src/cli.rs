@@ -118,4 +118,8 @@ pub struct DevArgs {
     /// side); the banner says which.
     #[arg(long, conflicts_with = "port_offset")]
     pub any_ports: bool,
+    /// How long a resolved help-desk ticket waits for its requester before
+    /// it closes by itself, e.g. `72h`, `90m`; `0` or `off` never.
+    #[arg(long, env = "MAP_HDTS_AUTO_CLOSE_AFTER", default_value = map_kit::config::DEFAULT_HDTS_AUTO_CLOSE_AFTER)]
+    pub hdts_auto_close_after: String,
 }

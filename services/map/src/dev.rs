@@ -15,6 +15,8 @@ pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let data_dir = args.data_dir.canonicalize()?;
+    let hdts_auto_close_after =
+        map_kit::config::parse_hdts_auto_close_after(&args.hdts_auto_close_after)?;
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
@@ -83,15 +85,6 @@ pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
                 url: auth_url.clone(),
                 api_key,
             });
-        crate::worker::spawn(
-            system,
-            &db,
-            &bus,
-            access.as_ref(),
-            Vec::new(),
-            &stop_rx,
-            &mut workers,
-        )?;
         let config = map_kit::config::ServiceConfig {
             system,
             database_url: url,
@@ -106,7 +99,17 @@ pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
             // One process mints and opens every token: a fresh key per run.
             page_tokens: Some(map_kit::paging::Pager::random()),
             uploads: map_kit::uploads::UploadLimits::default(),
+            hdts_auto_close_after,
         };
+        crate::worker::spawn(
+            &config,
+            &db,
+            &bus,
+            access.as_ref(),
+            Vec::new(),
+            &stop_rx,
+            &mut workers,
+        )?;
         let live = map_kit::bus::live::Feed::of(bus.clone());
         let server = serve::build_server(&config, &db, auth, live)?;
         let mut stop = stop_rx.clone();

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use map_kit::{
     System,
     bus::{Bus, Consumer, Relay, RelayConfig},
-    config::{LogArgs, ServiceArgs},
+    config::{LogArgs, ServiceArgs, ServiceConfig},
     db::Db,
     server::{GrpcServer, Readiness, shutdown_signal},
     telemetry,
@@ -42,11 +42,12 @@ pub struct AuthAccess {
 /// How often the directory is compared with Auth's after its backfill.
 const DIRECTORY_RECONCILE: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// Spawns `system`'s relay, consumers, timer worker, the pruner of its
-/// stale uploads (when it holds files) and (with `auth`) its directory's
-/// backfill and reconcile on `tasks`; they stop when `stop` turns true.
+/// Spawns the relay, consumers, timer worker, the pruner of stale uploads
+/// (when it holds files) and (with `auth`) the directory's backfill and
+/// reconcile of the system `config` is for, on `tasks`; they stop when
+/// `stop` turns true.
 pub fn spawn(
-    system: System,
+    config: &ServiceConfig,
     db: &Db,
     bus: &Bus,
     auth: Option<&AuthAccess>,
@@ -54,6 +55,7 @@ pub fn spawn(
     stop: &watch::Receiver<bool>,
     tasks: &mut JoinSet<()>,
 ) -> anyhow::Result<()> {
+    let system = config.system;
     let stopped = |mut stop: watch::Receiver<bool>| async move {
         let _ = stop.wait_for(|s| *s).await;
     };
@@ -70,7 +72,13 @@ pub fn spawn(
         map_kit::clock::Clock::system(),
         map_kit::timers::TimerWorkerConfig::default(),
     );
-    tasks.spawn((module.timers)(timers, db, bus).run(stopped(stop.clone())));
+    let parts = crate::systems::Worker {
+        config,
+        db,
+        bus,
+        auth,
+    };
+    tasks.spawn((module.timers)(timers, &parts).run(stopped(stop.clone())));
     if module.holds_files {
         tasks.spawn(map_kit::uploads::run_pruner(
             db.clone(),
@@ -79,7 +87,7 @@ pub fn spawn(
             stopped(stop.clone()),
         ));
     }
-    let consumers = (module.consumers)(db, bus, auth)?;
+    let consumers = (module.consumers)(&parts)?;
     for consumer in consumers.into_iter().chain(extra) {
         let queue = consumer.queue();
         let until = stopped(stop.clone());
@@ -147,7 +155,7 @@ pub async fn run(
         .zip(config.auth_api_key.clone())
         .map(|(url, api_key)| AuthAccess { url, api_key });
     spawn(
-        system,
+        &config,
         &db,
         &bus,
         auth.as_ref(),

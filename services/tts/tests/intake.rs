@@ -282,6 +282,39 @@ async fn the_requesters_withdrawal_confirmation_and_reopening_reach_the_ticket()
 
 map_kit::db_tests! {
 #[tokio::test]
+async fn a_ticket_hdts_closed_by_itself_closes_and_its_history_says_so() {
+    let fx = Fixture::start().await;
+    let agent = fx.person(&[("tts", "agent")]).await;
+    let agent_id = agent.principal.as_ref().unwrap().id.clone();
+    fx.turns.set("tts:agent", &[&agent_id]);
+    let w = fx.create_workflow(support("Default", "", "", "")).await.unwrap();
+    fx.publish(&w).await.unwrap();
+    let intake = Intake::new(Tickets::new(fx.db.db.clone(), fx.turns.clone(), Clock::system(), map_kit::paging::Pager::random()));
+    let mut reasons = Vec::new();
+    for reason in [ev::HdtsCloseReason::AutoClosed, ev::HdtsCloseReason::Confirmed] {
+        let hdts_id = uuid::Uuid::now_v7().to_string();
+        deliver(&fx, &intake, &submitted(&hdts_id, &uuid::Uuid::now_v7().to_string())).await.unwrap();
+        let t = ticket_for(&fx, &hdts_id).await.unwrap();
+        act(&fx, &agent, &t.id, "resolve", "Replaced the battery").await;
+        let closed = ev::HdtsTicketClosed {
+            ticket: Some(ev::HdtsTicketSnapshot { id: hdts_id.clone(), version: 3, ..Default::default() }),
+            reason: reason.into(),
+            ..Default::default()
+        };
+        deliver(&fx, &intake, &event("hdts.ticket.closed", &closed)).await.unwrap();
+        assert_eq!(ticket_for(&fx, &hdts_id).await.unwrap().status, "closed");
+        let history = fx.tickets().await.list_ticket_events(agent.request(pb::ListTicketEventsRequest { ticket_id: t.id.clone(), ..Default::default() })).await.unwrap().into_inner().events;
+        match &history.last().unwrap().details {
+            Some(pb::ticket_event::Details::StatusChanged(c)) => reasons.push(c.reason.clone()),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(reasons, ["closed automatically: the requester did not answer the resolution in time", "the requester confirmed the resolution"]);
+}
+}
+
+map_kit::db_tests! {
+#[tokio::test]
 async fn the_requesters_newest_instruction_wins_whatever_order_they_arrive_in() {
     let fx = Fixture::start().await;
     let agent = fx.person(&[("tts", "agent")]).await;

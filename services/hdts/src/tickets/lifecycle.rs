@@ -1,9 +1,11 @@
 //! The employee's side of a ticket's life: withdraw it before it is
 //! resolved, confirm a resolution (closed), or reopen it within the reopen
-//! window counted from its resolution (closed tickets included). Each
-//! commits with its event — `hdts.ticket.withdrawn`, `.closed`, `.reopened`
-//! — which TTS acts on (cancel, close, the workflow's REOPENED transition).
-//! Only the requester may; the etag, when given, must be current.
+//! window counted from its resolution (closed tickets included, whether
+//! the requester or the auto-close timer closed them). Each commits with its
+//! event — `hdts.ticket.withdrawn`, `.closed`, `.reopened` — which TTS acts
+//! on (cancel, close, the workflow's REOPENED transition); [`apply`] writes
+//! them, for the requester here and for [`super::auto_close`]. Only the
+//! requester may; the etag, when given, must be current.
 
 use chrono::{DateTime, Duration, Utc};
 use map_contracts::{events::v1 as ev, hdts::v1 as pb};
@@ -11,10 +13,10 @@ use map_kit::{
     System, Violations,
     authn::Principal,
     idempotency::Idempotent,
-    outbox::NewEvent,
+    outbox::{NewEvent, Outbox},
     wire::{etag::check_etag, time::timestamp},
 };
-use sea_orm::ActiveValue::Set;
+use sea_orm::{ActiveValue::Set, DatabaseTransaction};
 
 use super::{HelpDesk, find, save, snapshot, to_proto};
 use crate::{HdtsError, entity::tickets};
@@ -101,67 +103,113 @@ impl HelpDesk {
                 message,
             });
         }
-        let (next, event_type) = match command {
-            Command::Withdraw => ("withdrawn", "hdts.ticket.withdrawn"),
-            Command::Confirm => ("closed", "hdts.ticket.closed"),
-            Command::Reopen => ("in_progress", "hdts.ticket.reopened"),
+        let change = match command {
+            Command::Withdraw => Change::Withdraw(reason),
+            Command::Confirm => Change::Close(ev::HdtsCloseReason::Confirmed),
+            Command::Reopen => Change::Reopen(reason),
         };
-        let mut update = tickets::ActiveModel {
-            status: Set(next.to_owned()),
-            updated_at: Set(now),
-            ..Default::default()
-        };
-        match command {
-            Command::Withdraw | Command::Confirm => update.closed_at = Set(Some(now)),
-            Command::Reopen => update.closed_at = Set(None),
-        }
-        let after = save(&txn, &row, update)
+        // A ticket leaving `resolved` takes its auto-close timer with it.
+        self.auto_close
+            .follow(&txn, &row, change.status(), row.resolved_at)
+            .await?;
+        let after = apply(&txn, &self.outbox, &row, change, now)
             .await?
             .ok_or(HdtsError::EtagMismatch)?;
-        let ticket = Some(snapshot(&after));
-        let at = Some(timestamp(now));
-        let event = match command {
-            Command::Withdraw => NewEvent::new(
-                event_type,
-                after.id.clone(),
-                after.version,
-                &ev::HdtsTicketWithdrawn {
-                    ticket,
-                    reason: reason.to_owned(),
-                    withdraw_time: at,
-                },
-            ),
-            Command::Confirm => NewEvent::new(
-                event_type,
-                after.id.clone(),
-                after.version,
-                &ev::HdtsTicketClosed {
-                    ticket,
-                    reason: ev::HdtsCloseReason::Confirmed.into(),
-                    close_time: at,
-                },
-            ),
-            Command::Reopen => NewEvent::new(
-                event_type,
-                after.id.clone(),
-                after.version,
-                &ev::HdtsTicketReopened {
-                    ticket,
-                    reason: reason.to_owned(),
-                    reopen_time: at,
-                },
-            ),
-        };
-        self.outbox
-            .enqueue(&txn, event)
-            .await
-            .map_err(|e| HdtsError::from(map_kit::ApiError::from(e)))?;
         let answer = to_proto(&after);
         key.record(&txn, &answer, now).await?;
         txn.commit().await?;
-        tracing::info!(ticket = %after.number, status = next, "help-desk ticket changed by its requester");
+        tracing::info!(ticket = %after.number, status = %after.status, "help-desk ticket changed by its requester");
         Ok(answer)
     }
+}
+
+/// A change of a ticket's status that starts in HDTS, and so goes out as
+/// an instruction to TTS.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Change<'a> {
+    /// Withdrawn by its requester, for this reason (may be empty).
+    Withdraw(&'a str),
+    /// Closed after its resolution: confirmed by its requester, or by
+    /// itself when nobody answered in time ([`super::auto_close`]).
+    Close(ev::HdtsCloseReason),
+    /// Reopened by its requester, for this reason.
+    Reopen(&'a str),
+}
+
+impl Change<'_> {
+    /// The status it leaves the ticket in.
+    pub(crate) fn status(self) -> &'static str {
+        match self {
+            Change::Withdraw(_) => "withdrawn",
+            Change::Close(_) => "closed",
+            Change::Reopen(_) => "in_progress",
+        }
+    }
+}
+
+/// Writes `change` over `row` at `now` with the next version, and enqueues
+/// its event — `hdts.ticket.withdrawn`, `.closed` or `.reopened`, carrying
+/// the ticket after it — in `txn`. The ticket as it is now, or `None` when
+/// the ticket changed since `row` was read (nothing written).
+pub(crate) async fn apply(
+    txn: &DatabaseTransaction,
+    outbox: &Outbox,
+    row: &tickets::Model,
+    change: Change<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<tickets::Model>, HdtsError> {
+    let update = tickets::ActiveModel {
+        status: Set(change.status().to_owned()),
+        updated_at: Set(now),
+        closed_at: Set(match change {
+            Change::Withdraw(_) | Change::Close(_) => Some(now),
+            Change::Reopen(_) => None,
+        }),
+        ..Default::default()
+    };
+    let Some(after) = save(txn, row, update).await? else {
+        return Ok(None);
+    };
+    let ticket = Some(snapshot(&after));
+    let at = Some(timestamp(now));
+    let (subject, version) = (after.id.clone(), after.version);
+    let event = match change {
+        Change::Withdraw(reason) => NewEvent::new(
+            "hdts.ticket.withdrawn",
+            subject,
+            version,
+            &ev::HdtsTicketWithdrawn {
+                ticket,
+                reason: reason.to_owned(),
+                withdraw_time: at,
+            },
+        ),
+        Change::Close(reason) => NewEvent::new(
+            "hdts.ticket.closed",
+            subject,
+            version,
+            &ev::HdtsTicketClosed {
+                ticket,
+                reason: reason.into(),
+                close_time: at,
+            },
+        ),
+        Change::Reopen(reason) => NewEvent::new(
+            "hdts.ticket.reopened",
+            subject,
+            version,
+            &ev::HdtsTicketReopened {
+                ticket,
+                reason: reason.to_owned(),
+                reopen_time: at,
+            },
+        ),
+    };
+    outbox
+        .enqueue(txn, event)
+        .await
+        .map_err(|e| HdtsError::from(map_kit::ApiError::from(e)))?;
+    Ok(Some(after))
 }
 
 fn within_window(resolved_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {

@@ -3,7 +3,9 @@
 //! and its version). A snapshot is applied only when newer than the one the
 //! ticket holds, so a repeated or late event changes nothing; a snapshot for
 //! a help-desk ticket this database does not have yet is parked and applied
-//! when it arrives. Public TTS comments become replies, by comment id.
+//! when it arrives. Public TTS comments become replies, by comment id. A
+//! status change arms or cancels the ticket's auto-close timer in the same
+//! transaction ([`super::auto_close`]).
 //! Event types this handler does not know are acknowledged and ignored.
 
 use map_contracts::events::v1 as ev;
@@ -16,6 +18,7 @@ use sea_orm::{
     EntityTrait as _, QueryFilter as _,
 };
 
+use super::auto_close::AutoClose;
 use crate::entity::{replies, tickets};
 
 /// Inserts the reply mirroring TTS comment `c` unless it is here.
@@ -69,9 +72,20 @@ async fn mirror_comment(
 /// The queue it consumes.
 pub const QUEUE: &str = "hdts.ticket-updates";
 
-/// Keeps help-desk tickets in step with TTS.
+/// Keeps help-desk tickets in step with TTS, and their auto-close timers
+/// in step with their status.
 #[derive(Debug, Clone, Default)]
-pub struct Mirror;
+pub struct Mirror {
+    auto_close: AutoClose,
+}
+
+impl Mirror {
+    /// A mirror whose resolved tickets close by themselves as `auto_close`
+    /// says ([`Mirror::default`]: after the default delay).
+    pub fn new(auto_close: AutoClose) -> Mirror {
+        Mirror { auto_close }
+    }
+}
 
 /// The snapshot an event carries, if it is one this mirror applies.
 fn snapshot_of(event: &Event) -> Result<Option<ev::TtsTicketSnapshot>, HandlerError> {
@@ -144,6 +158,16 @@ impl Handler for Mirror {
                 chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
             })
             .unwrap_or_else(chrono::Utc::now);
+        let resolved_at = if status == "resolved" && row.status != "resolved" {
+            Some(now)
+        } else {
+            row.resolved_at
+        };
+        // Before the row is written (the timer is locked first, as the
+        // timer worker does).
+        self.auto_close
+            .follow(txn, &row, status, resolved_at)
+            .await?;
         let mut update = tickets::ActiveModel {
             tts_ticket_id: Set(s.id.clone()),
             tts_ticket_number: Set(s.number.clone()),
@@ -153,8 +177,8 @@ impl Handler for Mirror {
             updated_at: Set(now),
             ..Default::default()
         };
-        if status == "resolved" && row.status != "resolved" {
-            update.resolved_at = Set(Some(now));
+        if resolved_at != row.resolved_at {
+            update.resolved_at = Set(resolved_at);
         }
         if matches!(status, "closed" | "withdrawn") && row.closed_at.is_none() {
             update.closed_at = Set(Some(now));

@@ -5,9 +5,11 @@
 //! `tts.ticket.*` snapshots by [`mirror`]. Employees see only their own
 //! tickets (another's is NOT_FOUND); agents see all. A submission may name
 //! the AMS assets it is about by their asset tags, kept as given until AMS
-//! runs and carried to TTS in the submission's snapshot.
+//! runs and carried to TTS in the submission's snapshot. A ticket left
+//! resolved closes by itself after a while ([`auto_close`]).
 
 pub mod attachments;
+pub mod auto_close;
 pub mod lifecycle;
 mod list;
 pub mod mirror;
@@ -33,6 +35,7 @@ use sea_orm::{
     QueryFilter as _,
 };
 
+use self::auto_close::AutoClose;
 use crate::{HdtsError, entity::tickets, topics::Topics};
 
 /// Longest subject.
@@ -48,6 +51,7 @@ pub struct HelpDesk {
     clock: Clock,
     pager: Pager,
     uploads: Uploads,
+    auto_close: AutoClose,
 }
 
 /// Whether `p` works the help desk (sees every ticket).
@@ -67,9 +71,17 @@ impl HelpDesk {
             ),
             db,
             outbox: Outbox::new(System::Hdts).with_clock(clock.clone()),
+            auto_close: AutoClose::new(Some(auto_close::DEFAULT_AFTER), clock.clone()),
             clock,
             pager,
         }
+    }
+
+    /// The same help desk, resolved tickets closing by themselves `after`
+    /// their resolution, or never (`None`) (`MAP_HDTS_AUTO_CLOSE_AFTER`).
+    pub fn with_auto_close(mut self, after: Option<std::time::Duration>) -> HelpDesk {
+        self.auto_close = AutoClose::new(after, self.clock.clone());
+        self
     }
 
     /// The same help desk, taking uploads within `limits`

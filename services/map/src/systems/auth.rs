@@ -16,7 +16,7 @@ pub(super) static MODULE: Module = Module {
             .context("auth is served with its domain service")?;
         Ok(map_auth::grpc_server(auth))
     },
-    consumers: |_, _, _| Ok(Vec::new()),
-    timers: |worker, _, _| worker,
+    consumers: |_| Ok(Vec::new()),
+    timers: |worker, _| worker,
     holds_files: false,
 };

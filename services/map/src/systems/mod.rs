@@ -32,13 +32,11 @@ pub struct Module {
     /// `map dev`).
     pub api: fn(&Api) -> anyhow::Result<GrpcServer>,
     /// The consumers its worker runs, one per queue of the topology it
-    /// consumes (`map worker`, `map dev`), calling Auth with `auth` where
-    /// they must (every system but Auth has it).
-    pub consumers:
-        fn(&Db, &Bus, Option<&crate::worker::AuthAccess>) -> anyhow::Result<Vec<Consumer>>,
+    /// consumes (`map worker`, `map dev`).
+    pub consumers: fn(&Worker<'_>) -> anyhow::Result<Vec<Consumer>>,
     /// Its timer handlers, added to the worker's timer worker by kind
     /// (`map worker`, `map dev`).
-    pub timers: fn(TimerWorker, &Db, &Bus) -> TimerWorker,
+    pub timers: fn(TimerWorker, &Worker<'_>) -> TimerWorker,
     /// Whether it holds uploaded files (map-kit's `uploads`): its worker
     /// prunes the stale ones (`map worker`, `map dev`).
     pub holds_files: bool,
@@ -56,6 +54,20 @@ pub struct Api<'a> {
     pub auth: Option<Arc<map_auth::Auth>>,
     /// The process's bus for live streams, once connected.
     pub live: map_kit::bus::live::Feed,
+}
+
+/// What a system's worker is built from: the process's validated
+/// configuration, the system's database, the bus, and where Auth is.
+pub struct Worker<'a> {
+    /// The process's configuration.
+    pub config: &'a ServiceConfig,
+    /// The system's database.
+    pub db: &'a Db,
+    /// The event bus.
+    pub bus: &'a Bus,
+    /// Where its consumers call Auth where they must (every system but
+    /// Auth has it).
+    pub auth: Option<&'a crate::worker::AuthAccess>,
 }
 
 /// The consumer of `system`'s `<system>.user-sync` queue, keeping its
@@ -122,11 +134,27 @@ mod tests {
                 url: http::Uri::from_static("http://127.0.0.1:9"),
                 api_key: secrecy::SecretString::from("mapk_registration_test"),
             };
-            let consumers = (module.consumers)(&db.db, &bus, Some(&auth))
-                .unwrap_or_else(|e| panic!("{system}: {e}"));
+            let worker = Worker {
+                config: &config,
+                db: &db.db,
+                bus: &bus,
+                auth: Some(&auth),
+            };
+            let consumers = (module.consumers)(&worker).unwrap_or_else(|e| panic!("{system}: {e}"));
             if system != System::Auth {
                 assert!(!consumers.is_empty(), "{system} keeps its directory");
             }
+            let timers = map_kit::timers::TimerWorker::new(
+                db.db.clone(),
+                map_kit::clock::Clock::system(),
+                map_kit::timers::TimerWorkerConfig::default(),
+            );
+            let timers = format!("{:?}", (module.timers)(timers, &worker));
+            assert_eq!(
+                timers.contains(map_hdts::tickets::auto_close::KIND),
+                system == System::Hdts,
+                "{system}: {timers}"
+            );
         }
     }
 
@@ -147,6 +175,7 @@ mod tests {
             trusted_proxies: map_kit::client_addr::TrustedProxies::default(),
             page_tokens: Some(map_kit::paging::Pager::random()),
             uploads: map_kit::uploads::UploadLimits::default(),
+            hdts_auto_close_after: Some(map_hdts::tickets::auto_close::DEFAULT_AFTER),
         }
     }
 }

@@ -15,8 +15,8 @@ macro_rules! scaffold {
             system: $system,
             migrate: |url| Box::pin(map_kit::db::migrate::<$migrator>(url)),
             api: |api| Ok(GrpcServer::new(api.config.system.name()).scaffold(api.config.system)),
-            consumers: |db, bus, _| super::directory_consumer($system, db, bus).map(|c| vec![c]),
-            timers: |worker, _, _| worker,
+            consumers: |w| super::directory_consumer($system, w.db, w.bus).map(|c| vec![c]),
+            timers: |worker, _| worker,
             holds_files: false,
         };
     };

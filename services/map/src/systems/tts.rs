@@ -68,8 +68,11 @@ pub(super) static MODULE: Module = Module {
         let live = LiveTickets::new(api.live.clone());
         Ok(map_tts::grpc_server(workflows, tickets, validator, live))
     },
-    consumers: |db, bus, auth| {
-        let auth = auth.context("the tts worker needs MAP_AUTH_URL and MAP_AUTH_API_KEY")?;
+    consumers: |w| {
+        let (db, bus) = (w.db, w.bus);
+        let auth = w
+            .auth
+            .context("the tts worker needs MAP_AUTH_URL and MAP_AUTH_API_KEY")?;
         let channel = map_kit::authn::auth_channel(&auth.url);
         let assigner = AuthAssigner::new(channel, &auth.api_key).context("MAP_AUTH_API_KEY")?;
         // The worker lists nothing: its page tokens are never shown.
@@ -110,7 +113,7 @@ pub(super) static MODULE: Module = Module {
             )?,
         ])
     },
-    timers: |worker, _, _| {
+    timers: |worker, _| {
         worker
             .handle(clocks::WARNING, ClockTimer::warning(Clock::system()))
             .handle(clocks::BREACH, ClockTimer::breach(Clock::system()))

@@ -3,7 +3,8 @@
 //! help-desk replies (`hdts.ticket.replied`) become comments — a requester's
 //! moving the ticket along its REQUESTER_REPLIED transition; a reply that
 //! arrives before its ticket is parked until the ticket is there; the
-//! requester's withdrawal, confirmation and reopening cancel, close and
+//! requester's withdrawal, confirmation (or HDTS's auto-close, which
+//! the history says) and reopening cancel, close and
 //! reopen it (the workflow's REOPENED transition), the newest by the HDTS
 //! ticket's version winning whatever order they arrive in; ratings are recorded
 //! (the newest by the HDTS ticket's version). Routing and
@@ -212,10 +213,13 @@ impl Handler for Intake {
             "hdts.ticket.closed" => Some((
                 RequesterChange::Closed,
                 event.payload::<ev::HdtsTicketClosed>().map(|c| {
-                    (
-                        c.ticket,
-                        "the requester confirmed the resolution".to_owned(),
-                    )
+                    let why = match c.reason() {
+                        ev::HdtsCloseReason::AutoClosed => {
+                            "closed automatically: the requester did not answer the resolution in time"
+                        }
+                        _ => "the requester confirmed the resolution",
+                    };
+                    (c.ticket, why.to_owned())
                 })?,
             )),
             REOPENED => Some((

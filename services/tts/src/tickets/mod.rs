@@ -115,7 +115,8 @@ pub struct Tickets {
 pub enum RequesterChange {
     /// Withdrew it.
     Withdrawn,
-    /// Confirmed its resolution.
+    /// Confirmed its resolution (or left it unanswered until HDTS closed
+    /// it by itself).
     Closed,
     /// Reopened it.
     Reopened,
