@@ -209,7 +209,8 @@ pub async fn run(
 
     // Lag at half that rate: breaches falling due one after another.
     let half = rate / 2.0;
-    let count = (half * args.lag_seconds as f64) as u64;
+    // Breaches at half/2 per second: with their levels, half the rate.
+    let count = (half / 2.0 * args.lag_seconds as f64) as u64;
     let from = args.breaches;
     let stop = workers(db, args.workers);
     fill(db, from, from + count, Some(half / 2.0)).await?;
