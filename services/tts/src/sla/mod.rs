@@ -13,13 +13,17 @@
 //!   transaction that changes it, their timers re-armed with them;
 //! - [`timers`]: warnings, breaches and escalation levels fired exactly
 //!   once; [`escalation`]: the consumer that reassigns escalated tickets;
-//! - [`view`]: a ticket's SLA as GetTicket and the lists show it.
+//! - [`view`]: a ticket's SLA as GetTicket and the lists show it;
+//! - [`report`]: met, breached and open resolution clocks of a period's
+//!   tickets per priority, workflow or team, with mean and p90 business
+//!   time to first response and resolution, and its CSV export.
 
 pub mod calendar;
 pub mod clock;
 pub mod clocks;
 pub mod escalation;
 pub mod matching;
+pub mod report;
 pub mod stored;
 pub mod timers;
 pub mod view;
