@@ -13,6 +13,7 @@ use map_contracts::{
     events::v1::{self as ev, Envelope},
     tts::v1 as pb,
 };
+use map_kit::testing::Caller;
 use map_kit::{
     bus::{Event, Handler as _},
     clock::ManualClock,
@@ -181,6 +182,63 @@ async fn fire_all(w: &TimerWorker) -> usize {
     }
 }
 
+type Client = pb::ticket_service_client::TicketServiceClient<tonic::transport::Channel>;
+
+/// Opens a ticket of `priority` in the workflow's department and category.
+async fn open(c: &Client, who: &Caller, priority: pb::TicketPriority) -> pb::Ticket {
+    c.clone()
+        .create_ticket(who.request(pb::CreateTicketRequest {
+            subject: "Printer jammed".into(),
+            department_code: "IT".into(),
+            category: "Hardware".into(),
+            priority: priority.into(),
+            request_id: uuid::Uuid::now_v7().to_string(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket
+        .unwrap()
+}
+
+/// Moves `t` by `action`, with a comment of `visibility`.
+async fn act(
+    c: &Client,
+    who: &Caller,
+    t: &pb::Ticket,
+    action: &str,
+    visibility: pb::CommentVisibility,
+) -> pb::Ticket {
+    c.clone()
+        .transition_ticket(who.request(pb::TransitionTicketRequest {
+            ticket_id: t.id.clone(),
+            action: action.into(),
+            comment: format!("{action}: a note"),
+            comment_visibility: visibility.into(),
+            etag: t.etag.clone(),
+            request_id: uuid::Uuid::now_v7().to_string(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket
+        .unwrap()
+}
+
+/// The ticket `id` as GetTicket shows it, with its clocks.
+async fn get(c: &Client, who: &Caller, id: &str) -> pb::Ticket {
+    c.clone()
+        .get_ticket(who.request(pb::GetTicketRequest {
+            lookup: Some(pb::get_ticket_request::Lookup::Id(id.to_owned())),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket
+        .unwrap()
+}
+
 fn clock_of(t: &pb::Ticket, clock: pb::SlaClock) -> pb::SlaClockStatus {
     t.sla
         .as_ref()
@@ -206,38 +264,9 @@ async fn clocks_count_business_hours_pause_while_waiting_and_fire_once() {
     fx.turns.set("tts:manager", &[&id(&mia)]);
     let w = fx.create_workflow(workflow()).await.unwrap();
     fx.publish(&w).await.unwrap();
-    let mut c = fx.tickets().await;
-    let created = c
-        .create_ticket(ada.request(pb::CreateTicketRequest {
-            subject: "Printer jammed".into(),
-            description: "Paper everywhere".into(),
-            department_code: "IT".into(),
-            category: "Hardware".into(),
-            priority: pb::TicketPriority::High.into(),
-            request_id: uuid::Uuid::now_v7().to_string(),
-            ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .ticket
-        .unwrap();
-    let reader = c.clone();
-    let get = |id: String| {
-        let mut c = reader.clone();
-        let ada = ada.clone();
-        async move {
-            c.get_ticket(ada.request(pb::GetTicketRequest {
-                lookup: Some(pb::get_ticket_request::Lookup::Id(id)),
-            }))
-            .await
-            .unwrap()
-            .into_inner()
-            .ticket
-            .unwrap()
-        }
-    };
-    let t = get(created.id.clone()).await;
+    let c = fx.tickets().await;
+    let created = open(&c, &ada, pb::TicketPriority::High).await;
+    let t = get(&c, &ada, &created.id).await;
     // Counting starts at 09:00: 1 h to respond, 8 h to resolve, 1 h in "work".
     assert_eq!(t.sla.as_ref().unwrap().sla_policy_id, "policy-high");
     let first = clock_of(&t, pb::SlaClock::FirstResponse);
@@ -250,21 +279,8 @@ async fn clocks_count_business_hours_pause_while_waiting_and_fire_once() {
 
     // 09:30: the agent asks the requester — a response; the clocks pause.
     manual.set(berlin(2, 9, 30));
-    let asked = c
-        .transition_ticket(ada.request(pb::TransitionTicketRequest {
-            ticket_id: t.id.clone(),
-            action: "ask".into(),
-            comment: "Which printer?".into(),
-            comment_visibility: pb::CommentVisibility::Public.into(),
-            etag: t.etag.clone(),
-            request_id: uuid::Uuid::now_v7().to_string(),
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .ticket
-        .unwrap();
-    let t = get(asked.id.clone()).await;
+    let asked = act(&c, &ada, &t, "ask", pb::CommentVisibility::Public).await;
+    let t = get(&c, &ada, &asked.id).await;
     assert_eq!(clock_of(&t, pb::SlaClock::FirstResponse).state, i32::from(pb::SlaClockState::Met));
     let resolution = clock_of(&t, pb::SlaClock::Resolution);
     assert_eq!(resolution.state, i32::from(pb::SlaClockState::Paused));
@@ -275,21 +291,8 @@ async fn clocks_count_business_hours_pause_while_waiting_and_fire_once() {
     manual.set(berlin(4, 9, 0));
     let workers = worker(&fx);
     assert_eq!(fire_all(&workers).await, 0, "nothing is due while paused");
-    let resumed = c
-        .transition_ticket(ada.request(pb::TransitionTicketRequest {
-            ticket_id: t.id.clone(),
-            action: "resume".into(),
-            comment: "Got it".into(),
-            comment_visibility: pb::CommentVisibility::Internal.into(),
-            etag: t.etag.clone(),
-            request_id: uuid::Uuid::now_v7().to_string(),
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .ticket
-        .unwrap();
-    let t = get(resumed.id.clone()).await;
+    let resumed = act(&c, &ada, &t, "resume", pb::CommentVisibility::Internal).await;
+    let t = get(&c, &ada, &resumed.id).await;
     // 7 h 30 left from 09:00: due 16:30; the step continues its own clock
     // (30 min counted on Monday): due 09:30.
     let resolution = clock_of(&t, pb::SlaClock::Resolution);
@@ -316,7 +319,7 @@ async fn clocks_count_business_hours_pause_while_waiting_and_fire_once() {
             ("tts.sla.warning".to_owned(), step_kind, -1),
         ]
     );
-    let t = get(t.id.clone()).await;
+    let t = get(&c, &ada, &t.id).await;
     assert_eq!(clock_of(&t, pb::SlaClock::Step).state, i32::from(pb::SlaClockState::Breached));
     assert_eq!(clock_of(&t, pb::SlaClock::Resolution).state, i32::from(pb::SlaClockState::Warned));
     assert!(t.sla.as_ref().unwrap().step_breached);
@@ -337,9 +340,10 @@ async fn clocks_count_business_hours_pause_while_waiting_and_fire_once() {
         consumer.handle(&e, &txn).await.unwrap();
         txn.commit().await.unwrap();
     }
-    let t = get(t.id.clone()).await;
+    let t = get(&c, &ada, &t.id).await;
     assert_eq!(t.assignee_user_id, id(&mia));
     let history = c
+        .clone()
         .list_ticket_events(ada.request(pb::ListTicketEventsRequest {
             ticket_id: t.id.clone(),
             page_size: 100,
@@ -379,45 +383,11 @@ async fn a_ticket_resolved_in_time_stops_its_clocks_and_cancels_their_timers() {
     fx.turns.set("tts:agent", &[&ada.principal.as_ref().unwrap().id]);
     let w = fx.create_workflow(workflow()).await.unwrap();
     fx.publish(&w).await.unwrap();
-    let mut c = fx.tickets().await;
-    let t = c
-        .create_ticket(ada.request(pb::CreateTicketRequest {
-            subject: "Mouse".into(),
-            department_code: "IT".into(),
-            category: "Hardware".into(),
-            priority: pb::TicketPriority::High.into(),
-            request_id: uuid::Uuid::now_v7().to_string(),
-            ..Default::default()
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .ticket
-        .unwrap();
+    let c = fx.tickets().await;
+    let t = open(&c, &ada, pb::TicketPriority::High).await;
     manual.set(berlin(2, 9, 20));
-    let done = c
-        .transition_ticket(ada.request(pb::TransitionTicketRequest {
-            ticket_id: t.id.clone(),
-            action: "resolve".into(),
-            comment: "Replaced".into(),
-            comment_visibility: pb::CommentVisibility::Public.into(),
-            etag: t.etag.clone(),
-            request_id: uuid::Uuid::now_v7().to_string(),
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .ticket
-        .unwrap();
-    let t = c
-        .get_ticket(ada.request(pb::GetTicketRequest {
-            lookup: Some(pb::get_ticket_request::Lookup::Id(done.id.clone())),
-        }))
-        .await
-        .unwrap()
-        .into_inner()
-        .ticket
-        .unwrap();
+    let done = act(&c, &ada, &t, "resolve", pb::CommentVisibility::Public).await;
+    let t = get(&c, &ada, &done.id).await;
     for clock in [pb::SlaClock::FirstResponse, pb::SlaClock::Resolution] {
         let status = clock_of(&t, clock);
         assert_eq!(status.state, i32::from(pb::SlaClockState::Met), "{clock:?}");
@@ -439,36 +409,21 @@ async fn queues_order_by_the_soonest_due_and_filter_the_breached() {
     fx.turns.set("tts:agent", &[&ada.principal.as_ref().unwrap().id]);
     let w = fx.create_workflow(workflow()).await.unwrap();
     fx.publish(&w).await.unwrap();
-    let mut c = fx.tickets().await;
-    let open = |priority: pb::TicketPriority| {
-        let mut c = c.clone();
-        let ada = ada.clone();
-        async move {
-            c.create_ticket(ada.request(pb::CreateTicketRequest {
-                subject: "Queue".into(),
-                department_code: "IT".into(),
-                category: "Hardware".into(),
-                priority: priority.into(),
-                request_id: uuid::Uuid::now_v7().to_string(),
-                ..Default::default()
-            }))
-            .await
-            .unwrap()
-            .into_inner()
-            .ticket
-            .unwrap()
-            .number
-        }
+    let c = fx.tickets().await;
+    let number = |priority| {
+        let (c, ada) = (&c, &ada);
+        async move { open(c, ada, priority).await.number }
     };
     // Without a policy (medium) it has no due time: last.
-    let medium = open(pb::TicketPriority::Medium).await;
-    let early = open(pb::TicketPriority::High).await;
+    let medium = number(pb::TicketPriority::Medium).await;
+    let early = number(pb::TicketPriority::High).await;
     manual.set(berlin(2, 10, 0));
-    let late = open(pb::TicketPriority::High).await;
+    let late = number(pb::TicketPriority::High).await;
     let mut seen = Vec::new();
     let mut token = String::new();
     loop {
         let page = c
+            .clone()
             .list_tickets(ada.request(pb::ListTicketsRequest {
                 order_by: "sla.resolution_due_time".into(),
                 page_size: 1,
@@ -485,7 +440,7 @@ async fn queues_order_by_the_soonest_due_and_filter_the_breached() {
         }
     }
     assert_eq!(seen, [early.clone(), late.clone(), medium]);
-    let breached = |c: &mut map_contracts::tts::v1::ticket_service_client::TicketServiceClient<_>| {
+    let breached = |c: &Client| {
         let mut c = c.clone();
         let ada = ada.clone();
         async move {
@@ -502,11 +457,11 @@ async fn queues_order_by_the_soonest_due_and_filter_the_breached() {
             .collect::<Vec<_>>()
         }
     };
-    assert!(breached(&mut c).await.is_empty());
+    assert!(breached(&c).await.is_empty());
     // Monday 10:30: the early ticket's first hour (to respond, and in its
     // step) ran out at 10:00; the late one's runs out at 11:00.
     manual.set(berlin(2, 10, 30));
     fire_all(&worker(&fx)).await;
-    assert_eq!(breached(&mut c).await, [early]);
+    assert_eq!(breached(&c).await, [early]);
 }
 }

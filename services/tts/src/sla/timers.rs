@@ -33,7 +33,7 @@ use crate::{
     TtsError,
     entity::{sla_policies, ticket_sla_clocks, tickets},
     tickets::{enqueue_event, model, write_history},
-    workflows::Workflows,
+    workflows::{Workflows, model::Revision},
 };
 
 /// Timer kind of an escalation level.
@@ -107,6 +107,26 @@ async fn scene(txn: &DatabaseTransaction, subject: &str) -> Result<Option<Scene>
         ticket,
         policy,
     }))
+}
+
+/// The step a clock is about — its own for a step clock, else the
+/// ticket's current one — and the revision that defines it (none in
+/// triage).
+async fn step_of(
+    txn: &DatabaseTransaction,
+    ticket: &tickets::Model,
+    row: &ticket_sla_clocks::Model,
+) -> Result<(Option<Revision>, String), TtsError> {
+    let revision = match ticket.workflow_id.as_str() {
+        "" => None,
+        id => Some(Workflows::read_revision(txn, id, ticket.workflow_revision).await?),
+    };
+    let step_id = if row.step_id.is_empty() {
+        ticket.step_id.clone()
+    } else {
+        row.step_id.clone()
+    };
+    Ok((revision, step_id))
 }
 
 /// A clock's warning (`WARNING`) or breach (`BREACH`).
@@ -223,16 +243,8 @@ impl ClockTimer {
         now: DateTime<Utc>,
     ) -> Result<(), TtsError> {
         let breach = self.kind == BREACH;
-        let revision = match ticket.workflow_id.as_str() {
-            "" => None,
-            id => Some(Workflows::read_revision(txn, id, ticket.workflow_revision).await?),
-        };
+        let (revision, step_id) = step_of(txn, ticket, row).await?;
         let graph = revision.as_ref().map(|r| &r.definition.graph);
-        let step_id = if row.step_id.is_empty() {
-            ticket.step_id.clone()
-        } else {
-            row.step_id.clone()
-        };
         let step = graph.and_then(|g| g.step(&step_id));
         let escalation_role = step.map(|s| s.escalation_role.clone()).unwrap_or_default();
         let due_time = row.due_at.or(row.warn_at).unwrap_or(at);
@@ -348,16 +360,8 @@ impl LevelTimer {
         let Some(level) = levels.get(index) else {
             return Ok(());
         };
-        let revision = match ticket.workflow_id.as_str() {
-            "" => None,
-            id => Some(Workflows::read_revision(txn, id, ticket.workflow_revision).await?),
-        };
+        let (revision, step_id) = step_of(txn, &ticket, &row).await?;
         let graph = revision.as_ref().map(|r| &r.definition.graph);
-        let step_id = if row.step_id.is_empty() {
-            ticket.step_id.clone()
-        } else {
-            row.step_id.clone()
-        };
         let (action, role) = match level.action {
             LevelAction::NotifyAssignee => (ev::SlaEscalationAction::NotifyAssignee, String::new()),
             LevelAction::ReassignToStepEscalationRole => (

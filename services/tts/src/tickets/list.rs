@@ -95,10 +95,7 @@ impl Order {
             Order::Number => Sort::default().number(number, Ascending),
             Order::SoonestDue => Sort::default()
                 .key(
-                    Func::coalesce([
-                        tickets::Column::SlaDueAt.into_expr(),
-                        Expr::val(never()),
-                    ]),
+                    Func::coalesce([tickets::Column::SlaDueAt.into_expr(), Expr::val(never())]),
                     Ascending,
                 )
                 .number(number, Ascending),
