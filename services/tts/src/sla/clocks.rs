@@ -159,6 +159,30 @@ impl SlaClocks {
         }
     }
 
+    /// Re-targets the clocks of the open tickets whose policy counts on
+    /// calendar `calendar_id` and re-arms their timers, in `txn`, the
+    /// transaction of UpdateCalendar's write.
+    pub async fn refollow_calendar<C: ConnectionTrait>(
+        _txn: &C,
+        _calendar_id: &str,
+        _now: DateTime<Utc>,
+    ) -> Result<(), TtsError> {
+        // the lead fills this in
+        Ok(())
+    }
+
+    /// Re-targets the clocks of the open tickets following policy
+    /// `policy_id` (or that it now applies to) and re-arms their timers, in
+    /// `txn`, the transaction of UpdateSlaPolicy's write.
+    pub async fn refollow_policy<C: ConnectionTrait>(
+        _txn: &C,
+        _policy_id: &str,
+        _now: DateTime<Utc>,
+    ) -> Result<(), TtsError> {
+        // the lead fills this in
+        Ok(())
+    }
+
     /// Whether a change from `before` to `after` can move the clocks.
     pub fn concerns(before: &tickets::Model, after: &tickets::Model) -> bool {
         before.status != after.status
