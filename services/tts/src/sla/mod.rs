@@ -13,13 +13,18 @@
 //!   transaction that changes it, their timers re-armed with them;
 //! - [`timers`]: warnings, breaches and escalation levels fired exactly
 //!   once; [`escalation`]: the consumer that reassigns escalated tickets;
-//! - [`view`]: a ticket's SLA as GetTicket and the lists show it.
+//! - [`view`]: a ticket's SLA as GetTicket and the lists show it;
+//! - [`calendars`]: calendars as records — created, read, listed, updated
+//!   (SlaService), every bad field named;
+//!   [`order_by`]: the SLA lists' `order_by` in one spelling.
 
 pub mod calendar;
+pub mod calendars;
 pub mod clock;
 pub mod clocks;
 pub mod escalation;
 pub mod matching;
+pub mod order_by;
 pub mod stored;
 pub mod timers;
 pub mod view;
