@@ -16,6 +16,8 @@
 //! - [`view`]: a ticket's SLA as GetTicket and the lists show it;
 //! - [`calendars`]: calendars as records — created, read, listed, updated
 //!   (SlaService), every bad field named;
+//! - [`policies`]: policies as records — created, read, listed, updated
+//!   (SlaService), one active per priority and scope;
 //!   [`order_by`]: the SLA lists' `order_by` in one spelling.
 
 pub mod calendar;
@@ -25,6 +27,7 @@ pub mod clocks;
 pub mod escalation;
 pub mod matching;
 pub mod order_by;
+pub mod policies;
 pub mod stored;
 pub mod timers;
 pub mod view;
