@@ -18,6 +18,7 @@
 //!   (SlaService), every bad field named;
 //! - [`policies`]: policies as records — created, read, listed, updated
 //!   (SlaService), one active per priority and scope;
+//! - [`report`]: met, breached and open clocks per group, and their CSV;
 //!   [`order_by`]: the SLA lists' `order_by` in one spelling.
 
 pub mod calendar;
@@ -28,6 +29,7 @@ pub mod escalation;
 pub mod matching;
 pub mod order_by;
 pub mod policies;
+pub mod report;
 pub mod stored;
 pub mod timers;
 pub mod view;
