@@ -33,6 +33,11 @@ use prost::Message as _;
 use sea_orm::{ActiveModelTrait as _, ActiveValue::Set, EntityTrait as _, QueryOrder as _};
 use support::{Fixture, go, step};
 
+/// The Berlin calendar's id.
+const CALENDAR: &str = "01890a5d-ac96-774b-bcce-b302099a8101";
+/// The high-priority policy's id.
+const POLICY: &str = "01890a5d-ac96-774b-bcce-b302099a8102";
+
 /// Berlin local time on a date of March 2026 (UTC+1 until the 29th).
 fn berlin(day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, day, hour, minute, 0).unwrap() - Duration::hours(1)
@@ -51,7 +56,7 @@ async fn policy(fx: &Fixture) {
         .map(|d| serde_json::json!({"weekday": d, "start": 540, "end": 1020}))
         .collect();
     sla_calendars::ActiveModel {
-        id: Set("cal-berlin".into()),
+        id: Set(CALENDAR.into()),
         name: Set("Berlin office".into()),
         time_zone: Set("Europe/Berlin".into()),
         business_hours: Set(serde_json::to_string(&hours).unwrap()),
@@ -64,13 +69,13 @@ async fn policy(fx: &Fixture) {
     .await
     .unwrap();
     sla_policies::ActiveModel {
-        id: Set("policy-high".into()),
+        id: Set(POLICY.into()),
         name: Set("High".into()),
         priority: Set("high".into()),
         first_response_ms: Set(3_600_000),
         resolution_ms: Set(8 * 3_600_000),
         warning_percent: Set(75),
-        calendar_id: Set("cal-berlin".into()),
+        calendar_id: Set(CALENDAR.into()),
         active: Set(true),
         pause_statuses: Set("waiting_on_requester".into()),
         help_topic_id: Set(String::new()),
@@ -268,7 +273,7 @@ async fn clocks_count_business_hours_pause_while_waiting_and_fire_once() {
     let created = open(&c, &ada, pb::TicketPriority::High).await;
     let t = get(&c, &ada, &created.id).await;
     // Counting starts at 09:00: 1 h to respond, 8 h to resolve, 1 h in "work".
-    assert_eq!(t.sla.as_ref().unwrap().sla_policy_id, "policy-high");
+    assert_eq!(t.sla.as_ref().unwrap().sla_policy_id, POLICY);
     let first = clock_of(&t, pb::SlaClock::FirstResponse);
     assert_eq!(at(first.due_time.as_ref().unwrap()), berlin(2, 10, 0));
     assert_eq!(first.state, i32::from(pb::SlaClockState::Running));
@@ -463,5 +468,53 @@ async fn queues_order_by_the_soonest_due_and_filter_the_breached() {
     manual.set(berlin(2, 10, 30));
     fire_all(&worker(&fx)).await;
     assert_eq!(breached(&c).await, [early]);
+}
+
+#[tokio::test]
+async fn a_holiday_added_to_the_calendar_moves_the_open_tickets_deadlines() {
+    let manual = ManualClock::new(berlin(2, 9, 0));
+    let fx = Fixture::start_at(manual.clock()).await;
+    policy(&fx).await;
+    let ada = fx.person(&[("tts", "agent")]).await;
+    fx.turns.set("tts:agent", &[&ada.principal.as_ref().unwrap().id]);
+    let w = fx.create_workflow(workflow()).await.unwrap();
+    fx.publish(&w).await.unwrap();
+    let c = fx.tickets().await;
+    let t = open(&c, &ada, pb::TicketPriority::High).await;
+    // 8 h from Monday 09:00: due 17:00. At 13:00, with 4 h counted, Monday
+    // is made a holiday: the 4 h counted stay counted (on the hours they
+    // were counted on) and the 4 h left run Tuesday 09:00–13:00.
+    let due = |t: &pb::Ticket| at(clock_of(t, pb::SlaClock::Resolution).due_time.as_ref().unwrap());
+    assert_eq!(due(&get(&c, &ada, &t.id).await), berlin(2, 17, 0));
+    manual.set(berlin(2, 13, 0));
+    let mut sla = pb::sla_service_client::SlaServiceClient::new(fx.server.channel().await);
+    let calendar = sla
+        .get_calendar(fx.admin.request(pb::GetCalendarRequest { id: CALENDAR.into() }))
+        .await
+        .unwrap()
+        .into_inner()
+        .calendar
+        .unwrap();
+    sla.update_calendar(fx.admin.request(pb::UpdateCalendarRequest {
+        calendar: Some(pb::Calendar {
+            holidays: vec![pb::Holiday {
+                date: Some(map_contracts::google::r#type::Date { year: 2026, month: 3, day: 2 }),
+                name: "Closed".into(),
+                yearly: false,
+            }],
+            ..calendar
+        }),
+        update_mask: Some(prost_types::FieldMask { paths: vec!["holidays".into()] }),
+    }))
+    .await
+    .unwrap();
+    let t = get(&c, &ada, &t.id).await;
+    let resolution = clock_of(&t, pb::SlaClock::Resolution);
+    assert_eq!(due(&t), berlin(3, 13, 0));
+    assert_eq!(resolution.remaining.as_ref().unwrap().seconds, 4 * 3600);
+    // Nothing fires on the old deadline.
+    manual.set(berlin(2, 18, 0));
+    fire_all(&worker(&fx)).await;
+    assert!(sla_events(&fx).await.iter().all(|e| e.1 != i32::from(ev::SlaKind::Resolution)));
 }
 }

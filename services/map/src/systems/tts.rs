@@ -1,8 +1,9 @@
 //! Ticket tracking: its migrator and its API — WorkflowService,
-//! TicketService (assignees from Auth's round-robin), UploadService and
-//! CannedResponseService, SlaService scaffolded until its issue lands —
-//! with callers validated by Auth, and step roles and canned responses'
-//! teams checked against Auth's roles of TTS. Its worker keeps the directory
+//! TicketService (assignees from Auth's round-robin), UploadService,
+//! CannedResponseService and SlaService (its reports UNIMPLEMENTED until
+//! they land) — with callers validated by Auth, and step roles, canned
+//! responses' teams and escalation roles checked against Auth's roles of
+//! TTS. Its worker keeps the directory
 //! and the copy of HDTS's help topics, opens tickets for submissions,
 //! reassigns the work of people who left, prunes stale uploads, fires the
 //! SLA timers and reassigns escalated tickets.

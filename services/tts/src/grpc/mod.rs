@@ -1,11 +1,10 @@
-//! The tonic adapter: WorkflowService, TicketService, UploadService and
-//! CannedResponseService behind map-kit's authentication layer and their
-//! access policies ([`policy`]). SlaService
-//! is still scaffolded (UNIMPLEMENTED naming the system) until its issue
-//! lands.
+//! The tonic adapter: WorkflowService, TicketService, UploadService,
+//! CannedResponseService and SlaService behind map-kit's authentication
+//! layer and their access policies ([`policy`]).
 
 mod canned_response_api;
 pub mod policy;
+mod sla_api;
 mod ticket_api;
 mod upload_api;
 pub mod watch;
@@ -15,8 +14,8 @@ use std::sync::Arc;
 
 use map_contracts::tts::v1::{
     canned_response_service_server::CannedResponseServiceServer,
-    ticket_service_server::TicketServiceServer, upload_service_server::UploadServiceServer,
-    workflow_service_server::WorkflowServiceServer,
+    sla_service_server::SlaServiceServer, ticket_service_server::TicketServiceServer,
+    upload_service_server::UploadServiceServer, workflow_service_server::WorkflowServiceServer,
 };
 use map_kit::{
     System,
@@ -26,6 +25,7 @@ use map_kit::{
 };
 
 pub use canned_response_api::CannedResponseApi;
+pub use sla_api::SlaApi;
 pub use ticket_api::TicketApi;
 pub use upload_api::TtsUploadApi;
 pub use workflow_api::WorkflowApi;
@@ -79,6 +79,11 @@ pub fn grpc_server_with(
         &policy::CANNED_RESPONSE_SERVICE,
         validator.clone(),
     );
+    let sla_service = Authenticated::new(
+        SlaServiceServer::new(SlaApi::beside(&tickets, &workflows)),
+        &policy::SLA_SERVICE,
+        validator.clone(),
+    );
     let workflow_service = Authenticated::new(
         WorkflowServiceServer::new(WorkflowApi::new(workflows)),
         &policy::WORKFLOW_SERVICE,
@@ -99,5 +104,6 @@ pub fn grpc_server_with(
         .add_service(ticket_service)
         .add_service(upload_service)
         .add_service(canned_service)
+        .add_service(sla_service)
         .scaffold(System::Tts)
 }

@@ -7,9 +7,9 @@ use map_kit::{
     authz::{Access, Policy},
 };
 
-/// Workflow authors.
+/// Workflow authors; SLA policies' and calendars' too.
 const ADMIN: Access = Access::AnyRole(&[(System::Tts, "admin")]);
-/// Those who write the teams' canned responses.
+/// Those who write the teams' canned responses and read SLA reports.
 const MANAGERS: Access = Access::AnyRole(&[(System::Tts, "manager"), (System::Tts, "admin")]);
 /// Everyone who works tickets (and so reads workflows).
 const STAFF: Access = Access::AnyRole(&[
@@ -74,5 +74,23 @@ pub static CANNED_RESPONSE_SERVICE: Policy = Policy {
         ("UpdateCannedResponse", MANAGERS),
         ("DeleteCannedResponse", MANAGERS),
         ("RenderCannedResponse", STAFF),
+    ],
+};
+
+/// `map.tts.v1.SlaService`: everyone who works tickets reads policies and
+/// calendars, admins write them, managers and admins read the reports.
+pub static SLA_SERVICE: Policy = Policy {
+    service: "map.tts.v1.SlaService",
+    methods: &[
+        ("CreateSlaPolicy", ADMIN),
+        ("ListSlaPolicies", STAFF),
+        ("GetSlaPolicy", STAFF),
+        ("UpdateSlaPolicy", ADMIN),
+        ("CreateCalendar", ADMIN),
+        ("ListCalendars", STAFF),
+        ("GetCalendar", STAFF),
+        ("UpdateCalendar", ADMIN),
+        ("GetSlaReport", MANAGERS),
+        ("ExportSlaReport", MANAGERS),
     ],
 };

@@ -159,6 +159,44 @@ impl SlaClocks {
         }
     }
 
+    /// Before an edit of calendar `calendar_id` (`old`, as it was) is
+    /// written, in its transaction: settles the clocks counting on it, so
+    /// the time before the edit stays counted on the old hours. The
+    /// policies that use it, for [`Self::refollow`] after the write.
+    pub async fn before_calendar_edit<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        calendar_id: &str,
+        old: &Calendar,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, TtsError> {
+        let policies: Vec<String> = sla_policies::Entity::find()
+            .filter(sla_policies::Column::CalendarId.eq(calendar_id))
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        self.settle(txn, &policies, old, now).await?;
+        Ok(policies)
+    }
+
+    /// Before an edit of `policy` (as it was) is written, in its
+    /// transaction: settles its clocks on its calendar.
+    pub async fn before_policy_edit<C: ConnectionTrait>(
+        &self,
+        txn: &C,
+        policy: &sla_policies::Model,
+        now: DateTime<Utc>,
+    ) -> Result<(), TtsError> {
+        let calendar = Calendars::default()
+            .get(txn, &policy.calendar_id)
+            .await?
+            .clone();
+        self.settle(txn, std::slice::from_ref(&policy.id), &calendar, now)
+            .await
+    }
+
     /// Whether a change from `before` to `after` can move the clocks.
     pub fn concerns(before: &tickets::Model, after: &tickets::Model) -> bool {
         before.status != after.status

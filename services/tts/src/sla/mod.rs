@@ -14,15 +14,23 @@
 //! - [`timers`]: warnings, breaches and escalation levels fired exactly
 //!   once; [`escalation`]: the consumer that reassigns escalated tickets;
 //! - [`view`]: a ticket's SLA as GetTicket and the lists show it;
+//! - [`calendars`]: calendars as records — created, read, listed, updated
+//!   (SlaService), every bad field named;
+//! - [`policies`]: policies as records — created, read, listed, updated
+//!   (SlaService), one active per priority and scope; [`order_by`]: the SLA
+//!   lists' `order_by` in one spelling;
 //! - [`report`]: met, breached and open resolution clocks of a period's
 //!   tickets per priority, workflow or team, with mean and p90 business
 //!   time to first response and resolution, and its CSV export.
 
 pub mod calendar;
+pub mod calendars;
 pub mod clock;
 pub mod clocks;
 pub mod escalation;
 pub mod matching;
+pub mod order_by;
+pub mod policies;
 pub mod report;
 pub mod stored;
 pub mod timers;
