@@ -13,7 +13,7 @@ use map_contracts::{
     events::v1::{self as ev, Envelope},
     tts::v1 as pb,
 };
-use map_kit::testing::Caller;
+use map_kit::{testing::Caller, timers::TimerHandler as _};
 use map_kit::{
     bus::{Event, Handler as _},
     clock::ManualClock,
@@ -516,5 +516,120 @@ async fn a_holiday_added_to_the_calendar_moves_the_open_tickets_deadlines() {
     manual.set(berlin(2, 18, 0));
     fire_all(&worker(&fx)).await;
     assert!(sla_events(&fx).await.iter().all(|e| e.1 != i32::from(ev::SlaKind::Resolution)));
+}
+
+#[tokio::test]
+async fn a_priority_change_while_paused_retargets_and_keeps_what_was_counted() {
+    let manual = ManualClock::new(berlin(2, 9, 0));
+    let fx = Fixture::start_at(manual.clock()).await;
+    policy(&fx).await;
+    // Urgent: 2 h to resolve, same calendar and pause.
+    let now = fx.clock.now();
+    sla_policies::ActiveModel {
+        id: Set("01890a5d-ac96-774b-bcce-b302099a8103".into()),
+        name: Set("Urgent".into()),
+        priority: Set("urgent".into()),
+        first_response_ms: Set(1_800_000),
+        resolution_ms: Set(2 * 3_600_000),
+        warning_percent: Set(75),
+        calendar_id: Set(CALENDAR.into()),
+        active: Set(true),
+        pause_statuses: Set("waiting_on_requester".into()),
+        help_topic_id: Set(String::new()),
+        workflow_id: Set(String::new()),
+        department_code: Set(String::new()),
+        escalation_levels: Set("[]".into()),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(fx.db.db.conn())
+    .await
+    .unwrap();
+    let ada = fx.person(&[("tts", "agent")]).await;
+    fx.turns.set("tts:agent", &[&ada.principal.as_ref().unwrap().id]);
+    let w = fx.create_workflow(workflow()).await.unwrap();
+    fx.publish(&w).await.unwrap();
+    let c = fx.tickets().await;
+    let t = open(&c, &ada, pb::TicketPriority::High).await;
+    manual.set(berlin(2, 9, 30));
+    let t = act(&c, &ada, &t, "ask", pb::CommentVisibility::Public).await;
+    // 11:00, still waiting: the priority goes up.
+    manual.set(berlin(2, 11, 0));
+    let mut update = c.clone();
+    let t = update
+        .update_ticket(fx.admin.request(pb::UpdateTicketRequest {
+            ticket: Some(pb::Ticket {
+                priority: pb::TicketPriority::Urgent.into(),
+                ..t
+            }),
+            update_mask: Some(prost_types::FieldMask { paths: vec!["priority".into()] }),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .ticket
+        .unwrap();
+    let view = get(&c, &ada, &t.id).await;
+    let resolution = clock_of(&view, pb::SlaClock::Resolution);
+    assert_eq!(resolution.target.as_ref().unwrap().seconds, 2 * 3600);
+    assert_eq!(resolution.state, i32::from(pb::SlaClockState::Paused));
+    assert_eq!(at(resolution.paused_since.as_ref().unwrap()), berlin(2, 9, 30), "the pause goes on");
+    assert_eq!(resolution.remaining.as_ref().unwrap().seconds, 90 * 60, "30 min counted, kept");
+    // Resumed at 12:00: 1 h 30 left, due 13:30.
+    manual.set(berlin(2, 12, 0));
+    let t = act(&c, &ada, &view, "resume", pb::CommentVisibility::Internal).await;
+    let view = get(&c, &ada, &t.id).await;
+    let resolution = clock_of(&view, pb::SlaClock::Resolution);
+    assert_eq!(at(resolution.due_time.as_ref().unwrap()), berlin(2, 13, 30));
+}
+
+/// A handler that does the breach's whole work and then fails, as a worker
+/// killed before its commit: its transaction is rolled back.
+struct Crashing(ClockTimer);
+
+#[async_trait::async_trait]
+impl map_kit::timers::TimerHandler for Crashing {
+    async fn fire(
+        &self,
+        timer: &map_kit::timers::Timer,
+        txn: &sea_orm::DatabaseTransaction,
+    ) -> Result<(), map_kit::timers::FireError> {
+        self.0.fire(timer, txn).await?;
+        Err(map_kit::timers::FireError::Retry("killed before the commit".into()))
+    }
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_breach_leaves_it_to_the_next_which_fires_it_once() {
+    let manual = ManualClock::new(berlin(2, 9, 0));
+    let fx = Fixture::start_at(manual.clock()).await;
+    policy(&fx).await;
+    let ada = fx.person(&[("tts", "agent")]).await;
+    fx.turns.set("tts:agent", &[&ada.principal.as_ref().unwrap().id]);
+    let w = fx.create_workflow(workflow()).await.unwrap();
+    fx.publish(&w).await.unwrap();
+    let c = fx.tickets().await;
+    let t = open(&c, &ada, pb::TicketPriority::High).await;
+    manual.set(berlin(2, 17, 1));
+    let dying = TimerWorker::new(fx.db.db.clone(), fx.clock.clone(), TimerWorkerConfig::default())
+        .handle(clocks::WARNING, Crashing(ClockTimer::warning(fx.clock.clone())))
+        .handle(clocks::BREACH, Crashing(ClockTimer::breach(fx.clock.clone())));
+    let outcome = dying.fire_due().await.unwrap();
+    assert_eq!(outcome.fired, 0);
+    assert!(outcome.failed > 0);
+    assert!(sla_events(&fx).await.is_empty(), "a rolled-back breach left an event");
+    // The next worker, once the retry delay passed, fires each exactly once.
+    manual.set(berlin(2, 17, 30));
+    let w = worker(&fx);
+    fire_all(&w).await;
+    fire_all(&w).await;
+    let mut kinds: Vec<String> = sla_events(&fx).await.into_iter().map(|e| e.0).collect();
+    kinds.sort();
+    let count = |k: &str| kinds.iter().filter(|x| *x == k).count();
+    // Warning and breach of first response, step and resolution: once each.
+    assert_eq!((count("tts.sla.warning"), count("tts.sla.breached")), (3, 3), "{kinds:?}");
+    let view = get(&c, &ada, &t.id).await;
+    assert!(view.sla.as_ref().unwrap().resolution_breached);
 }
 }

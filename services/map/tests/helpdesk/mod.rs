@@ -16,8 +16,10 @@ use serde_json::{Value, json};
 /// that reaches HDTS's directory, a help topic, a submission that TTS opens
 /// and assigns round-robin and HDTS mirrors, the agent's question, the
 /// employee's reply (the trigger back to work), the resolution, the
-/// confirmation (closed on both sides) and the reopening. `logs` explains a
-/// failure.
+/// confirmation (closed on both sides) and the reopening; then SLAs on: a
+/// policy that takes over the open ticket, its clock paused while the
+/// employee is silent, and its breach escalated to a manager. `logs`
+/// explains a failure.
 pub async fn walk(gateway: &str, email: &str, password: &str, logs: &dyn Fn() -> String) {
     let gateway = gateway.to_owned();
     // 4. A real client through the gateway: sign in, validate the token.
@@ -299,6 +301,101 @@ pub async fn walk(gateway: &str, email: &str, password: &str, logs: &dyn Fn() ->
         mirrored,
         "HDTS does not show the reopened ticket in progress:\n{}",
         logs()
+    );
+
+    // 7. SLAs on. A manager joins; a policy for the ticket's priority gives
+    // it 4 s to resolve, around the clock, and escalates a breach to
+    // tts:manager; made active, it takes over the open ticket. The agent
+    // asks the employee: the clock pauses, and the employee's silence —
+    // longer than the whole target — does not count. The reply resumes it;
+    // it breaches, and the escalation consumer hands the ticket to the
+    // manager through Auth's round-robin.
+    let mia = call(
+        "map.auth.v1.AdminService/CreateUser",
+        &json!({"email": "mia.manager@example.com", "displayName": "Mia", "department": "IT",
+                "password": "Correct-Horse-Battery-9",
+                "roles": [{"system": "tts", "role": "manager"}]}),
+    );
+    let mia = mia["user"]["id"].as_str().expect("Mia's id").to_owned();
+    let priority = call("map.tts.v1.TicketService/GetTicket", &tts_lookup)["ticket"]["priority"].clone();
+    let policy = call(
+        "map.tts.v1.SlaService/CreateSlaPolicy",
+        &json!({"name": "Fast desk", "priority": priority, "firstResponseTarget": "2s",
+                "resolutionTarget": "4s", "warningThresholdPercent": 50, "active": true,
+                "escalationLevels": [{"clock": "SLA_CLOCK_RESOLUTION",
+                                      "trigger": "ESCALATION_TRIGGER_BREACH",
+                                      "action": "ESCALATION_ACTION_REASSIGN_TO_ROLE",
+                                      "role": "tts:manager"}],
+                "requestId": "01890a5d-ac96-774b-bcce-b302099a8061"}),
+    );
+    let resolution_clock = |ticket: &Value| -> Value {
+        ticket["ticket"]["sla"]["clocks"]
+            .as_array()
+            .and_then(|clocks| {
+                clocks
+                    .iter()
+                    .find(|c| c["clock"] == "SLA_CLOCK_RESOLUTION")
+                    .cloned()
+            })
+            .unwrap_or(Value::Null)
+    };
+    let followed = call("map.tts.v1.TicketService/GetTicket", &tts_lookup);
+    assert_eq!(
+        followed["ticket"]["sla"]["slaPolicyId"], policy["slaPolicy"]["id"],
+        "the open ticket did not take the new policy: {followed}"
+    );
+    move_to(
+        "ask",
+        "Is it plugged in?",
+        "01890a5d-ac96-774b-bcce-b302099a8062",
+    );
+    let paused = call("map.tts.v1.TicketService/GetTicket", &tts_lookup);
+    assert_eq!(
+        resolution_clock(&paused)["state"],
+        "SLA_CLOCK_STATE_PAUSED",
+        "{paused}"
+    );
+    // The employee's silence, the scenario itself (not a wait for
+    // something): 6 s, more than the whole 4 s target.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let silent = call("map.tts.v1.TicketService/GetTicket", &tts_lookup);
+    assert_eq!(
+        resolution_clock(&silent)["state"],
+        "SLA_CLOCK_STATE_PAUSED",
+        "the requester's silence counted: {silent}"
+    );
+    assert_eq!(silent["ticket"]["assigneeUserId"], admin_id.as_str(), "{silent}");
+    call(
+        "map.hdts.v1.HelpDeskService/AddReply",
+        &json!({"ticketId": hd_id, "body": "It is now", "visibility": "REPLY_VISIBILITY_PUBLIC",
+                "requestId": "01890a5d-ac96-774b-bcce-b302099a8063"}),
+    );
+    let escalated = poll_until(Duration::from_secs(90), || {
+        let answer = call("map.tts.v1.TicketService/GetTicket", &tts_lookup);
+        let mia = mia.clone();
+        async move { answer["ticket"]["assigneeUserId"] == mia.as_str() }
+    })
+    .await;
+    assert!(
+        escalated,
+        "the breach was never escalated to the manager:\n{}",
+        logs()
+    );
+    let history = call(
+        "map.tts.v1.TicketService/ListTicketEvents",
+        &json!({"ticketId": tts_id, "pageSize": 200}),
+    );
+    let events = history["events"].as_array().cloned().unwrap_or_default();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "TICKET_EVENT_TYPE_SLA_BREACHED"),
+        "{history}"
+    );
+    assert!(
+        events.iter().any(|e| e["assigned"]["reason"] == "ASSIGNMENT_REASON_ESCALATION"
+            && e["assigned"]["assigneeUserId"] == mia.as_str()),
+        "{history}"
     );
 }
 
