@@ -632,4 +632,142 @@ async fn a_worker_killed_mid_breach_leaves_it_to_the_next_which_fires_it_once() 
     let view = get(&c, &ada, &t.id).await;
     assert!(view.sla.as_ref().unwrap().resolution_breached);
 }
+
+/// A calendar whose Sunday holds 01:00–05:00 (Berlin) beside weekdays
+/// 09:00–17:00, and an urgent policy on it: 4 h to resolve.
+async fn night_shift(fx: &Fixture) {
+    let now = fx.clock.now();
+    let mut hours: Vec<_> = (1..=5)
+        .map(|d| serde_json::json!({"weekday": d, "start": 540, "end": 1020}))
+        .collect();
+    hours.push(serde_json::json!({"weekday": 7, "start": 60, "end": 300}));
+    sla_calendars::ActiveModel {
+        id: Set("01890a5d-ac96-774b-bcce-b302099a8104".into()),
+        name: Set("Berlin night shift".into()),
+        time_zone: Set("Europe/Berlin".into()),
+        business_hours: Set(serde_json::to_string(&hours).unwrap()),
+        holidays: Set("[]".into()),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(fx.db.db.conn())
+    .await
+    .unwrap();
+    sla_policies::ActiveModel {
+        id: Set("01890a5d-ac96-774b-bcce-b302099a8105".into()),
+        name: Set("Urgent nights".into()),
+        priority: Set("urgent".into()),
+        first_response_ms: Set(3_600_000),
+        resolution_ms: Set(4 * 3_600_000),
+        warning_percent: Set(75),
+        calendar_id: Set("01890a5d-ac96-774b-bcce-b302099a8104".into()),
+        active: Set(true),
+        pause_statuses: Set("waiting_on_requester".into()),
+        help_topic_id: Set(String::new()),
+        workflow_id: Set(String::new()),
+        department_code: Set(String::new()),
+        escalation_levels: Set("[]".into()),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(fx.db.db.conn())
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn deadlines_cross_a_weekend_and_both_dst_changes_in_business_time() {
+    use chrono::TimeZone as _;
+    // Saturday 28 March 2026, 12:00 in Berlin (UTC+1): nothing counts until
+    // Sunday 01:00; that night loses its 02:00 hour to summer time, so the
+    // Sunday interval holds 3 h, and the fourth is Monday 09:00–10:00
+    // (UTC+2): due 08:00 UTC.
+    let manual = ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 28, 11, 0, 0).unwrap());
+    let fx = Fixture::start_at(manual.clock()).await;
+    night_shift(&fx).await;
+    let ada = fx.person(&[("tts", "agent")]).await;
+    fx.turns.set("tts:agent", &[&ada.principal.as_ref().unwrap().id]);
+    let w = fx.create_workflow(workflow()).await.unwrap();
+    fx.publish(&w).await.unwrap();
+    let c = fx.tickets().await;
+    let due = |t: &pb::Ticket| at(clock_of(t, pb::SlaClock::Resolution).due_time.as_ref().unwrap());
+    let spring = open(&c, &ada, pb::TicketPriority::Urgent).await;
+    assert_eq!(
+        due(&get(&c, &ada, &spring.id).await),
+        Utc.with_ymd_and_hms(2026, 3, 30, 8, 0, 0).unwrap()
+    );
+    // Saturday 24 October, 12:00 (UTC+2): the Sunday night gains an hour
+    // (02:00–03:00 twice), so its interval holds 5 h and 4 h end at the
+    // second 03:00 — 04:00 in winter time, 03:00 UTC.
+    manual.set(Utc.with_ymd_and_hms(2026, 10, 24, 10, 0, 0).unwrap());
+    let autumn = open(&c, &ada, pb::TicketPriority::Urgent).await;
+    assert_eq!(
+        due(&get(&c, &ada, &autumn.id).await),
+        Utc.with_ymd_and_hms(2026, 10, 25, 3, 0, 0).unwrap()
+    );
+    // And it fires there, not an hour off: nothing at 02:59 UTC, the breach
+    // at 03:00.
+    let w = worker(&fx);
+    manual.set(Utc.with_ymd_and_hms(2026, 10, 25, 2, 59, 0).unwrap());
+    fire_all(&w).await;
+    let breached = |events: Vec<(String, i32, i32)>| {
+        events
+            .iter()
+            .filter(|e| e.0 == "tts.sla.breached" && e.1 == i32::from(ev::SlaKind::Resolution))
+            .count()
+    };
+    // The spring ticket breached long ago (March); the autumn one not yet.
+    assert_eq!(breached(sla_events(&fx).await), 1);
+    manual.set(Utc.with_ymd_and_hms(2026, 10, 25, 3, 0, 0).unwrap());
+    fire_all(&w).await;
+    assert_eq!(breached(sla_events(&fx).await), 2);
+}
+
+/// Auth, down.
+#[derive(Debug)]
+struct AuthDown;
+
+impl map_tts::tickets::assign::Assigner for AuthDown {
+    fn next<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<Option<String>, map_kit::ApiError>> {
+        Box::pin(async { Err(map_kit::ApiError::Unavailable("auth".into())) })
+    }
+}
+
+#[tokio::test]
+async fn an_escalation_waits_parked_while_auth_is_down() {
+    let manual = ManualClock::new(berlin(2, 9, 0));
+    let fx = Fixture::start_at(manual.clock()).await;
+    policy(&fx).await;
+    let ada = fx.person(&[("tts", "agent")]).await;
+    fx.turns.set("tts:agent", &[&ada.principal.as_ref().unwrap().id]);
+    let w = fx.create_workflow(workflow()).await.unwrap();
+    fx.publish(&w).await.unwrap();
+    let c = fx.tickets().await;
+    let t = open(&c, &ada, pb::TicketPriority::High).await;
+    manual.set(berlin(2, 11, 0));
+    fire_all(&worker(&fx)).await;
+    let due = escalations(&fx).await;
+    assert!(!due.is_empty());
+    // Auth away: the consumer's pre-step answers "not yet" (the kit parks
+    // the event and retries it; nothing is lost or dead-lettered), and the
+    // ticket stays with its assignee.
+    let down = Escalations::new(Tickets::new(
+        fx.db.db.clone(),
+        std::sync::Arc::new(AuthDown),
+        fx.clock.clone(),
+        map_kit::paging::Pager::random(),
+    ));
+    let e = Event::new(due[0].clone());
+    match down.prepare(&e).await {
+        Err(map_kit::bus::HandlerError::NotYet(why)) => assert!(why.contains("auth"), "{why}"),
+        other => panic!("expected NotYet while Auth is down, got {other:?}"),
+    }
+    assert_eq!(get(&c, &ada, &t.id).await.assignee_user_id, ada.principal.as_ref().unwrap().id);
+}
 }
