@@ -439,31 +439,40 @@ async fn a_configured_delay_is_honoured_and_off_arms_nothing() {
 
 map_kit::db_tests! {
 #[tokio::test]
-async fn an_auto_closed_ticket_reopens_within_the_reopen_window_only() {
+async fn an_auto_closed_ticket_reopens_by_a_reply_or_reopen_within_the_window_only() {
     let d = Desk::start().await;
     let mirror = d.mirror(Some(72 * HOUR));
     let worker = d.worker(d.closer(72 * HOUR), 50);
+    let replied = d.submit().await;
     let early = d.submit().await;
     let late = d.submit().await;
-    d.tts_moved(&mirror, &early, 5, ev::TtsTicketStatus::Resolved).await;
-    d.tts_moved(&mirror, &late, 5, ev::TtsTicketStatus::Resolved).await;
+    for id in [&replied, &early, &late] {
+        d.tts_moved(&mirror, id, 5, ev::TtsTicketStatus::Resolved).await;
+    }
     d.advance(72 * HOUR);
-    assert_eq!(worker.fire_due().await.unwrap(), fired(2));
+    assert_eq!(worker.fire_due().await.unwrap(), fired(3));
+    let reply = |id: &str| pb::AddReplyRequest { ticket_id: id.to_owned(), body: "Still black".into(), visibility: pb::ReplyVisibility::Public.into(), attachments: Vec::new(), request_id: uuid::Uuid::now_v7().to_string() };
+    let changes = |events: Vec<(String, i64, prost_types::Any)>| -> Vec<String> {
+        events.into_iter().map(|e| e.0).filter(|t| t.ends_with("closed") || t.ends_with("reopened") || t.ends_with("replied")).collect()
+    };
 
-    // Closed tickets take no reply: reopening is the way back.
-    let req = pb::AddReplyRequest { ticket_id: late.clone(), body: "Still black".into(), visibility: pb::ReplyVisibility::Public.into(), attachments: Vec::new(), request_id: uuid::Uuid::now_v7().to_string() };
-    let e = d.fx.client().await.add_reply(d.ada.request(req)).await.unwrap_err();
-    assert_eq!((e.code(), reason(&e).as_str()), (Code::FailedPrecondition, "TICKET_CLOSED"));
+    // The requester's reply within the window reopens the ticket first.
+    let answer = d.fx.client().await.add_reply(d.ada.request(reply(&replied))).await.unwrap().into_inner();
+    assert_eq!(answer.ticket.unwrap().status(), pb::TicketStatus::InProgress);
+    assert_eq!(
+        changes(d.fx.events().await),
+        ["hdts.ticket.closed", "hdts.ticket.closed", "hdts.ticket.closed", "hdts.ticket.reopened", "hdts.ticket.replied"]
+    );
 
-    // Six days after the resolution: reopened.
+    // Six days after the resolution: reopened by ReopenTicket too.
     d.advance(72 * HOUR);
     let reopened = d.reopen(&early).await.unwrap();
     assert_eq!(reopened.status(), pb::TicketStatus::InProgress);
-    let kinds: Vec<String> = d.fx.events().await.into_iter().map(|e| e.0).filter(|t| t.ends_with("closed") || t.ends_with("reopened")).collect();
-    assert_eq!(kinds, ["hdts.ticket.closed", "hdts.ticket.closed", "hdts.ticket.reopened"]);
 
-    // Past seven days: refused.
+    // Past seven days: neither a reply nor ReopenTicket brings it back.
     d.advance(24 * HOUR + SECOND);
+    let e = d.fx.client().await.add_reply(d.ada.request(reply(&late))).await.unwrap_err();
+    assert_eq!((e.code(), reason(&e).as_str()), (Code::FailedPrecondition, "TICKET_CLOSED"));
     let e = d.reopen(&late).await.unwrap_err();
     assert_eq!((e.code(), reason(&e).as_str()), (Code::FailedPrecondition, "INVALID_STATUS"));
     assert_eq!(d.ticket(&late).await.status, "closed");

@@ -212,6 +212,6 @@ pub(crate) async fn apply(
     Ok(Some(after))
 }
 
-fn within_window(resolved_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+pub(crate) fn within_window(resolved_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
     now - resolved_at <= REOPEN_WINDOW
 }

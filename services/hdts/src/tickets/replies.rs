@@ -24,7 +24,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait as _},
 };
 
-use super::{HelpDesk, MAX_DESCRIPTION, find, is_agent, snapshot, to_proto};
+use super::{HelpDesk, MAX_DESCRIPTION, find, is_agent, lifecycle, snapshot, to_proto};
 use crate::{
     HdtsError,
     entity::{replies, tickets},
@@ -118,7 +118,28 @@ impl HelpDesk {
         if let Some(first) = key.replay(&txn).await? {
             return Ok(first);
         }
-        let ticket = visible(&txn, actor, &r.ticket_id).await?;
+        let mut ticket = visible(&txn, actor, &r.ticket_id).await?;
+        // The requester's public reply to a ticket closed within the reopen
+        // window (by them or by itself after resolution) reopens it first,
+        // as ReopenTicket would: its `hdts.ticket.reopened` goes before the
+        // reply's event.
+        if ticket.status == "closed"
+            && !internal
+            && actor.id == ticket.requester_user_id
+            && ticket
+                .resolved_at
+                .is_some_and(|at| lifecycle::within_window(at, self.clock.now()))
+        {
+            ticket = lifecycle::apply(
+                &txn,
+                &self.outbox,
+                &ticket,
+                lifecycle::Change::Reopen("the requester replied"),
+                self.clock.now(),
+            )
+            .await?
+            .ok_or(HdtsError::EtagMismatch)?;
+        }
         if matches!(ticket.status.as_str(), "closed" | "withdrawn") {
             return Err(HdtsError::FailedPrecondition {
                 reason: "TICKET_CLOSED",
