@@ -770,4 +770,59 @@ async fn an_escalation_waits_parked_while_auth_is_down() {
     }
     assert_eq!(get(&c, &ada, &t.id).await.assignee_user_id, ada.principal.as_ref().unwrap().id);
 }
+
+#[tokio::test]
+async fn escalation_levels_act_at_their_trigger_plus_their_business_delay() {
+    use sea_orm::{ColumnTrait as _, QueryFilter as _};
+    let manual = ManualClock::new(berlin(2, 9, 0));
+    let fx = Fixture::start_at(manual.clock()).await;
+    policy(&fx).await;
+    // Warn the assignee at 75 %; on the resolution breach, the step's
+    // escalation role; 4 business hours later, tts:admin.
+    let levels = serde_json::json!([
+        {"clock": "resolution", "trigger": "warning", "delay_ms": 0, "action": "notify_assignee", "role": ""},
+        {"clock": "resolution", "trigger": "breach", "delay_ms": 0, "action": "reassign_to_step_escalation_role", "role": ""},
+        {"clock": "resolution", "trigger": "breach", "delay_ms": 4 * 3_600_000, "action": "reassign_to_role", "role": "tts:admin"}
+    ]);
+    sla_policies::Entity::update_many()
+        .col_expr(sla_policies::Column::EscalationLevels, sea_orm::sea_query::Expr::value(levels.to_string()))
+        .filter(sla_policies::Column::Id.eq(POLICY))
+        .exec(fx.db.db.conn())
+        .await
+        .unwrap();
+    let ada = fx.person(&[("tts", "agent")]).await;
+    fx.turns.set("tts:agent", &[&ada.principal.as_ref().unwrap().id]);
+    let w = fx.create_workflow(workflow()).await.unwrap();
+    fx.publish(&w).await.unwrap();
+    let c = fx.tickets().await;
+    open(&c, &ada, pb::TicketPriority::High).await;
+    let resolution_levels = |events: Vec<(String, i32, i32)>| -> Vec<i32> {
+        events
+            .into_iter()
+            .filter(|e| e.0 == "tts.sla.escalation_due" && e.1 == i32::from(ev::SlaKind::Resolution))
+            .map(|e| e.2)
+            .collect()
+    };
+    let w = worker(&fx);
+    // 15:00: warned (75 % of 8 h) — the assignee is told.
+    manual.set(berlin(2, 15, 0));
+    fire_all(&w).await;
+    assert_eq!(resolution_levels(sla_events(&fx).await), [0]);
+    // 17:00: breached — the step's escalation role.
+    manual.set(berlin(2, 17, 0));
+    fire_all(&w).await;
+    assert_eq!(resolution_levels(sla_events(&fx).await), [0, 1]);
+    // 4 business hours after 17:00 is Tuesday 13:00, not Monday 21:00.
+    manual.set(berlin(3, 12, 59));
+    fire_all(&w).await;
+    assert_eq!(resolution_levels(sla_events(&fx).await), [0, 1]);
+    manual.set(berlin(3, 13, 0));
+    fire_all(&w).await;
+    assert_eq!(resolution_levels(sla_events(&fx).await), [0, 1, 2]);
+    // The reassignment level names its role.
+    let last = escalations(&fx).await.pop().unwrap();
+    let due = ev::TtsSlaEscalationDue::decode(last.payload.unwrap().value.as_slice()).unwrap();
+    assert_eq!(due.action(), ev::SlaEscalationAction::Reassign);
+    assert_eq!(due.role.map(|r| (r.system, r.role)), Some(("tts".into(), "admin".into())));
+}
 }
