@@ -255,6 +255,80 @@ fn clock_of(t: &pb::Ticket, clock: pb::SlaClock) -> pb::SlaClockStatus {
         .unwrap_or_else(|| panic!("no {clock:?} clock on {:?}", t.sla))
 }
 
+/// A handler that does the breach's whole work and then fails, as a worker
+/// killed before its commit: its transaction is rolled back.
+struct Crashing(ClockTimer);
+
+#[async_trait::async_trait]
+impl map_kit::timers::TimerHandler for Crashing {
+    async fn fire(
+        &self,
+        timer: &map_kit::timers::Timer,
+        txn: &sea_orm::DatabaseTransaction,
+    ) -> Result<(), map_kit::timers::FireError> {
+        self.0.fire(timer, txn).await?;
+        Err(map_kit::timers::FireError::Retry("killed before the commit".into()))
+    }
+}
+
+/// A calendar whose Sunday holds 01:00–05:00 (Berlin) beside weekdays
+/// 09:00–17:00, and an urgent policy on it: 4 h to resolve.
+async fn night_shift(fx: &Fixture) {
+    let now = fx.clock.now();
+    let mut hours: Vec<_> = (1..=5)
+        .map(|d| serde_json::json!({"weekday": d, "start": 540, "end": 1020}))
+        .collect();
+    hours.push(serde_json::json!({"weekday": 7, "start": 60, "end": 300}));
+    sla_calendars::ActiveModel {
+        id: Set("01890a5d-ac96-774b-bcce-b302099a8104".into()),
+        name: Set("Berlin night shift".into()),
+        time_zone: Set("Europe/Berlin".into()),
+        business_hours: Set(serde_json::to_string(&hours).unwrap()),
+        holidays: Set("[]".into()),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(fx.db.db.conn())
+    .await
+    .unwrap();
+    sla_policies::ActiveModel {
+        id: Set("01890a5d-ac96-774b-bcce-b302099a8105".into()),
+        name: Set("Urgent nights".into()),
+        priority: Set("urgent".into()),
+        first_response_ms: Set(3_600_000),
+        resolution_ms: Set(4 * 3_600_000),
+        warning_percent: Set(75),
+        calendar_id: Set("01890a5d-ac96-774b-bcce-b302099a8104".into()),
+        active: Set(true),
+        pause_statuses: Set("waiting_on_requester".into()),
+        help_topic_id: Set(String::new()),
+        workflow_id: Set(String::new()),
+        department_code: Set(String::new()),
+        escalation_levels: Set("[]".into()),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(fx.db.db.conn())
+    .await
+    .unwrap();
+}
+
+/// Auth, down.
+#[derive(Debug)]
+struct AuthDown;
+
+impl map_tts::tickets::assign::Assigner for AuthDown {
+    fn next<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<Option<String>, map_kit::ApiError>> {
+        Box::pin(async { Err(map_kit::ApiError::Unavailable("auth".into())) })
+    }
+}
+
 map_kit::db_tests! {
 #[tokio::test]
 async fn clocks_count_business_hours_pause_while_waiting_and_fire_once() {
@@ -584,22 +658,6 @@ async fn a_priority_change_while_paused_retargets_and_keeps_what_was_counted() {
     assert_eq!(at(resolution.due_time.as_ref().unwrap()), berlin(2, 13, 30));
 }
 
-/// A handler that does the breach's whole work and then fails, as a worker
-/// killed before its commit: its transaction is rolled back.
-struct Crashing(ClockTimer);
-
-#[async_trait::async_trait]
-impl map_kit::timers::TimerHandler for Crashing {
-    async fn fire(
-        &self,
-        timer: &map_kit::timers::Timer,
-        txn: &sea_orm::DatabaseTransaction,
-    ) -> Result<(), map_kit::timers::FireError> {
-        self.0.fire(timer, txn).await?;
-        Err(map_kit::timers::FireError::Retry("killed before the commit".into()))
-    }
-}
-
 #[tokio::test]
 async fn a_worker_killed_mid_breach_leaves_it_to_the_next_which_fires_it_once() {
     let manual = ManualClock::new(berlin(2, 9, 0));
@@ -631,50 +689,6 @@ async fn a_worker_killed_mid_breach_leaves_it_to_the_next_which_fires_it_once() 
     assert_eq!((count("tts.sla.warning"), count("tts.sla.breached")), (3, 3), "{kinds:?}");
     let view = get(&c, &ada, &t.id).await;
     assert!(view.sla.as_ref().unwrap().resolution_breached);
-}
-
-/// A calendar whose Sunday holds 01:00–05:00 (Berlin) beside weekdays
-/// 09:00–17:00, and an urgent policy on it: 4 h to resolve.
-async fn night_shift(fx: &Fixture) {
-    let now = fx.clock.now();
-    let mut hours: Vec<_> = (1..=5)
-        .map(|d| serde_json::json!({"weekday": d, "start": 540, "end": 1020}))
-        .collect();
-    hours.push(serde_json::json!({"weekday": 7, "start": 60, "end": 300}));
-    sla_calendars::ActiveModel {
-        id: Set("01890a5d-ac96-774b-bcce-b302099a8104".into()),
-        name: Set("Berlin night shift".into()),
-        time_zone: Set("Europe/Berlin".into()),
-        business_hours: Set(serde_json::to_string(&hours).unwrap()),
-        holidays: Set("[]".into()),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(fx.db.db.conn())
-    .await
-    .unwrap();
-    sla_policies::ActiveModel {
-        id: Set("01890a5d-ac96-774b-bcce-b302099a8105".into()),
-        name: Set("Urgent nights".into()),
-        priority: Set("urgent".into()),
-        first_response_ms: Set(3_600_000),
-        resolution_ms: Set(4 * 3_600_000),
-        warning_percent: Set(75),
-        calendar_id: Set("01890a5d-ac96-774b-bcce-b302099a8104".into()),
-        active: Set(true),
-        pause_statuses: Set("waiting_on_requester".into()),
-        help_topic_id: Set(String::new()),
-        workflow_id: Set(String::new()),
-        department_code: Set(String::new()),
-        escalation_levels: Set("[]".into()),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(fx.db.db.conn())
-    .await
-    .unwrap();
 }
 
 #[tokio::test]
@@ -723,20 +737,6 @@ async fn deadlines_cross_a_weekend_and_both_dst_changes_in_business_time() {
     manual.set(Utc.with_ymd_and_hms(2026, 10, 25, 3, 0, 0).unwrap());
     fire_all(&w).await;
     assert_eq!(breached(sla_events(&fx).await), 2);
-}
-
-/// Auth, down.
-#[derive(Debug)]
-struct AuthDown;
-
-impl map_tts::tickets::assign::Assigner for AuthDown {
-    fn next<'a>(
-        &'a self,
-        _: &'a str,
-        _: &'a str,
-    ) -> futures::future::BoxFuture<'a, Result<Option<String>, map_kit::ApiError>> {
-        Box::pin(async { Err(map_kit::ApiError::Unavailable("auth".into())) })
-    }
 }
 
 #[tokio::test]
