@@ -13,7 +13,7 @@ use map_contracts::{
     events::v1::{self as ev, Envelope},
     tts::v1 as pb,
 };
-use map_kit::{testing::Caller, timers::TimerHandler as _};
+use map_kit::testing::Caller;
 use map_kit::{
     bus::{Event, Handler as _},
     clock::ManualClock,
@@ -267,7 +267,9 @@ impl map_kit::timers::TimerHandler for Crashing {
         txn: &sea_orm::DatabaseTransaction,
     ) -> Result<(), map_kit::timers::FireError> {
         self.0.fire(timer, txn).await?;
-        Err(map_kit::timers::FireError::Retry("killed before the commit".into()))
+        Err(map_kit::timers::FireError::Retry(
+            "killed before the commit".into(),
+        ))
     }
 }
 

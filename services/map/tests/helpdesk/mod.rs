@@ -317,7 +317,8 @@ pub async fn walk(gateway: &str, email: &str, password: &str, logs: &dyn Fn() ->
                 "roles": [{"system": "tts", "role": "manager"}]}),
     );
     let mia = mia["user"]["id"].as_str().expect("Mia's id").to_owned();
-    let priority = call("map.tts.v1.TicketService/GetTicket", &tts_lookup)["ticket"]["priority"].clone();
+    let priority =
+        call("map.tts.v1.TicketService/GetTicket", &tts_lookup)["ticket"]["priority"].clone();
     let policy = call(
         "map.tts.v1.SlaService/CreateSlaPolicy",
         &json!({"name": "Fast desk", "priority": priority, "firstResponseTarget": "2s",
@@ -364,7 +365,11 @@ pub async fn walk(gateway: &str, email: &str, password: &str, logs: &dyn Fn() ->
         "SLA_CLOCK_STATE_PAUSED",
         "the requester's silence counted: {silent}"
     );
-    assert_eq!(silent["ticket"]["assigneeUserId"], admin_id.as_str(), "{silent}");
+    assert_eq!(
+        silent["ticket"]["assigneeUserId"],
+        admin_id.as_str(),
+        "{silent}"
+    );
     call(
         "map.hdts.v1.HelpDeskService/AddReply",
         &json!({"ticketId": hd_id, "body": "It is now", "visibility": "REPLY_VISIBILITY_PUBLIC",
@@ -393,8 +398,10 @@ pub async fn walk(gateway: &str, email: &str, password: &str, logs: &dyn Fn() ->
         "{history}"
     );
     assert!(
-        events.iter().any(|e| e["assigned"]["reason"] == "ASSIGNMENT_REASON_ESCALATION"
-            && e["assigned"]["assigneeUserId"] == mia.as_str()),
+        events.iter().any(
+            |e| e["assigned"]["reason"] == "ASSIGNMENT_REASON_ESCALATION"
+                && e["assigned"]["assigneeUserId"] == mia.as_str()
+        ),
         "{history}"
     );
 }
