@@ -47,17 +47,18 @@ fn at(t: &prost_types::Timestamp) -> DateTime<Utc> {
     DateTime::from_timestamp(t.seconds, t.nanos as u32).unwrap()
 }
 
-/// Monday to Friday, 09:00–17:00, Europe/Berlin; and a high-priority policy
-/// on it: first response 1 h, resolution 8 h, warning at 75 %, paused while
-/// waiting on the requester, default escalation.
-async fn policy(fx: &Fixture) {
+/// Stores calendar `id` in Europe/Berlin with weekdays 09:00–17:00 and
+/// `extra` intervals (stored form: ISO weekday, minutes).
+async fn calendar(fx: &Fixture, id: &str, name: &str, extra: &[(u8, u16, u16)]) {
     let now = fx.clock.now();
     let hours: Vec<_> = (1..=5)
-        .map(|d| serde_json::json!({"weekday": d, "start": 540, "end": 1020}))
+        .map(|d| (d, 540, 1020))
+        .chain(extra.iter().copied())
+        .map(|(d, start, end)| serde_json::json!({"weekday": d, "start": start, "end": end}))
         .collect();
     sla_calendars::ActiveModel {
-        id: Set(CALENDAR.into()),
-        name: Set("Berlin office".into()),
+        id: Set(id.into()),
+        name: Set(name.into()),
         time_zone: Set("Europe/Berlin".into()),
         business_hours: Set(serde_json::to_string(&hours).unwrap()),
         holidays: Set("[]".into()),
@@ -68,14 +69,28 @@ async fn policy(fx: &Fixture) {
     .insert(fx.db.db.conn())
     .await
     .unwrap();
+}
+
+/// Stores an active policy `id` for `priority` on `calendar_id`: first
+/// response and resolution targets in hours, warning at 75 %, paused while
+/// waiting on the requester, default escalation.
+async fn stored_policy(
+    fx: &Fixture,
+    id: &str,
+    priority: &str,
+    targets: (f64, f64),
+    calendar_id: &str,
+) {
+    let now = fx.clock.now();
+    let ms = |hours: f64| (hours * 3_600_000.0) as i64;
     sla_policies::ActiveModel {
-        id: Set(POLICY.into()),
-        name: Set("High".into()),
-        priority: Set("high".into()),
-        first_response_ms: Set(3_600_000),
-        resolution_ms: Set(8 * 3_600_000),
+        id: Set(id.into()),
+        name: Set(format!("{priority} policy")),
+        priority: Set(priority.into()),
+        first_response_ms: Set(ms(targets.0)),
+        resolution_ms: Set(ms(targets.1)),
         warning_percent: Set(75),
-        calendar_id: Set(CALENDAR.into()),
+        calendar_id: Set(calendar_id.into()),
         active: Set(true),
         pause_statuses: Set("waiting_on_requester".into()),
         help_topic_id: Set(String::new()),
@@ -89,6 +104,14 @@ async fn policy(fx: &Fixture) {
     .insert(fx.db.db.conn())
     .await
     .unwrap();
+}
+
+/// Monday to Friday, 09:00–17:00, Europe/Berlin; and a high-priority policy
+/// on it: first response 1 h, resolution 8 h, warning at 75 %, paused while
+/// waiting on the requester, default escalation.
+async fn policy(fx: &Fixture) {
+    calendar(fx, CALENDAR, "Berlin office", &[]).await;
+    stored_policy(fx, POLICY, "high", (1.0, 8.0), CALENDAR).await;
 }
 
 /// work (1 h step SLA) ⇄ waiting → resolved, all by hand.
@@ -276,45 +299,16 @@ impl map_kit::timers::TimerHandler for Crashing {
 /// A calendar whose Sunday holds 01:00–05:00 (Berlin) beside weekdays
 /// 09:00–17:00, and an urgent policy on it: 4 h to resolve.
 async fn night_shift(fx: &Fixture) {
-    let now = fx.clock.now();
-    let mut hours: Vec<_> = (1..=5)
-        .map(|d| serde_json::json!({"weekday": d, "start": 540, "end": 1020}))
-        .collect();
-    hours.push(serde_json::json!({"weekday": 7, "start": 60, "end": 300}));
-    sla_calendars::ActiveModel {
-        id: Set("01890a5d-ac96-774b-bcce-b302099a8104".into()),
-        name: Set("Berlin night shift".into()),
-        time_zone: Set("Europe/Berlin".into()),
-        business_hours: Set(serde_json::to_string(&hours).unwrap()),
-        holidays: Set("[]".into()),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(fx.db.db.conn())
-    .await
-    .unwrap();
-    sla_policies::ActiveModel {
-        id: Set("01890a5d-ac96-774b-bcce-b302099a8105".into()),
-        name: Set("Urgent nights".into()),
-        priority: Set("urgent".into()),
-        first_response_ms: Set(3_600_000),
-        resolution_ms: Set(4 * 3_600_000),
-        warning_percent: Set(75),
-        calendar_id: Set("01890a5d-ac96-774b-bcce-b302099a8104".into()),
-        active: Set(true),
-        pause_statuses: Set("waiting_on_requester".into()),
-        help_topic_id: Set(String::new()),
-        workflow_id: Set(String::new()),
-        department_code: Set(String::new()),
-        escalation_levels: Set("[]".into()),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(fx.db.db.conn())
-    .await
-    .unwrap();
+    let id = "01890a5d-ac96-774b-bcce-b302099a8104";
+    calendar(fx, id, "Berlin night shift", &[(7, 60, 300)]).await;
+    stored_policy(
+        fx,
+        "01890a5d-ac96-774b-bcce-b302099a8105",
+        "urgent",
+        (1.0, 4.0),
+        id,
+    )
+    .await;
 }
 
 /// Auth, down.
@@ -600,28 +594,7 @@ async fn a_priority_change_while_paused_retargets_and_keeps_what_was_counted() {
     let fx = Fixture::start_at(manual.clock()).await;
     policy(&fx).await;
     // Urgent: 2 h to resolve, same calendar and pause.
-    let now = fx.clock.now();
-    sla_policies::ActiveModel {
-        id: Set("01890a5d-ac96-774b-bcce-b302099a8103".into()),
-        name: Set("Urgent".into()),
-        priority: Set("urgent".into()),
-        first_response_ms: Set(1_800_000),
-        resolution_ms: Set(2 * 3_600_000),
-        warning_percent: Set(75),
-        calendar_id: Set(CALENDAR.into()),
-        active: Set(true),
-        pause_statuses: Set("waiting_on_requester".into()),
-        help_topic_id: Set(String::new()),
-        workflow_id: Set(String::new()),
-        department_code: Set(String::new()),
-        escalation_levels: Set("[]".into()),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(fx.db.db.conn())
-    .await
-    .unwrap();
+    stored_policy(&fx, "01890a5d-ac96-774b-bcce-b302099a8103", "urgent", (0.5, 2.0), CALENDAR).await;
     let ada = fx.person(&[("tts", "agent")]).await;
     fx.turns.set("tts:agent", &[&ada.principal.as_ref().unwrap().id]);
     let w = fx.create_workflow(workflow()).await.unwrap();

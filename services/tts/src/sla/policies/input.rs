@@ -7,6 +7,7 @@ use map_kit::{
     ApiError, FieldViolation, Violations,
     wire::{etag::etag, time::from_duration, time::timestamp},
 };
+use sea_orm::ActiveValue::Set;
 
 use crate::{
     TtsError,
@@ -112,6 +113,26 @@ pub struct Fields {
 }
 
 impl Fields {
+    /// The policy's stored columns from these fields: everything but its
+    /// id, version and times, which the caller sets.
+    pub fn columns(&self) -> Result<sla_policies::ActiveModel, TtsError> {
+        Ok(sla_policies::ActiveModel {
+            name: Set(self.name.clone()),
+            priority: Set(self.priority.to_owned()),
+            first_response_ms: Set(self.first_response_ms),
+            resolution_ms: Set(self.resolution_ms),
+            warning_percent: Set(self.warning_percent),
+            calendar_id: Set(self.calendar_id.clone()),
+            active: Set(self.active),
+            pause_statuses: Set(self.pause_statuses.clone()),
+            help_topic_id: Set(self.help_topic_id.clone()),
+            workflow_id: Set(self.workflow_id.clone()),
+            department_code: Set(self.department_code.clone()),
+            escalation_levels: Set(self.levels_json()?),
+            ..Default::default()
+        })
+    }
+
     /// The escalation levels as stored JSON.
     pub fn levels_json(&self) -> Result<String, TtsError> {
         serde_json::to_string(&self.levels).map_err(|e| TtsError::from(ApiError::internal(e)))

@@ -110,21 +110,10 @@ impl PolicyRecords {
         let now = self.clock.now();
         let row = sla_policies::ActiveModel {
             id: Set(uuid::Uuid::now_v7().to_string()),
-            name: Set(fields.name.clone()),
-            priority: Set(fields.priority.to_owned()),
-            first_response_ms: Set(fields.first_response_ms),
-            resolution_ms: Set(fields.resolution_ms),
-            warning_percent: Set(fields.warning_percent),
-            calendar_id: Set(fields.calendar_id.clone()),
-            active: Set(fields.active),
-            pause_statuses: Set(fields.pause_statuses.clone()),
-            help_topic_id: Set(fields.help_topic_id.clone()),
-            workflow_id: Set(fields.workflow_id.clone()),
-            department_code: Set(fields.department_code.clone()),
-            escalation_levels: Set(fields.levels_json()?),
             version: Set(1),
             created_at: Set(now),
             updated_at: Set(now),
+            ..fields.columns()?
         }
         .insert(&txn)
         .await
@@ -203,21 +192,9 @@ impl PolicyRecords {
         let sla = SlaClocks::new(self.clock.clone());
         sla.before_policy_edit(&txn, &row, now).await?;
         let update = sla_policies::ActiveModel {
-            name: Set(fields.name.clone()),
-            priority: Set(fields.priority.to_owned()),
-            first_response_ms: Set(fields.first_response_ms),
-            resolution_ms: Set(fields.resolution_ms),
-            warning_percent: Set(fields.warning_percent),
-            calendar_id: Set(fields.calendar_id.clone()),
-            active: Set(fields.active),
-            pause_statuses: Set(fields.pause_statuses.clone()),
-            help_topic_id: Set(fields.help_topic_id.clone()),
-            workflow_id: Set(fields.workflow_id.clone()),
-            department_code: Set(fields.department_code.clone()),
-            escalation_levels: Set(fields.levels_json()?),
             version: Set(row.version + 1),
             updated_at: Set(now),
-            ..Default::default()
+            ..fields.columns()?
         };
         let done = sla_policies::Entity::update_many()
             .set(update)
