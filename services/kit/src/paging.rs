@@ -42,6 +42,8 @@ use sea_orm::{
 };
 use serde::{Serialize, de::DeserializeOwned};
 
+use crate::FieldViolation;
+
 use crate::ApiError;
 
 /// The page size when a request says 0.
@@ -224,12 +226,31 @@ pub fn after<C: ColumnTrait>(last: Vec<(C, Value)>) -> Condition {
 }
 
 /// Which way one key of a [`Sort`] runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Direction {
     /// Smallest first.
     Ascending,
     /// Largest first.
     Descending,
+}
+
+impl Direction {
+    /// The direction of a listing that orders by one field, `field`
+    /// ascending by default (AIP-132: empty, `field`, `field asc`) or
+    /// `field desc`; a violation naming `order_by` for anything else.
+    pub fn of_one_field(order_by: &str, field: &str) -> Result<Direction, FieldViolation> {
+        match order_by.split_whitespace().collect::<Vec<_>>().as_slice() {
+            [] => Ok(Direction::Ascending),
+            [f] | [f, "asc"] if *f == field => Ok(Direction::Ascending),
+            [f, "desc"] if *f == field => Ok(Direction::Descending),
+            _ => Err(FieldViolation {
+                field: "order_by".into(),
+                description: format!(
+                    "supported: \"{field}\" (the default: oldest first), \"{field} desc\""
+                ),
+            }),
+        }
+    }
 }
 
 /// A keyset sort over any expressions (columns, a `CASE` rank, a length),
@@ -400,6 +421,29 @@ mod tests {
         assert_eq!(pager.open::<i32>("n", &(), &token).ok().flatten(), Some(2));
         let (page, token) = pager.page("n", &(), vec![3], size, |n| *n);
         assert_eq!((page, token.as_str()), (vec![3], ""));
+    }
+
+    #[test]
+    fn a_one_field_order_reads_every_spelling_and_names_order_by_otherwise() {
+        for (order_by, direction) in [
+            ("", Direction::Ascending),
+            ("time", Direction::Ascending),
+            (" time  asc ", Direction::Ascending),
+            ("time desc", Direction::Descending),
+        ] {
+            assert_eq!(
+                Direction::of_one_field(order_by, "time").ok(),
+                Some(direction)
+            );
+        }
+        for wrong in ["create_time", "time up", "time desc, id"] {
+            let refused = Direction::of_one_field(wrong, "time").err();
+            assert_eq!(
+                refused.map(|v| v.field),
+                Some("order_by".to_owned()),
+                "{wrong}"
+            );
+        }
     }
 
     #[test]

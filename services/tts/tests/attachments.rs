@@ -283,14 +283,7 @@ async fn an_hdts_submissions_and_replys_files_arrive_by_reference() {
 #[tokio::test]
 async fn every_upload_rpc_admits_exactly_the_callers_its_policy_names() {
     let fx = Fixture::start().await;
-    let callers = [
-        Caller::anonymous(),
-        fx.auth.person(&[("tts", "agent")]),
-        fx.auth.person(&[("tts", "manager")]),
-        fx.admin.clone(),
-        fx.auth.person(&[("hdts", "employee")]),
-        fx.auth.api_key(&[("auth", "service")]),
-    ];
+    let callers = fx.policy_callers();
     check_policy_matrix(
         fx.server.channel().await,
         &map_tts::grpc::policy::UPLOAD_SERVICE,

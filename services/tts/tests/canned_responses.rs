@@ -249,14 +249,7 @@ async fn agents_see_only_their_teams_responses_by_title_page_by_page() {
 #[tokio::test]
 async fn every_canned_response_rpc_admits_exactly_the_callers_its_policy_names() {
     let fx = Fixture::start().await;
-    let callers = [
-        Caller::anonymous(),
-        fx.auth.person(&[("tts", "agent")]),
-        fx.auth.person(&[("tts", "manager")]),
-        fx.admin.clone(),
-        fx.auth.person(&[("hdts", "employee")]),
-        fx.auth.api_key(&[("auth", "service")]),
-    ];
+    let callers = fx.policy_callers();
     check_policy_matrix(
         fx.server.channel().await,
         &map_tts::grpc::policy::CANNED_RESPONSE_SERVICE,

@@ -763,14 +763,7 @@ async fn agents_read_but_only_admins_write_and_strangers_are_refused() {
 #[tokio::test]
 async fn every_sla_rpc_admits_exactly_the_callers_its_policy_names() {
     let fx = Fixture::start().await;
-    let callers = [
-        Caller::anonymous(),
-        fx.auth.person(&[("tts", "agent")]),
-        fx.auth.person(&[("tts", "manager")]),
-        fx.admin.clone(),
-        fx.auth.person(&[("hdts", "employee")]),
-        fx.auth.api_key(&[("auth", "service")]),
-    ];
+    let callers = fx.policy_callers();
     check_policy_matrix(
         fx.server.channel().await,
         &map_tts::grpc::policy::SLA_SERVICE,

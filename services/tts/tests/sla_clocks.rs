@@ -267,6 +267,27 @@ async fn get(c: &Client, who: &Caller, id: &str) -> pb::Ticket {
         .unwrap()
 }
 
+/// A desk at `start` on the manual clock: the server, its one agent (who
+/// takes every ticket) and the published workflow, with no SLA policy yet.
+struct Desk {
+    manual: ManualClock,
+    fx: Fixture,
+    ada: Caller,
+    c: Client,
+}
+
+async fn desk(start: DateTime<Utc>) -> Desk {
+    let manual = ManualClock::new(start);
+    let fx = Fixture::start_at(manual.clock()).await;
+    let ada = fx.person(&[("tts", "agent")]).await;
+    fx.turns
+        .set("tts:agent", &[&ada.principal.as_ref().unwrap().id]);
+    let w = fx.create_workflow(workflow()).await.unwrap();
+    fx.publish(&w).await.unwrap();
+    let c = fx.tickets().await;
+    Desk { manual, fx, ada, c }
+}
+
 fn clock_of(t: &pb::Ticket, clock: pb::SlaClock) -> pb::SlaClockStatus {
     t.sla
         .as_ref()
@@ -329,17 +350,11 @@ map_kit::db_tests! {
 #[tokio::test]
 async fn clocks_count_business_hours_pause_while_waiting_and_fire_once() {
     // Monday 2 March 2026, 08:00 in Berlin: before business hours.
-    let manual = ManualClock::new(berlin(2, 8, 0));
-    let fx = Fixture::start_at(manual.clock()).await;
+    let Desk { manual, fx, ada, c } = desk(berlin(2, 8, 0)).await;
     policy(&fx).await;
-    let ada = fx.person(&[("tts", "agent")]).await;
     let mia = fx.person(&[("tts", "manager")]).await;
     let id = |c: &map_kit::testing::Caller| c.principal.as_ref().unwrap().id.clone();
-    fx.turns.set("tts:agent", &[&id(&ada)]);
     fx.turns.set("tts:manager", &[&id(&mia)]);
-    let w = fx.create_workflow(workflow()).await.unwrap();
-    fx.publish(&w).await.unwrap();
-    let c = fx.tickets().await;
     let created = open(&c, &ada, pb::TicketPriority::High).await;
     let t = get(&c, &ada, &created.id).await;
     // Counting starts at 09:00: 1 h to respond, 8 h to resolve, 1 h in "work".
@@ -451,14 +466,8 @@ async fn clocks_count_business_hours_pause_while_waiting_and_fire_once() {
 
 #[tokio::test]
 async fn a_ticket_resolved_in_time_stops_its_clocks_and_cancels_their_timers() {
-    let manual = ManualClock::new(berlin(2, 9, 0));
-    let fx = Fixture::start_at(manual.clock()).await;
+    let Desk { manual, fx, ada, c } = desk(berlin(2, 9, 0)).await;
     policy(&fx).await;
-    let ada = fx.person(&[("tts", "agent")]).await;
-    fx.turns.set("tts:agent", &[&ada.principal.as_ref().unwrap().id]);
-    let w = fx.create_workflow(workflow()).await.unwrap();
-    fx.publish(&w).await.unwrap();
-    let c = fx.tickets().await;
     let t = open(&c, &ada, pb::TicketPriority::High).await;
     manual.set(berlin(2, 9, 20));
     let done = act(&c, &ada, &t, "resolve", pb::CommentVisibility::Public).await;
@@ -477,14 +486,8 @@ async fn a_ticket_resolved_in_time_stops_its_clocks_and_cancels_their_timers() {
 
 #[tokio::test]
 async fn queues_order_by_the_soonest_due_and_filter_the_breached() {
-    let manual = ManualClock::new(berlin(2, 9, 0));
-    let fx = Fixture::start_at(manual.clock()).await;
+    let Desk { manual, fx, ada, c } = desk(berlin(2, 9, 0)).await;
     policy(&fx).await;
-    let ada = fx.person(&[("tts", "agent")]).await;
-    fx.turns.set("tts:agent", &[&ada.principal.as_ref().unwrap().id]);
-    let w = fx.create_workflow(workflow()).await.unwrap();
-    fx.publish(&w).await.unwrap();
-    let c = fx.tickets().await;
     let number = |priority| {
         let (c, ada) = (&c, &ada);
         async move { open(c, ada, priority).await.number }
@@ -542,14 +545,8 @@ async fn queues_order_by_the_soonest_due_and_filter_the_breached() {
 
 #[tokio::test]
 async fn a_holiday_added_to_the_calendar_moves_the_open_tickets_deadlines() {
-    let manual = ManualClock::new(berlin(2, 9, 0));
-    let fx = Fixture::start_at(manual.clock()).await;
+    let Desk { manual, fx, ada, c } = desk(berlin(2, 9, 0)).await;
     policy(&fx).await;
-    let ada = fx.person(&[("tts", "agent")]).await;
-    fx.turns.set("tts:agent", &[&ada.principal.as_ref().unwrap().id]);
-    let w = fx.create_workflow(workflow()).await.unwrap();
-    fx.publish(&w).await.unwrap();
-    let c = fx.tickets().await;
     let t = open(&c, &ada, pb::TicketPriority::High).await;
     // 8 h from Monday 09:00: due 17:00. At 13:00, with 4 h counted, Monday
     // is made a holiday: the 4 h counted stay counted (on the hours they
@@ -590,16 +587,10 @@ async fn a_holiday_added_to_the_calendar_moves_the_open_tickets_deadlines() {
 
 #[tokio::test]
 async fn a_priority_change_while_paused_retargets_and_keeps_what_was_counted() {
-    let manual = ManualClock::new(berlin(2, 9, 0));
-    let fx = Fixture::start_at(manual.clock()).await;
+    let Desk { manual, fx, ada, c } = desk(berlin(2, 9, 0)).await;
     policy(&fx).await;
     // Urgent: 2 h to resolve, same calendar and pause.
     stored_policy(&fx, "01890a5d-ac96-774b-bcce-b302099a8103", "urgent", (0.5, 2.0), CALENDAR).await;
-    let ada = fx.person(&[("tts", "agent")]).await;
-    fx.turns.set("tts:agent", &[&ada.principal.as_ref().unwrap().id]);
-    let w = fx.create_workflow(workflow()).await.unwrap();
-    fx.publish(&w).await.unwrap();
-    let c = fx.tickets().await;
     let t = open(&c, &ada, pb::TicketPriority::High).await;
     manual.set(berlin(2, 9, 30));
     let t = act(&c, &ada, &t, "ask", pb::CommentVisibility::Public).await;
@@ -635,14 +626,8 @@ async fn a_priority_change_while_paused_retargets_and_keeps_what_was_counted() {
 
 #[tokio::test]
 async fn a_worker_killed_mid_breach_leaves_it_to_the_next_which_fires_it_once() {
-    let manual = ManualClock::new(berlin(2, 9, 0));
-    let fx = Fixture::start_at(manual.clock()).await;
+    let Desk { manual, fx, ada, c } = desk(berlin(2, 9, 0)).await;
     policy(&fx).await;
-    let ada = fx.person(&[("tts", "agent")]).await;
-    fx.turns.set("tts:agent", &[&ada.principal.as_ref().unwrap().id]);
-    let w = fx.create_workflow(workflow()).await.unwrap();
-    fx.publish(&w).await.unwrap();
-    let c = fx.tickets().await;
     let t = open(&c, &ada, pb::TicketPriority::High).await;
     manual.set(berlin(2, 17, 1));
     let dying = TimerWorker::new(fx.db.db.clone(), fx.clock.clone(), TimerWorkerConfig::default())
@@ -673,14 +658,8 @@ async fn deadlines_cross_a_weekend_and_both_dst_changes_in_business_time() {
     // Sunday 01:00; that night loses its 02:00 hour to summer time, so the
     // Sunday interval holds 3 h, and the fourth is Monday 09:00–10:00
     // (UTC+2): due 08:00 UTC.
-    let manual = ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 28, 11, 0, 0).unwrap());
-    let fx = Fixture::start_at(manual.clock()).await;
+    let Desk { manual, fx, ada, c } = desk(Utc.with_ymd_and_hms(2026, 3, 28, 11, 0, 0).unwrap()).await;
     night_shift(&fx).await;
-    let ada = fx.person(&[("tts", "agent")]).await;
-    fx.turns.set("tts:agent", &[&ada.principal.as_ref().unwrap().id]);
-    let w = fx.create_workflow(workflow()).await.unwrap();
-    fx.publish(&w).await.unwrap();
-    let c = fx.tickets().await;
     let due = |t: &pb::Ticket| at(clock_of(t, pb::SlaClock::Resolution).due_time.as_ref().unwrap());
     let spring = open(&c, &ada, pb::TicketPriority::Urgent).await;
     assert_eq!(
@@ -716,14 +695,8 @@ async fn deadlines_cross_a_weekend_and_both_dst_changes_in_business_time() {
 
 #[tokio::test]
 async fn an_escalation_waits_parked_while_auth_is_down() {
-    let manual = ManualClock::new(berlin(2, 9, 0));
-    let fx = Fixture::start_at(manual.clock()).await;
+    let Desk { manual, fx, ada, c } = desk(berlin(2, 9, 0)).await;
     policy(&fx).await;
-    let ada = fx.person(&[("tts", "agent")]).await;
-    fx.turns.set("tts:agent", &[&ada.principal.as_ref().unwrap().id]);
-    let w = fx.create_workflow(workflow()).await.unwrap();
-    fx.publish(&w).await.unwrap();
-    let c = fx.tickets().await;
     let t = open(&c, &ada, pb::TicketPriority::High).await;
     manual.set(berlin(2, 11, 0));
     fire_all(&worker(&fx)).await;
@@ -749,8 +722,7 @@ async fn an_escalation_waits_parked_while_auth_is_down() {
 #[tokio::test]
 async fn escalation_levels_act_at_their_trigger_plus_their_business_delay() {
     use sea_orm::{ColumnTrait as _, QueryFilter as _};
-    let manual = ManualClock::new(berlin(2, 9, 0));
-    let fx = Fixture::start_at(manual.clock()).await;
+    let Desk { manual, fx, ada, c } = desk(berlin(2, 9, 0)).await;
     policy(&fx).await;
     // Warn the assignee at 75 %; on the resolution breach, the step's
     // escalation role; 4 business hours later, tts:admin.
@@ -765,11 +737,6 @@ async fn escalation_levels_act_at_their_trigger_plus_their_business_delay() {
         .exec(fx.db.db.conn())
         .await
         .unwrap();
-    let ada = fx.person(&[("tts", "agent")]).await;
-    fx.turns.set("tts:agent", &[&ada.principal.as_ref().unwrap().id]);
-    let w = fx.create_workflow(workflow()).await.unwrap();
-    fx.publish(&w).await.unwrap();
-    let c = fx.tickets().await;
     open(&c, &ada, pb::TicketPriority::High).await;
     let resolution_levels = |events: Vec<(String, i32, i32)>| -> Vec<i32> {
         events

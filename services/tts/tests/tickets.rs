@@ -228,14 +228,7 @@ async fn bad_tickets_name_every_field_and_write_nothing() {
 #[tokio::test]
 async fn every_ticket_rpc_admits_exactly_the_callers_its_policy_names() {
     let fx = Fixture::start().await;
-    let callers = [
-        map_kit::testing::Caller::anonymous(),
-        fx.auth.person(&[("tts", "agent")]),
-        fx.auth.person(&[("tts", "manager")]),
-        fx.admin.clone(),
-        fx.auth.person(&[("hdts", "employee")]),
-        fx.auth.api_key(&[("auth", "service")]),
-    ];
+    let callers = fx.policy_callers();
     check_policy_matrix(
         fx.server.channel().await,
         &map_tts::grpc::policy::TICKET_SERVICE,

@@ -65,9 +65,13 @@ pub struct SlaClocks {
     timers: Timers,
 }
 
-/// Calendars read once per call, by calendar id ("" is around the clock).
+/// Calendars read once per call, by calendar id ("" is around the clock),
+/// and which calendar each policy counts on.
 #[derive(Default)]
-pub(crate) struct Calendars(HashMap<String, Calendar>);
+pub(crate) struct Calendars {
+    by_id: HashMap<String, Calendar>,
+    of_policy: HashMap<String, String>,
+}
 
 impl Calendars {
     /// The calendar `id`; around the clock for "" or one that no longer
@@ -77,7 +81,7 @@ impl Calendars {
         conn: &C,
         id: &str,
     ) -> Result<&Calendar, TtsError> {
-        if !self.0.contains_key(id) {
+        if !self.by_id.contains_key(id) {
             let calendar = if id.is_empty() {
                 Calendar::around_the_clock()
             } else {
@@ -87,22 +91,33 @@ impl Calendars {
                     .and_then(|row| stored::calendar(&row).ok())
                     .unwrap_or_else(Calendar::around_the_clock)
             };
-            self.0.insert(id.to_owned(), calendar);
+            self.by_id.insert(id.to_owned(), calendar);
         }
-        Ok(&self.0[id])
+        Ok(&self.by_id[id])
     }
 
-    /// The calendar of policy `policy_id`.
+    /// Records that `policy` counts on its calendar (no read later).
+    pub(crate) fn know(&mut self, policy: &sla_policies::Model) {
+        self.of_policy
+            .insert(policy.id.clone(), policy.calendar_id.clone());
+    }
+
+    /// The calendar of policy `policy_id` (around the clock for an unknown
+    /// one), the policy read once.
     pub(crate) async fn of_policy<C: ConnectionTrait>(
         &mut self,
         conn: &C,
         policy_id: &str,
     ) -> Result<&Calendar, TtsError> {
-        let calendar_id = sla_policies::Entity::find_by_id(policy_id.to_owned())
-            .one(conn)
-            .await?
-            .map(|p| p.calendar_id)
-            .unwrap_or_default();
+        if !self.of_policy.contains_key(policy_id) {
+            let calendar_id = sla_policies::Entity::find_by_id(policy_id.to_owned())
+                .one(conn)
+                .await?
+                .map(|p| p.calendar_id)
+                .unwrap_or_default();
+            self.of_policy.insert(policy_id.to_owned(), calendar_id);
+        }
+        let calendar_id = self.of_policy[policy_id].clone();
         self.get(conn, &calendar_id).await
     }
 }
@@ -228,6 +243,9 @@ impl SlaClocks {
             return self.mark_ticket(txn, ticket, "", None, false).await;
         }
         let mut calendars = Calendars::default();
+        if let Some(p) = &policy {
+            calendars.know(p);
+        }
         let wanted = self.wanted(txn, ticket, policy.as_ref(), &rows).await?;
         let policy_id = policy.as_ref().map(|p| p.id.clone()).unwrap_or_default();
         let warn_percent = policy.as_ref().map_or(80, |p| p.warning_percent);

@@ -52,13 +52,12 @@ use sea_orm::{
 };
 
 use super::{
-    calendar::Calendar,
     clock::State,
     clocks::{self, Calendars, FIRST_RESPONSE, RESOLUTION},
 };
 use crate::{
     TtsError,
-    entity::{sla_policies, ticket_sla_clocks, tickets},
+    entity::{ticket_sla_clocks, tickets},
     tickets::model::priority_rank,
 };
 
@@ -240,34 +239,6 @@ struct Pair {
     resolution: Option<ticket_sla_clocks::Model>,
 }
 
-/// The calendars the clocks counted on, by their policy.
-#[derive(Default)]
-struct PolicyCalendars {
-    calendar_ids: HashMap<String, String>,
-    calendars: Calendars,
-}
-
-impl PolicyCalendars {
-    /// The calendar of `policy_id` (around the clock for an unknown one,
-    /// as the clocks count).
-    async fn of<C: ConnectionTrait>(
-        &mut self,
-        conn: &C,
-        policy_id: &str,
-    ) -> Result<&Calendar, TtsError> {
-        if !self.calendar_ids.contains_key(policy_id) {
-            let calendar_id = sla_policies::Entity::find_by_id(policy_id.to_owned())
-                .one(conn)
-                .await?
-                .map(|p| p.calendar_id)
-                .unwrap_or_default();
-            self.calendar_ids.insert(policy_id.to_owned(), calendar_id);
-        }
-        let calendar_id = &self.calendar_ids[policy_id];
-        self.calendars.get(conn, calendar_id).await
-    }
-}
-
 /// Every group of the period's tickets, tallied page by page.
 async fn tally<C: ConnectionTrait>(
     conn: &C,
@@ -275,7 +246,7 @@ async fn tally<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<BTreeMap<String, Tally>, TtsError> {
     let mut groups: BTreeMap<String, Tally> = BTreeMap::new();
-    let mut calendars = PolicyCalendars::default();
+    let mut calendars = Calendars::default();
     let mut after: Option<String> = None;
     loop {
         let page = read_page(conn, period, after.as_deref()).await?;
@@ -358,7 +329,7 @@ async fn judge<C: ConnectionTrait>(
     conn: &C,
     t: &Ticket,
     pair: Pair,
-    calendars: &mut PolicyCalendars,
+    calendars: &mut Calendars,
     now: DateTime<Utc>,
 ) -> Result<Outcome, TtsError> {
     let resolution = match pair.resolution {
@@ -372,7 +343,7 @@ async fn judge<C: ConnectionTrait>(
         }
     };
     let clock = clocks::from_row(&resolution);
-    let calendar = calendars.of(conn, &resolution.policy_id).await?;
+    let calendar = calendars.of_policy(conn, &resolution.policy_id).await?;
     let count = match clock.state(calendar, now) {
         State::Breached => Count::Breached,
         State::Met => Count::Met,

@@ -26,6 +26,7 @@ use sea_orm::{
 };
 
 use super::{
+    calendar::Calendar,
     clocks::{self, BREACH, Calendars, FIRST_RESPONSE, RESOLUTION, WARNING},
     stored::{self, LevelAction, LevelClock, LevelTrigger},
 };
@@ -212,7 +213,8 @@ impl ClockTimer {
             update.warn_at = Set(None);
         }
         ticket_sla_clocks::Entity::update(update).exec(txn).await?;
-        self.record(txn, &ticket, &row, &policy, at, now).await?;
+        self.record(txn, (&ticket, &row, &policy), &calendar, at, now)
+            .await?;
         // The levels this trigger starts.
         let trigger = if breach {
             LevelTrigger::Breach
@@ -232,13 +234,17 @@ impl ClockTimer {
         Ok(())
     }
 
-    /// The history entry and the event of the warning or breach.
+    /// The history entry and the event of the warning or breach of the
+    /// clock `row` of `ticket` (which follows `policy`, on `calendar`).
     async fn record(
         &self,
         txn: &DatabaseTransaction,
-        ticket: &tickets::Model,
-        row: &ticket_sla_clocks::Model,
-        policy: &sla_policies::Model,
+        (ticket, row, policy): (
+            &tickets::Model,
+            &ticket_sla_clocks::Model,
+            &sla_policies::Model,
+        ),
+        calendar: &Calendar,
         at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<(), TtsError> {
@@ -287,11 +293,7 @@ impl ClockTimer {
             };
             enqueue_event(&self.outbox, txn, "tts.sla.breached", ticket, &payload).await
         } else {
-            let calendar = Calendars::default()
-                .get(txn, &policy.calendar_id)
-                .await?
-                .clone();
-            let remaining = clocks::from_row(row).remaining(&calendar, now);
+            let remaining = clocks::from_row(row).remaining(calendar, now);
             let payload = ev::TtsSlaWarning {
                 occurrence_id,
                 tts_ticket_id: ticket.id.clone(),

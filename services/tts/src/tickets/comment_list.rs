@@ -15,20 +15,11 @@ use serde::Serialize;
 use super::{Tickets, comment_to_proto, find};
 use crate::{TtsError, entity::comments};
 
-/// The orders ListComments supports (its order_by).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-enum Order {
-    /// "create_time", the default.
-    OldestFirst,
-    /// "create_time desc".
-    NewestFirst,
-}
-
 /// The request's filters, as the page token binds them.
 #[derive(Debug, Serialize)]
 struct Filters<'a> {
     ticket: &'a str,
-    order: Order,
+    order: Direction,
     /// Stored visibilities, sorted and without repeats.
     visibilities: Vec<&'static str>,
 }
@@ -43,18 +34,10 @@ impl Tickets {
         let size = PageSize::parse(r.page_size)?;
         let mut v = Violations::default();
         v.uuid("ticket_id", &r.ticket_id);
-        let words: Vec<&str> = r.order_by.split_whitespace().collect();
-        let order = match words.as_slice() {
-            [] | ["create_time"] | ["create_time", "asc"] => Order::OldestFirst,
-            ["create_time", "desc"] => Order::NewestFirst,
-            _ => {
-                v.add(
-                    "order_by",
-                    "supported: \"create_time\" (the default: oldest first), \"create_time desc\"",
-                );
-                Order::OldestFirst
-            }
-        };
+        let order = Direction::of_one_field(&r.order_by, "create_time").unwrap_or_else(|wrong| {
+            v.add(wrong.field, wrong.description);
+            Direction::Ascending
+        });
         let mut visibilities = Vec::with_capacity(r.visibilities.len());
         for (i, n) in r.visibilities.iter().enumerate() {
             match pb::CommentVisibility::try_from(*n) {
@@ -76,13 +59,9 @@ impl Tickets {
         let cursor: Option<(DateTime<Utc>, String)> =
             self.pager.open("comments", &f, &r.page_token)?;
         find(self.db.conn(), &r.ticket_id).await?;
-        let direction = match order {
-            Order::OldestFirst => Direction::Ascending,
-            Order::NewestFirst => Direction::Descending,
-        };
         let sort = Sort::default()
-            .key(comments::Column::CreatedAt.into_expr(), direction)
-            .key(comments::Column::Id.into_expr(), direction);
+            .key(comments::Column::CreatedAt.into_expr(), order)
+            .key(comments::Column::Id.into_expr(), order);
         let mut q = comments::Entity::find().filter(comments::Column::TicketId.eq(f.ticket));
         if !f.visibilities.is_empty() {
             q = q.filter(comments::Column::Visibility.is_in(f.visibilities.iter().copied()));

@@ -16,20 +16,11 @@ use serde::Serialize;
 use super::{Tickets, find};
 use crate::{TtsError, entity::ticket_events};
 
-/// The orders ListTicketEvents supports (its order_by).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-enum Order {
-    /// "time", the default.
-    OldestFirst,
-    /// "time desc".
-    NewestFirst,
-}
-
 /// The request's filters, as the page token binds them.
 #[derive(Debug, Serialize)]
 struct Filters<'a> {
     ticket: &'a str,
-    order: Order,
+    order: Direction,
     /// Stored kinds, sorted: the same set in another order is the same
     /// listing.
     kinds: Vec<String>,
@@ -52,18 +43,10 @@ impl Tickets {
         let size = PageSize::parse(r.page_size)?;
         let mut v = Violations::default();
         v.uuid("ticket_id", &r.ticket_id);
-        let words: Vec<&str> = r.order_by.split_whitespace().collect();
-        let order = match words.as_slice() {
-            [] | ["time"] | ["time", "asc"] => Order::OldestFirst,
-            ["time", "desc"] => Order::NewestFirst,
-            _ => {
-                v.add(
-                    "order_by",
-                    "supported: \"time\" (the default: oldest first), \"time desc\"",
-                );
-                Order::OldestFirst
-            }
-        };
+        let order = Direction::of_one_field(&r.order_by, "time").unwrap_or_else(|wrong| {
+            v.add(wrong.field, wrong.description);
+            Direction::Ascending
+        });
         let mut kinds = Vec::with_capacity(r.types.len());
         for (i, t) in r.types.iter().enumerate() {
             match pb::TicketEventType::try_from(*t) {
@@ -83,13 +66,9 @@ impl Tickets {
         };
         let cursor: Option<(i64, String)> = self.pager.open("ticket_events", &f, &r.page_token)?;
         find(self.db.conn(), &r.ticket_id).await?;
-        let direction = match order {
-            Order::OldestFirst => Direction::Ascending,
-            Order::NewestFirst => Direction::Descending,
-        };
         let sort = Sort::default()
-            .key(ticket_events::Column::TicketVersion.into_expr(), direction)
-            .key(ticket_events::Column::Id.into_expr(), direction);
+            .key(ticket_events::Column::TicketVersion.into_expr(), order)
+            .key(ticket_events::Column::Id.into_expr(), order);
         let mut q =
             ticket_events::Entity::find().filter(ticket_events::Column::TicketId.eq(f.ticket));
         if !f.kinds.is_empty() {

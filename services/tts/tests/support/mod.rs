@@ -201,6 +201,20 @@ impl Fixture {
         }
     }
 
+    /// One caller of each kind an access policy tells apart: anonymous, an
+    /// agent, a manager, an administrator, another system's user and a
+    /// service key (for the policy-matrix tests).
+    pub fn policy_callers(&self) -> [Caller; 6] {
+        [
+            Caller::anonymous(),
+            self.auth.person(&[("tts", "agent")]),
+            self.auth.person(&[("tts", "manager")]),
+            self.admin.clone(),
+            self.auth.person(&[("hdts", "employee")]),
+            self.auth.api_key(&[("auth", "service")]),
+        ]
+    }
+
     pub async fn workflows(&self) -> WorkflowServiceClient<Channel> {
         WorkflowServiceClient::new(self.server.channel().await)
     }
