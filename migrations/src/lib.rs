@@ -9,10 +9,12 @@
 //! `bus::parked`); every database but Auth's then holds
 //! the local directory of Auth's users and departments and the answered
 //! requests by `request_id` (map-kit's `idempotency`); a system that holds
-//! files (HDTS, TTS) has the uploads and their chunks (map-kit's `uploads`).
+//! files (AMS, HDTS, TTS) has the uploads and their chunks (map-kit's `uploads`).
 #![forbid(unsafe_code)]
 
 // The auth migrations live in auth/; the module `auth` is the Migrator.
+#[path = "ams/mod.rs"]
+mod ams_schema;
 #[path = "auth/mod.rs"]
 mod auth_schema;
 mod counters;
@@ -74,6 +76,8 @@ migrator!(
     crate::counters::Migration,
     crate::directory::Migration,
     crate::requests::Migration,
+    crate::uploads::Migration,
+    crate::ams_schema::Assets,
 );
 migrator!(
     /// Budget management's database.

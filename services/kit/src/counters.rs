@@ -54,28 +54,41 @@ impl Number {
 
 /// The next number of counter `prefix`, taken in `txn` (see the module docs).
 pub async fn next_number(txn: &DatabaseTransaction, prefix: &str) -> Result<Number, DbErr> {
+    next_numbers(txn, prefix, 1).await
+}
+
+/// The first of the next `count` (at least 1) consecutive numbers of
+/// counter `prefix`, all taken in `txn` by one statement: a bulk import
+/// numbers a batch of rows at once. The others follow it by value.
+pub async fn next_numbers(
+    txn: &DatabaseTransaction,
+    prefix: &str,
+    count: i64,
+) -> Result<Number, DbErr> {
+    let count = count.max(1);
     let backend = txn.get_database_backend();
     let sql = match backend {
         sea_orm::DatabaseBackend::Postgres => {
-            "INSERT INTO counters (name, value) VALUES ($1, 1) \
-             ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value"
+            "INSERT INTO counters (name, value) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET value = counters.value + $2 RETURNING value"
         }
         _ => {
-            "INSERT INTO counters (name, value) VALUES (?, 1) \
-             ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value"
+            "INSERT INTO counters (name, value) VALUES (?1, ?2) \
+             ON CONFLICT (name) DO UPDATE SET value = counters.value + ?2 RETURNING value"
         }
     };
     let row = txn
         .query_one_raw(Statement::from_sql_and_values(
             backend,
             sql,
-            [prefix.into()],
+            [prefix.into(), count.into()],
         ))
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("counter {prefix}")))?;
+    let last: i64 = row.try_get_by_index(0)?;
     Ok(Number {
         prefix: prefix.to_owned(),
-        value: row.try_get_by_index(0)?,
+        value: last - count + 1,
     })
 }
 

@@ -4,6 +4,7 @@
 //! processes on PostgreSQL and RabbitMQ (`helpdesk::walk`).
 #![allow(clippy::unwrap_used)]
 
+mod assets;
 mod helpdesk;
 mod support;
 
@@ -21,6 +22,10 @@ async fn the_help_desk_conversation_runs_on_map_dev() {
         .clone()
         .expect("map dev printed the first admin's password");
     helpdesk::walk(&dev.gateway, "admin@map.local", &password, &|| {
+        "(map dev logs to this test's stderr)".to_owned()
+    })
+    .await;
+    assets::walk(&dev.gateway, "admin@map.local", &password, &|| {
         "(map dev logs to this test's stderr)".to_owned()
     })
     .await;

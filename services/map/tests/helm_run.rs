@@ -12,6 +12,7 @@
 //! its termination grace.
 #![allow(clippy::unwrap_used)]
 
+mod assets;
 mod chart;
 mod helpdesk;
 
@@ -189,6 +190,13 @@ async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
     // conversation across processes and the broker.
     let gateway = format!("127.0.0.1:{gateway_port}");
     helpdesk::walk(
+        &gateway,
+        "admin@example.com",
+        &secrets.admin_password,
+        &|| platform.logs(),
+    )
+    .await;
+    assets::walk(
         &gateway,
         "admin@example.com",
         &secrets.admin_password,

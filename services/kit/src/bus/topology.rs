@@ -105,9 +105,14 @@ pub const QUEUES: &[QueueSpec] = &[
     QueueSpec {
         name: "bms.asset-expenses",
         consumer: System::Bms,
-        bindings: &["ams.asset.purchased"],
-        purpose: "books an asset purchase as an expense on the department's budget line, once \
-                  per AMS transaction, and warns when the line crosses a threshold",
+        bindings: &[
+            "ams.asset.purchased",
+            "ams.asset.maintained",
+            "ams.asset.cost_corrected",
+        ],
+        purpose: "books asset purchases, maintenance costs and cost corrections on the \
+                  department's budget line, once per AMS transaction, and warns when the line \
+                  crosses a threshold",
     },
     QueueSpec {
         name: "bms.user-sync",

@@ -2,6 +2,7 @@
 //! `map migrate` and `map dev` run for it. Adding a system (or landing one
 //! that is scaffolded today) is one file here and one line in [`of`].
 
+mod ams;
 mod auth;
 mod hdts;
 mod scaffold;
@@ -89,7 +90,7 @@ pub fn directory_consumer(system: System, db: &Db, bus: &Bus) -> anyhow::Result<
 pub fn of(system: System) -> &'static Module {
     match system {
         System::Auth => &auth::MODULE,
-        System::Ams => &scaffold::AMS,
+        System::Ams => &ams::MODULE,
         System::Bms => &scaffold::BMS,
         System::Tts => &tts::MODULE,
         System::Hdts => &hdts::MODULE,

@@ -22,5 +22,4 @@ macro_rules! scaffold {
     };
 }
 
-scaffold!(AMS, System::Ams, map_migrations::ams::Migrator);
 scaffold!(BMS, System::Bms, map_migrations::bms::Migrator);

@@ -1,0 +1,1 @@
+//! AMS's benchmarks (feature `bench`, run by `map bench`; BENCHMARKS.md).

@@ -1,0 +1,6 @@
+//! The sea-orm entities of AMS's tables (migrations/src/ams).
+
+pub mod asset_transactions;
+pub mod assets;
+pub mod categories;
+pub mod maintenance_records;
