@@ -21,7 +21,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter 
 
 use super::{
     Asset, Assets, Kind, MAX_NOTES, MAX_TEXT, Status, actor_ref, find,
-    ledger::{self, Begun, Planned},
+    ledger::{self, Planned},
     register, snapshot,
 };
 use crate::{
@@ -249,18 +249,15 @@ impl Assets {
         let Some(cost) = cost else {
             return Err(AmsError::invalid("purchase_cost", "is required"));
         };
-        let respond = |asset, transaction| pb::CorrectAssetCostResponse {
-            asset: Some(asset),
-            transaction: Some(transaction),
-        };
-        let mut m = match self.begin(key, &r.asset_id, &r.etag).await? {
-            Begun::Replayed(first) => return Ok(first),
-            Begun::Moving(m) => m,
-        };
-        loop {
-            let current = &m.current().await?;
-            let txn = m.txn()?;
-            let planned: Planned = async {
+        moving!(
+            self,
+            key,
+            (&r.asset_id, &r.etag),
+            |asset, transaction| pb::CorrectAssetCostResponse {
+                asset: Some(asset),
+                transaction: Some(transaction),
+            },
+            |current, txn| {
                 if Status::parse(&current.status) == Status::Disposed {
                     return Err(ledger::disposed(current));
                 }
@@ -316,11 +313,7 @@ impl Assets {
                     maintenance: None,
                 })
             }
-            .await?;
-            if let Some(done) = m.write(current, planned, &respond).await? {
-                return Ok(done);
-            }
-        }
+        )
     }
 
     /// AddMaintenanceRecord: the record, a MAINTENANCE entry and, for a
@@ -380,18 +373,15 @@ impl Assets {
         let record_id = uuid::Uuid::now_v7().to_string();
         let transaction_id = uuid::Uuid::now_v7().to_string();
         let record = std::sync::Mutex::new(None);
-        let respond = |asset, _transaction| pb::AddMaintenanceRecordResponse {
-            record: record.lock().ok().and_then(|mut g| g.take()),
-            asset: Some(asset),
-        };
-        let mut m = match self.begin(key, &r.asset_id, "").await? {
-            Begun::Replayed(first) => return Ok(first),
-            Begun::Moving(m) => m,
-        };
-        loop {
-            let current = &m.current().await?;
-            let txn = m.txn()?;
-            let planned: Planned = async {
+        moving!(
+            self,
+            key,
+            (&r.asset_id, ""),
+            |asset, _transaction| pb::AddMaintenanceRecordResponse {
+                record: record.lock().ok().and_then(|mut g| g.take()),
+                asset: Some(asset),
+            },
+            |current, txn| {
                 if Status::parse(&current.status) == Status::Disposed {
                     return Err(ledger::disposed(current));
                 }
@@ -465,10 +455,6 @@ impl Assets {
                     maintenance: Some(maintenance_records::ActiveModel::from(model)),
                 })
             }
-            .await?;
-            if let Some(done) = m.write(current, planned, &respond).await? {
-                return Ok(done);
-            }
-        }
+        )
     }
 }

@@ -283,18 +283,15 @@ impl Assets {
         );
         v.finish()?;
         let holder_id = r.holder_user_id.clone();
-        let respond = |asset, transaction| pb::CheckOutAssetResponse {
-            asset: Some(asset),
-            transaction: Some(transaction),
-        };
-        let mut m = match self.begin(key, &r.asset_id, &r.etag).await? {
-            Begun::Replayed(first) => return Ok(first),
-            Begun::Moving(m) => m,
-        };
-        loop {
-            let current = &m.current().await?;
-            let txn = m.txn()?;
-            let planned: Planned = async {
+        moving!(
+            self,
+            key,
+            (&r.asset_id, &r.etag),
+            |asset, transaction| pb::CheckOutAssetResponse {
+                asset: Some(asset),
+                transaction: Some(transaction),
+            },
+            |current, txn| {
                 require_move(current, Status::CheckedOut, "checked out")?;
                 let holder = if holder_id.is_empty() {
                     None
@@ -349,11 +346,7 @@ impl Assets {
                     event: Some(event),
                 })
             }
-            .await?;
-            if let Some(done) = m.write(current, planned, &respond).await? {
-                return Ok(done);
-            }
-        }
+        )
     }
 
     /// CheckInAsset: back to stock from a holder, repair, retirement or loss.
@@ -368,18 +361,15 @@ impl Assets {
         check_ids(&r.asset_id, &r.note, &mut v);
         v.optional_text("location", &r.location, MAX_TEXT);
         v.finish()?;
-        let respond = |asset, transaction| pb::CheckInAssetResponse {
-            asset: Some(asset),
-            transaction: Some(transaction),
-        };
-        let mut m = match self.begin(key, &r.asset_id, &r.etag).await? {
-            Begun::Replayed(first) => return Ok(first),
-            Begun::Moving(m) => m,
-        };
-        loop {
-            let current = &m.current().await?;
-            let txn = m.txn()?;
-            let planned: Planned = async {
+        moving!(
+            self,
+            key,
+            (&r.asset_id, &r.etag),
+            |asset, transaction| pb::CheckInAssetResponse {
+                asset: Some(asset),
+                transaction: Some(transaction),
+            },
+            |current, txn| {
                 require_move(current, Status::InStock, "checked in")?;
                 let from = Status::parse(&current.status);
                 let id = uuid::Uuid::now_v7().to_string();
@@ -439,11 +429,7 @@ impl Assets {
                     timer: Timer::Cancel,
                 })
             }
-            .await?;
-            if let Some(done) = m.write(current, planned, &respond).await? {
-                return Ok(done);
-            }
-        }
+        )
     }
 
     /// TransferAsset: another department and/or location.
@@ -466,18 +452,15 @@ impl Assets {
             );
         }
         v.finish()?;
-        let respond = |asset, transaction| pb::TransferAssetResponse {
-            asset: Some(asset),
-            transaction: Some(transaction),
-        };
-        let mut m = match self.begin(key, &r.asset_id, &r.etag).await? {
-            Begun::Replayed(first) => return Ok(first),
-            Begun::Moving(m) => m,
-        };
-        loop {
-            let current = &m.current().await?;
-            let txn = m.txn()?;
-            let planned: Planned = async {
+        moving!(
+            self,
+            key,
+            (&r.asset_id, &r.etag),
+            |asset, transaction| pb::TransferAssetResponse {
+                asset: Some(asset),
+                transaction: Some(transaction),
+            },
+            |current, txn| {
                 if Status::parse(&current.status) == Status::Disposed {
                     return Err(disposed(current));
                 }
@@ -511,11 +494,7 @@ impl Assets {
                     timer: Timer::Keep,
                 })
             }
-            .await?;
-            if let Some(done) = m.write(current, planned, &respond).await? {
-                return Ok(done);
-            }
-        }
+        )
     }
 
     /// SendToRepair, RetireAsset and ReportAssetLost: a move to `to` with a
@@ -530,14 +509,12 @@ impl Assets {
         respond: impl Fn(pb::Asset, pb::AssetTransaction) -> R,
     ) -> Result<R, AmsError> {
         let now = self.clock.now();
-        let respond = respond;
-        let mut m = match self.begin(key, asset_id, sent_etag).await? {
-            Begun::Replayed(first) => return Ok(first),
-            Begun::Moving(m) => m,
-        };
-        loop {
-            let current = &m.current().await?;
-            let planned: Planned = async {
+        moving!(
+            self,
+            key,
+            (asset_id, sent_etag),
+            respond,
+            |current, _txn| {
                 require_move(current, to, verb)?;
                 let id = uuid::Uuid::now_v7().to_string();
                 let mut next = advanced(current, now);
@@ -564,11 +541,7 @@ impl Assets {
                     timer: Timer::Cancel,
                 })
             }
-            .await?;
-            if let Some(done) = m.write(current, planned, &respond).await? {
-                return Ok(done);
-            }
-        }
+        )
     }
 
     /// SendToRepair.
@@ -680,18 +653,15 @@ impl Assets {
         };
         v.finish()?;
         let method = method.unwrap_or_default();
-        let respond = |asset, transaction| pb::DisposeAssetResponse {
-            asset: Some(asset),
-            transaction: Some(transaction),
-        };
-        let mut m = match self.begin(key, &r.asset_id, &r.etag).await? {
-            Begun::Replayed(first) => return Ok(first),
-            Begun::Moving(m) => m,
-        };
-        loop {
-            let current = &m.current().await?;
-            let txn = m.txn()?;
-            let planned: Planned = async {
+        moving!(
+            self,
+            key,
+            (&r.asset_id, &r.etag),
+            |asset, transaction| pb::DisposeAssetResponse {
+                asset: Some(asset),
+                transaction: Some(transaction),
+            },
+            |current, txn| {
                 require_move(current, Status::Disposed, "disposed of")?;
                 if let Some(p) = proceeds
                     && p.currency.as_str() != current.currency
@@ -746,11 +716,7 @@ impl Assets {
                     timer: Timer::Cancel,
                 })
             }
-            .await?;
-            if let Some(done) = m.write(current, planned, &respond).await? {
-                return Ok(done);
-            }
-        }
+        )
     }
 }
 

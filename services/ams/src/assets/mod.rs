@@ -15,6 +15,30 @@
 //!   ListMaintenanceRecords;
 //! - GetDepreciationSchedule is in [`schedule`].
 
+/// A move of an asset (see [`ledger`]): `self` (the [`Assets`]) begins it
+/// with the request's `key` on asset `(id, etag)`, answers a replay with the
+/// first answer, and otherwise plans the move from the asset as read —
+/// `|current, txn| { … Ok(Planned) }` — and writes it, planning again from
+/// a fresh read when another move won the race; `respond` makes the answer
+/// from the moved asset and its ledger entry.
+macro_rules! moving {
+    ($assets:expr, $key:expr, ($id:expr, $etag:expr), $respond:expr, |$current:ident, $txn:ident| $plan:block) => {{
+        let respond = $respond;
+        let mut m = match $assets.begin($key, $id, $etag).await? {
+            $crate::assets::ledger::Begun::Replayed(first) => return Ok(first),
+            $crate::assets::ledger::Begun::Moving(m) => m,
+        };
+        loop {
+            let $current = &m.current().await?;
+            let $txn = m.txn()?;
+            let planned: $crate::assets::ledger::Planned = async $plan.await?;
+            if let Some(done) = m.write($current, planned, &respond).await? {
+                return Ok(done);
+            }
+        }
+    }};
+}
+
 pub mod changes;
 pub mod ledger;
 pub mod list;
