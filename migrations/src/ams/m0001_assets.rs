@@ -9,9 +9,12 @@
 //! are `DATE` columns.
 //!
 //! ListAssets pages in the order of people-facing numbers (their length,
-//! then their text, as map-kit's `Sort::number`); each filter it offers
-//! leads an index in that order, so a filtered page reads its page of
-//! index entries whatever the register's size.
+//! then their text, as map-kit's `Sort::number`); each filter it offers by
+//! equality (status, category, department with status, location, a
+//! checkout's location ignoring case) leads an index in that order, so a
+//! filtered page reads its page of index entries whatever the register's
+//! size; so do the last-changed and newest-first orders. A holder's assets
+//! are few: their index is by holder alone.
 
 use sea_orm_migration::{prelude::*, sea_orm::DatabaseBackend};
 
@@ -129,18 +132,29 @@ fn time(col: impl IntoIden) -> ColumnDef {
 /// character count is `char_length` on PostgreSQL and `length` on SQLite.
 fn number_indexes(length: &str) -> Vec<String> {
     let by_number = format!("{length}(number), number");
+    let newest_first = format!("{length}(number) DESC, number DESC");
     [
-        ("assets_by_number", String::new()),
-        ("assets_by_status", "status, ".to_owned()),
-        ("assets_by_category", "category_code, ".to_owned()),
+        ("assets_by_number", "", &by_number),
+        ("assets_by_status", "status, ", &by_number),
+        ("assets_by_category", "category_code, ", &by_number),
         (
             "assets_by_department",
-            "department_code, status, ".to_owned(),
+            "department_code, status, ",
+            &by_number,
         ),
-        ("assets_by_location", "location_normalized, ".to_owned()),
+        ("assets_by_location", "location_normalized, ", &by_number),
+        (
+            "assets_by_holder_location",
+            "lower(holder_location), ",
+            &by_number,
+        ),
+        ("assets_by_update", "updated_at DESC, ", &newest_first),
+        ("assets_by_creation", "created_at DESC, ", &newest_first),
     ]
     .into_iter()
-    .map(|(name, lead)| format!("CREATE INDEX IF NOT EXISTS {name} ON assets ({lead}{by_number})"))
+    .map(|(name, lead, order)| {
+        format!("CREATE INDEX IF NOT EXISTS {name} ON assets ({lead}{order})")
+    })
     .collect()
 }
 
@@ -235,21 +249,16 @@ impl MigrationTrait for Migration {
                  WHERE serial <> ''",
             )
             .await?;
-        for (name, column) in [
-            ("assets_by_holder", Assets::HolderUserId),
-            ("assets_by_holder_location", Assets::HolderLocation),
-        ] {
-            manager
-                .create_index(
-                    Index::create()
-                        .if_not_exists()
-                        .name(name)
-                        .table(Assets::Table)
-                        .col(column)
-                        .to_owned(),
-                )
-                .await?;
-        }
+        manager
+            .create_index(
+                Index::create()
+                    .if_not_exists()
+                    .name("assets_by_holder")
+                    .table(Assets::Table)
+                    .col(Assets::HolderUserId)
+                    .to_owned(),
+            )
+            .await?;
         let length = match manager.get_database_backend() {
             DatabaseBackend::Postgres => "char_length",
             _ => "length",
