@@ -162,9 +162,10 @@ impl Outbox {
         Ok(id)
     }
 
-    /// Stores `events` in `txn` as [`enqueue`](Self::enqueue) does, in one
-    /// multi-row insert (a bulk import's events cost one statement per
-    /// batch, not one per row). Returns the event ids in order.
+    /// Stores `events` in `txn` as [`enqueue`](Self::enqueue) does, in
+    /// multi-row inserts of up to 1,000 rows (a bulk import's events cost
+    /// one statement per batch, not one per row). Returns the event ids in
+    /// order.
     pub async fn enqueue_many(
         &self,
         txn: &DatabaseTransaction,
@@ -179,9 +180,14 @@ impl Outbox {
             .collect::<Result<Vec<_>, _>>()?
             .into_iter()
             .unzip();
-        entity::Entity::insert_many(rows)
-            .exec_without_returning(txn)
-            .await?;
+        // A row binds 12 values: 1,000 rows stay well inside SQLite's and
+        // PostgreSQL's limits on bound values per statement.
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            entity::Entity::insert_many(rows.by_ref().take(1000))
+                .exec_without_returning(txn)
+                .await?;
+        }
         crate::bus::relay::notify_enqueued(self.source);
         Ok(ids)
     }

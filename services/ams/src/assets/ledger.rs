@@ -99,23 +99,30 @@ fn check_ids(asset_id: &str, note: &str, v: &mut Violations) {
     v.optional_text("note", note, MAX_NOTE);
 }
 
-fn future(
+/// The time a request's `field` names, if set and well-formed (a violation
+/// otherwise). Whether it is still in the future is judged by
+/// [`require_future`] after the request's replay: a retry answers as the
+/// first time even once that time has passed.
+fn time(
     field: &str,
     t: Option<&prost_types::Timestamp>,
-    now: DateTime<Utc>,
     v: &mut Violations,
 ) -> Option<DateTime<Utc>> {
-    let t = t?;
-    match from_timestamp(field, t) {
-        Ok(t) if t > now => Some(t),
-        Ok(_) => {
-            v.add(field, "must be in the future");
-            None
-        }
-        Err(_) => {
-            v.add(field, "is not a valid time");
-            None
-        }
+    from_timestamp(field, t?)
+        .map_err(|_| v.add(field, "is not a valid time"))
+        .ok()
+}
+
+/// INVALID_ARGUMENT naming `expected_return_time` unless `due` (if any) is
+/// after `now`.
+fn require_future(due: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<(), AmsError> {
+    if due.is_some_and(|d| d <= now) {
+        Err(AmsError::invalid(
+            "expected_return_time",
+            "must be in the future",
+        ))
+    } else {
+        Ok(())
     }
 }
 
@@ -275,10 +282,9 @@ impl Assets {
                 );
             }
         }
-        let due = future(
+        let due = time(
             "expected_return_time",
             r.expected_return_time.as_ref(),
-            now,
             &mut v,
         );
         v.finish()?;
@@ -292,6 +298,7 @@ impl Assets {
                 transaction: Some(transaction),
             },
             |current, txn| {
+                require_future(due, now)?;
                 require_move(current, Status::CheckedOut, "checked out")?;
                 let holder = if holder_id.is_empty() {
                     None
@@ -515,6 +522,7 @@ impl Assets {
             (asset_id, sent_etag),
             respond,
             |current, _txn| {
+                require_future(due, now)?;
                 require_move(current, to, verb)?;
                 let id = uuid::Uuid::now_v7().to_string();
                 let mut next = advanced(current, now);
@@ -554,10 +562,9 @@ impl Assets {
         let mut v = Violations::default();
         v.uuid("asset_id", &r.asset_id);
         v.text("note", &r.note, MAX_NOTE);
-        let due = future(
+        let due = time(
             "expected_return_time",
             r.expected_return_time.as_ref(),
-            self.clock.now(),
             &mut v,
         );
         v.finish()?;

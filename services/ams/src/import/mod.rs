@@ -205,11 +205,16 @@ struct Tally {
     errors: Vec<pb::ImportRowError>,
     first_number: String,
     last_number: String,
+    /// Line of the last bad record counted (errors come in file order).
+    last_bad_line: Option<u64>,
 }
 
 impl Tally {
     fn error(&mut self, e: RowError) {
-        self.error_count += 1;
+        if self.last_bad_line != Some(e.line) {
+            self.last_bad_line = Some(e.line);
+            self.error_count += 1;
+        }
         if self.errors.len() < MAX_ERRORS {
             self.errors.push(pb::ImportRowError {
                 line: i64::try_from(e.line).unwrap_or(i64::MAX),
@@ -253,50 +258,51 @@ impl Assets {
         let today = self.clock().now().date_naive();
         let mut wrong: Vec<FieldViolation> = Vec::new();
         let mut rows = Vec::with_capacity(r.rows.len());
+        // The index in `r.rows` of each of `rows`.
+        let mut index = Vec::with_capacity(r.rows.len());
         for (i, row) in r.rows.iter().enumerate() {
             let prefix = format!("rows[{i}].");
             match register::from_request(&prefix, &row_request(row)) {
                 Ok(new) => {
                     wrong.extend(register::violations(&prefix, &new, today));
-                    if !row.holder_user_id.is_empty()
-                        && uuid::Uuid::try_parse(&row.holder_user_id).is_err()
-                    {
+                    let mut holder = row.holder_user_id.clone();
+                    if !holder.is_empty() && uuid::Uuid::try_parse(&holder).is_err() {
                         wrong.push(FieldViolation {
                             field: format!("{prefix}holder_user_id"),
                             description: "must be a UUID".into(),
                         });
+                        holder.clear();
                     }
-                    rows.push((new, row.holder_user_id.clone()));
+                    rows.push((new, holder));
+                    index.push(i);
                 }
                 Err(v) => wrong.extend(v),
             }
-        }
-        if !wrong.is_empty() {
-            return Err(AmsError::InvalidArgument(wrong));
         }
         let txn = self.db().begin_write().await?;
         if let Some(first) = key.replay(&txn).await? {
             return Ok(first);
         }
+        // Every problem in one answer, the database's too (one per field).
         let mut checker = Checker::default();
         let problems = checker.check(&txn, &mut rows).await?;
-        if !problems.is_empty() {
-            return Err(AmsError::InvalidArgument(
-                problems
-                    .into_iter()
-                    .map(|(i, column, reason)| FieldViolation {
-                        field: format!(
-                            "rows[{i}].{}",
-                            if column == "holder" {
-                                "holder_user_id"
-                            } else {
-                                column
-                            }
-                        ),
-                        description: reason,
-                    })
-                    .collect(),
-            ));
+        let flagged: HashSet<String> = wrong.iter().map(|v| v.field.clone()).collect();
+        for (j, column, reason) in problems {
+            let column = if column == "holder" {
+                "holder_user_id"
+            } else {
+                column
+            };
+            let field = format!("rows[{}].{column}", index[j]);
+            if !flagged.contains(&field) {
+                wrong.push(FieldViolation {
+                    field,
+                    description: reason,
+                });
+            }
+        }
+        if !wrong.is_empty() {
+            return Err(AmsError::InvalidArgument(wrong));
         }
         let count = i64::try_from(rows.len()).unwrap_or(i64::MAX);
         if r.validate_only {
@@ -352,6 +358,9 @@ impl Assets {
         let mut checker = Checker::default();
         let mut tally = Tally::default();
         let mut pending: Vec<(u64, NewAsset, String)> = Vec::with_capacity(BATCH);
+        // Format errors since the last batch, reported with the batch's
+        // database problems in line order.
+        let mut deferred: Vec<RowError> = Vec::new();
         let mut content = std::pin::pin!(self.uploads().content(&file.id, file.size_bytes));
         let mut done = false;
         while !done {
@@ -368,7 +377,7 @@ impl Assets {
             .map_err(file_error)?;
             for record in records {
                 match record {
-                    Record::Bad(errors) => errors.into_iter().for_each(|e| tally.error(e)),
+                    Record::Bad(errors) => deferred.extend(errors),
                     Record::Row(row) => {
                         let line = row.line;
                         match from_csv(row) {
@@ -378,7 +387,7 @@ impl Assets {
                                     pending.push((line, new, holder));
                                 } else {
                                     for bad in v {
-                                        tally.error(RowError {
+                                        deferred.push(RowError {
                                             line,
                                             column: bad.field,
                                             reason: bad.description,
@@ -386,7 +395,7 @@ impl Assets {
                                     }
                                 }
                             }
-                            None => tally.error(RowError {
+                            None => deferred.push(RowError {
                                 line,
                                 column: "currency".into(),
                                 reason: "unknown currency".into(),
@@ -395,8 +404,9 @@ impl Assets {
                     }
                 }
             }
-            if pending.len() >= BATCH || (done && !pending.is_empty()) {
-                self.import_batch(&txn, actor, r, &mut checker, &mut tally, &mut pending)
+            if done || pending.len() + deferred.len() >= BATCH {
+                let batch = (&mut pending, &mut deferred);
+                self.import_batch(&txn, actor, r, &mut checker, &mut tally, batch)
                     .await?;
             }
         }
@@ -435,8 +445,9 @@ impl Assets {
     }
 
     /// Checks the `pending` rows of a file against the database, reports
-    /// the bad ones and writes the good ones (unless the import writes
-    /// nothing, or nothing more after a bad row).
+    /// their problems and the `deferred` format errors of the same stretch
+    /// of the file in line order, and writes the good rows (unless the
+    /// import writes nothing, or nothing more after a bad row).
     async fn import_batch(
         &self,
         txn: &DatabaseTransaction,
@@ -444,20 +455,24 @@ impl Assets {
         r: &pb::ImportAssetsRequest,
         checker: &mut Checker,
         tally: &mut Tally,
-        pending: &mut Vec<(u64, NewAsset, String)>,
+        (pending, deferred): (&mut Vec<(u64, NewAsset, String)>, &mut Vec<RowError>),
     ) -> Result<(), AmsError> {
         let lines: Vec<u64> = pending.iter().map(|(l, _, _)| *l).collect();
         let mut rows: Vec<(NewAsset, String)> = pending.drain(..).map(|(_, a, h)| (a, h)).collect();
         let problems = checker.check(txn, &mut rows).await?;
         let mut bad = HashSet::new();
+        let mut errors = std::mem::take(deferred);
         for (i, column, reason) in problems {
             bad.insert(i);
-            tally.error(RowError {
+            errors.push(RowError {
                 line: lines[i],
                 column: column.to_owned(),
                 reason,
             });
         }
+        // Stable: the problems of one record keep their order.
+        errors.sort_by_key(|e| e.line);
+        errors.into_iter().for_each(|e| tally.error(e));
         let writing = !(r.validate_only || r.all_or_nothing && tally.error_count > 0);
         if !writing {
             return Ok(());
