@@ -1,7 +1,8 @@
 //! The help desk's whole conversation on `map dev` as a user meets it: one
 //! process, SQLite files and the in-process bus, driven through its gateway
 //! with grpcurl — the same walk the chart's run test makes across separate
-//! processes on PostgreSQL and RabbitMQ (`helpdesk::walk`).
+//! processes on PostgreSQL and RabbitMQ (`helpdesk::walk`), then the same
+//! asset walk (`assets::walk`).
 #![allow(clippy::unwrap_used)]
 
 mod assets;

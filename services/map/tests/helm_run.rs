@@ -7,7 +7,8 @@
 //! then the bootstrap hook Job, twice. A real client (grpcurl) signs in and
 //! validates the token through the gateway, publishes a TTS workflow, and
 //! submits a help-desk ticket that the TTS worker opens and assigns and the
-//! HDTS worker mirrors back, through RabbitMQ; every system answers its
+//! HDTS worker mirrors back, through RabbitMQ, then walks an asset's life in
+//! AMS and imports a CSV file uploaded in chunks; every system answers its
 //! readiness and liveness probes; SIGTERM ends every process cleanly within
 //! its termination grace.
 #![allow(clippy::unwrap_used)]
