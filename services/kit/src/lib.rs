@@ -17,6 +17,8 @@
 //! - [`config`]: typed configuration from `MAP_*` variables and flags, validated
 //!   before any port is bound;
 //! - [`telemetry`]: tracing (pretty or JSON) and OTLP export;
+//! - [`domain_error!`]: the error type of every system's domain, its
+//!   kinds turned into gRPC statuses alike;
 //! - [`db`]: PostgreSQL or SQLite connections, migrations under a lock,
 //!   IMMEDIATE write transactions on SQLite;
 //! - [`directory`]: the local copy of Auth's users and departments kept by
@@ -133,6 +135,7 @@ pub mod config;
 pub mod counters;
 pub mod db;
 pub mod directory;
+pub mod domain_error;
 pub mod error;
 pub mod idempotency;
 pub mod outbox;

@@ -23,13 +23,7 @@ pub use asset_api::AssetApi;
 pub use category_api::CategoryApi;
 pub use upload_api::AmsUploadApi;
 
-use crate::{AmsError, assets::Assets, categories::Categories};
-
-impl From<AmsError> for tonic::Status {
-    fn from(e: AmsError) -> tonic::Status {
-        map_kit::ApiError::from(e).into()
-    }
-}
+use crate::{assets::Assets, categories::Categories};
 
 /// AMS's gRPC server, its callers validated by `validator` (Auth's
 /// ValidateToken, cached). The binary adds TLS, readiness and the drain.

@@ -19,13 +19,7 @@ use map_kit::{
 pub use help_desk_api::HelpDeskApi;
 pub use upload_api::HdtsUploadApi;
 
-use crate::{HdtsError, tickets::HelpDesk, topics::Topics};
-
-impl From<HdtsError> for tonic::Status {
-    fn from(e: HdtsError) -> tonic::Status {
-        map_kit::ApiError::from(e).into()
-    }
-}
+use crate::{tickets::HelpDesk, topics::Topics};
 
 /// HDTS's gRPC server, its callers validated by `validator` (Auth's
 /// ValidateToken, cached). The binary adds TLS, readiness and the drain.

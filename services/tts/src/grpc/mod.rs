@@ -32,17 +32,10 @@ pub use workflow_api::WorkflowApi;
 
 use self::watch::{WatchConfig, Watchers};
 use crate::{
-    TtsError,
     canned::CannedResponses,
     tickets::{Tickets, live::LiveTickets},
     workflows::Workflows,
 };
-
-impl From<TtsError> for tonic::Status {
-    fn from(e: TtsError) -> tonic::Status {
-        map_kit::ApiError::from(e).into()
-    }
-}
 
 /// TTS's gRPC server, its callers validated by `validator` (Auth's
 /// ValidateToken, cached), its live streams fed by `live`. The binary adds
