@@ -1,15 +1,18 @@
 //! Categories: what kind of thing an asset is and how it depreciates. The
 //! code is immutable — assets, BMS budget lines and every event name it —
-//! while the name may change.
+//! while the name may change. Every creation and change enqueues its
+//! `ams.category.*` event (the whole category and its version) in the same
+//! transaction: BMS keeps the codes it may book on from them.
 
 use std::collections::BTreeSet;
 
-use map_contracts::ams::v1 as pb;
+use map_contracts::{ams::v1 as pb, events::v1 as ev};
 use map_kit::{
     FieldViolation, System, Violations,
     clock::Clock,
     db::Db,
     idempotency::Idempotent,
+    outbox::{NewEvent, Outbox},
     paging::{Direction, PageSize, Pager, Sort},
     wire::{
         etag::{check_etag, etag},
@@ -17,8 +20,8 @@ use map_kit::{
     },
 };
 use sea_orm::{
-    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, ConnectionTrait, EntityTrait as _,
-    QueryFilter as _, QuerySelect as _, Value,
+    ActiveModelTrait as _, ActiveValue::Set, ColumnTrait as _, ConnectionTrait,
+    DatabaseTransaction, EntityTrait as _, QueryFilter as _, QuerySelect as _, Value,
 };
 use serde::{Deserialize, Serialize};
 
@@ -102,6 +105,20 @@ pub fn to_proto(c: &Category) -> pb::Category {
     }
 }
 
+/// The events' snapshot of `c`.
+pub fn snapshot(c: &Category) -> ev::CategorySnapshot {
+    ev::CategorySnapshot {
+        id: c.id.clone(),
+        code: c.code.clone(),
+        name: c.name.clone(),
+        depreciation_method: c.depreciation_method.clone(),
+        useful_life_months: c.useful_life_months,
+        salvage_percent: c.salvage_percent,
+        version: c.version,
+        update_time: Some(timestamp(c.updated_at)),
+    }
+}
+
 /// Whether `code` is a category code: 1 to 20 of `A-Z`, `0-9` and `-`.
 pub fn is_code(code: &str) -> bool {
     !code.is_empty()
@@ -147,6 +164,7 @@ struct After(String, Option<chrono::DateTime<chrono::Utc>>, String);
 #[derive(Debug, Clone)]
 pub struct Categories {
     db: Db,
+    outbox: Outbox,
     clock: Clock,
     pager: Pager,
 }
@@ -154,7 +172,29 @@ pub struct Categories {
 impl Categories {
     /// Over `db`.
     pub fn new(db: Db, clock: Clock, pager: Pager) -> Categories {
-        Categories { db, clock, pager }
+        Categories {
+            db,
+            outbox: Outbox::new(System::Ams).with_clock(clock.clone()),
+            clock,
+            pager,
+        }
+    }
+
+    async fn enqueue(
+        &self,
+        txn: &DatabaseTransaction,
+        event_type: &'static str,
+        category: &Category,
+        payload: &impl prost::Name,
+    ) -> Result<(), AmsError> {
+        self.outbox
+            .enqueue(
+                txn,
+                NewEvent::new(event_type, category.id.clone(), category.version, payload),
+            )
+            .await
+            .map_err(|e| AmsError::from(map_kit::ApiError::from(e)))?;
+        Ok(())
     }
 
     /// CreateCategory.
@@ -210,6 +250,11 @@ impl Categories {
         .insert(&txn)
         .await
         .map_err(|e| name_taken_or(e, &fields.name))?;
+        let payload = ev::AmsCategoryCreated {
+            category: Some(snapshot(&category)),
+        };
+        self.enqueue(&txn, "ams.category.created", &category, &payload)
+            .await?;
         let response = pb::CreateCategoryResponse {
             category: Some(to_proto(&category)),
         };
@@ -360,6 +405,23 @@ impl Categories {
             return Err(AmsError::EtagMismatch);
         }
         let category = find(&txn, id).await?;
+        let changed: Vec<String> = UPDATE_PATHS
+            .iter()
+            .filter(|p| match **p {
+                "name" => next.name != current.name,
+                "description" => next.description != current.description,
+                "depreciation_method" => next.method != current.method,
+                "useful_life_months" => next.useful_life_months != current.useful_life_months,
+                _ => next.salvage_percent != current.salvage_percent,
+            })
+            .map(|p| (*p).to_owned())
+            .collect();
+        let payload = ev::AmsCategoryUpdated {
+            category: Some(snapshot(&category)),
+            changed_fields: changed,
+        };
+        self.enqueue(&txn, "ams.category.updated", &category, &payload)
+            .await?;
         txn.commit().await?;
         tracing::info!(category = %category.code, "category updated");
         Ok(category)

@@ -3224,3 +3224,73 @@ async fn every_rpc_admits_exactly_the_callers_its_policy_names() {
     }
 }
 }
+
+map_kit::db_tests! {
+#[tokio::test]
+async fn categories_publish_their_whole_state_at_each_version() {
+    use prost::Message as _;
+    let fx = Fixture::start().await;
+    // The fixture's LAPTOP, created: version 1, the whole category.
+    let events = fx.category_events().await;
+    assert_eq!(events.len(), 1);
+    let (kind, version, payload) = &events[0];
+    assert_eq!((kind.as_str(), *version), ("ams.category.created", 1));
+    let created = ev::AmsCategoryCreated::decode(payload.value.as_slice()).unwrap();
+    let snapshot = created.category.unwrap();
+    assert_eq!(
+        (snapshot.code.as_str(), snapshot.name.as_str(), snapshot.useful_life_months, snapshot.salvage_percent),
+        ("LAPTOP", "Laptops", 36, 10)
+    );
+    assert_eq!(snapshot.depreciation_method, "straight_line");
+
+    // A rename and a longer life: one event naming both, version 2.
+    let mut categories = fx.categories_client().await;
+    let current = categories
+        .get_category(fx.viewer.request(pb::GetCategoryRequest {
+            lookup: Some(pb::get_category_request::Lookup::Code("laptop".into())),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .category
+        .unwrap();
+    let mut change = current.clone();
+    change.name = "Notebooks".into();
+    change.useful_life_months = 48;
+    let updated = categories
+        .update_category(fx.manager.request(pb::UpdateCategoryRequest {
+            category: Some(change.clone()),
+            update_mask: mask(&["name", "useful_life_months", "salvage_percent"]),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .category
+        .unwrap();
+    assert_eq!((updated.version, updated.code.as_str()), (2, "LAPTOP"));
+    let events = fx.category_events().await;
+    assert_eq!(events.len(), 2);
+    let (kind, version, payload) = &events[1];
+    assert_eq!((kind.as_str(), *version), ("ams.category.updated", 2));
+    let changed = ev::AmsCategoryUpdated::decode(payload.value.as_slice()).unwrap();
+    assert_eq!(changed.changed_fields, ["name", "useful_life_months"]);
+    let snapshot = changed.category.unwrap();
+    assert_eq!((snapshot.name.as_str(), snapshot.useful_life_months, snapshot.version), ("Notebooks", 48, 2));
+
+    // Nothing changed: no new version, no event.
+    let mut same = updated.clone();
+    same.name = "Notebooks".into();
+    let unchanged = categories
+        .update_category(fx.manager.request(pb::UpdateCategoryRequest {
+            category: Some(same),
+            update_mask: mask(&["name"]),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .category
+        .unwrap();
+    assert_eq!(unchanged.version, 2);
+    assert_eq!(fx.category_events().await.len(), 2);
+}
+}

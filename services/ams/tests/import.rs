@@ -49,7 +49,12 @@ async fn written(fx: &Fixture) -> Written {
             .count(conn)
             .await
             .unwrap(),
-        outbox: outbox::Entity::find().count(conn).await.unwrap(),
+        // The asset events: the fixture's category made one of its own.
+        outbox: outbox::Entity::find()
+            .filter(outbox::Column::EventType.starts_with("ams.asset."))
+            .count(conn)
+            .await
+            .unwrap(),
     }
 }
 

@@ -207,8 +207,27 @@ impl Fixture {
         Ok(started.id)
     }
 
-    /// The outbox's events, oldest first: (type, subject version, payload).
+    /// The outbox's asset events (`ams.asset.*`), oldest first: (type,
+    /// subject version, payload). [`category_events`](Self::category_events)
+    /// has the categories'.
     pub async fn events(&self) -> Vec<(String, i64, prost_types::Any)> {
+        self.all_events()
+            .await
+            .into_iter()
+            .filter(|(t, _, _)| t.starts_with("ams.asset."))
+            .collect()
+    }
+
+    /// The outbox's category events (`ams.category.*`), oldest first.
+    pub async fn category_events(&self) -> Vec<(String, i64, prost_types::Any)> {
+        self.all_events()
+            .await
+            .into_iter()
+            .filter(|(t, _, _)| t.starts_with("ams.category."))
+            .collect()
+    }
+
+    async fn all_events(&self) -> Vec<(String, i64, prost_types::Any)> {
         outbox::Entity::find()
             .order_by_asc(outbox::Column::Seq)
             .all(self.db.db.conn())

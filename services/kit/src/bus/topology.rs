@@ -103,6 +103,13 @@ pub const QUEUES: &[QueueSpec] = &[
                   request that recorded them",
     },
     QueueSpec {
+        name: "ams.budget-bookings",
+        consumer: System::Ams,
+        bindings: &["bms.expense.*"],
+        purpose: "shows on each asset the budget line that paid for it (BMS's bookings of AMS \
+                  purchases, maintenance and corrections)",
+    },
+    QueueSpec {
         name: "bms.asset-expenses",
         consumer: System::Bms,
         bindings: &[
@@ -113,6 +120,12 @@ pub const QUEUES: &[QueueSpec] = &[
         purpose: "books asset purchases, maintenance costs and cost corrections on the \
                   department's budget line, once per AMS transaction, and warns when the line \
                   crosses a threshold",
+    },
+    QueueSpec {
+        name: "bms.category-sync",
+        consumer: System::Bms,
+        bindings: &["ams.category.*"],
+        purpose: "BMS's copy of AMS's category codes, which budget lines are keyed by",
     },
     QueueSpec {
         name: "bms.user-sync",
