@@ -30,7 +30,6 @@ pub mod entity;
 pub mod error;
 pub mod grpc;
 pub mod import;
-pub mod money;
 pub mod overdue;
 
 pub use error::AmsError;

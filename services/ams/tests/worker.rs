@@ -39,7 +39,7 @@ use map_kit::{
     },
     directory::{self, SyncHandler},
     outbox::entity as outbox,
-    testing::{AmqpCleanup, Backend, Caller, amqp_prefix, amqp_url, eventually},
+    testing::{Backend, Caller, TestBus, Transport, eventually},
     timers::{TimerWorker, TimerWorkerConfig},
     wire::time::timestamp,
 };
@@ -252,44 +252,6 @@ async fn states(fx: &Fixture, ids: &[&str]) -> Vec<(i64, bool)> {
         out.push((a.version, a.holder_deactivated));
     }
     out
-}
-
-/// Which bus a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Transport {
-    InProcess,
-    RabbitMq,
-}
-
-/// A bus under a prefix of its own; a RabbitMQ prefix's queues are deleted
-/// when it is dropped.
-struct TestBus {
-    bus: Bus,
-    /// Declared last: dropped after the bus.
-    _cleanup: Option<AmqpCleanup>,
-}
-
-impl TestBus {
-    /// `None` (a recorded skip) for RabbitMQ without `MAP_TEST_AMQP_URL`.
-    async fn new(transport: Transport) -> Option<TestBus> {
-        let prefix = amqp_prefix();
-        match transport {
-            Transport::InProcess => Some(TestBus {
-                bus: Bus::in_process(&prefix),
-                _cleanup: None,
-            }),
-            Transport::RabbitMq => {
-                let url = amqp_url()?;
-                let bus = Bus::connect(Some(&url), &prefix)
-                    .await
-                    .unwrap_or_else(|e| panic!("MAP_TEST_AMQP_URL is set but: {e}"));
-                Some(TestBus {
-                    bus,
-                    _cleanup: Some(AmqpCleanup::new(&url, &prefix)),
-                })
-            }
-        }
-    }
 }
 
 /// Relays AMS's outbox until a batch moves nothing; every row must have

@@ -242,9 +242,10 @@ impl Assets {
         let mut v = Violations::default();
         v.uuid("asset_id", &r.asset_id);
         v.text("reason", &r.reason, ledger::MAX_NOTE);
-        let cost = crate::money::required_amount("purchase_cost", r.purchase_cost.as_ref())
-            .map_err(|bad| v.add(bad.field, bad.description))
-            .ok();
+        let cost =
+            map_kit::wire::currency::required_amount("purchase_cost", r.purchase_cost.as_ref())
+                .map_err(|bad| v.add(bad.field, bad.description))
+                .ok();
         v.finish()?;
         let Some(cost) = cost else {
             return Err(AmsError::invalid("purchase_cost", "is required"));
@@ -338,7 +339,7 @@ impl Assets {
             v.add("kind", "is required");
         }
         let cost = match r.cost.as_ref() {
-            Some(c) => crate::money::amount("cost", c)
+            Some(c) => map_kit::wire::currency::amount("cost", c)
                 .map_err(|bad| v.add(bad.field, bad.description))
                 .ok(),
             None => None,

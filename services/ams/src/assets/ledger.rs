@@ -649,7 +649,7 @@ impl Assets {
             v.add("method", "is required");
         }
         let proceeds = match r.proceeds.as_ref() {
-            Some(p) => match crate::money::amount("proceeds", p) {
+            Some(p) => match map_kit::wire::currency::amount("proceeds", p) {
                 Ok(m) => Some(m),
                 Err(bad) => {
                     v.add(bad.field, bad.description);

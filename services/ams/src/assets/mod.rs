@@ -154,16 +154,5 @@ pub fn actor_ref(p: &Principal) -> ev::UserRef {
 /// A user the directory knows, as events name them (the id alone when it
 /// does not).
 pub async fn user_ref<C: ConnectionTrait>(conn: &C, id: &str) -> Result<ev::UserRef, AmsError> {
-    let user = map_kit::directory::read::user(conn, id).await?;
-    Ok(match user {
-        Some(u) => ev::UserRef {
-            user_id: u.id,
-            display_name: u.display_name,
-            email: u.email,
-        },
-        None => ev::UserRef {
-            user_id: id.to_owned(),
-            ..Default::default()
-        },
-    })
+    Ok(map_kit::directory::read::user_ref(conn, id).await?)
 }

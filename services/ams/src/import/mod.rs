@@ -36,9 +36,9 @@ use crate::{
     },
     categories::Category,
     entity::categories,
-    money::minor_digits,
 };
 use csv_rows::{CsvAsset, CsvAssets, FileError, Record, RowError};
+use map_kit::wire::currency::minor_digits;
 
 /// Most rows of a batch from `rows`.
 pub const MAX_ROWS: usize = 1000;

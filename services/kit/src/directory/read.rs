@@ -66,6 +66,25 @@ pub async fn holders<C: ConnectionTrait>(
     with_roles(conn, q.all(conn).await?).await
 }
 
+/// A user as events name them (`map.events.v1.UserRef`): from the
+/// directory, or the id alone when it does not know them.
+pub async fn user_ref<C: ConnectionTrait>(
+    conn: &C,
+    id: &str,
+) -> Result<map_contracts::events::v1::UserRef, DbErr> {
+    Ok(match user(conn, id).await? {
+        Some(u) => map_contracts::events::v1::UserRef {
+            user_id: u.id,
+            display_name: u.display_name,
+            email: u.email,
+        },
+        None => map_contracts::events::v1::UserRef {
+            user_id: id.to_owned(),
+            ..Default::default()
+        },
+    })
+}
+
 /// The department `code`, active or not.
 pub async fn department<C: ConnectionTrait>(
     conn: &C,

@@ -20,6 +20,7 @@ mod policy_matrix;
 mod ports;
 mod skip;
 mod status;
+mod test_bus;
 
 use std::{future::Future, net::SocketAddr};
 
@@ -36,6 +37,7 @@ pub use policy_matrix::{RawCodec, call_raw, check_policy_matrix};
 pub use ports::ReservedPort;
 pub use skip::{current_test, needs, skip, tool, under_ci};
 pub use status::{expect_err, fields, reason};
+pub use test_bus::{TestBus, Transport};
 
 use crate::{db::Db, server::GrpcServer};
 

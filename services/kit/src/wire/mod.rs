@@ -4,6 +4,8 @@
 //! - [`time`]: `google.protobuf.Timestamp` ⇄ `DateTime<Utc>`,
 //!   `google.protobuf.Duration` ⇄ `std::time::Duration`;
 //! - [`date`]: `google.type.Date` ⇄ `NaiveDate` (full dates only);
+//! - [`currency`]: amounts a request gives, of an ISO-4217 currency with
+//!   a known number of minor digits, zero or more;
 //! - [`money`]: `map.common.v1.Money` ⇄ [`Money`](money::Money), integer
 //!   minor units and an ISO-4217 code, never floating point;
 //! - [`field_mask`]: the paths of an update's `google.protobuf.FieldMask`,
@@ -20,6 +22,7 @@
 //! assert_eq!(time::from_timestamp("due_time", &wire).unwrap(), t);
 //! ```
 
+pub mod currency;
 pub mod date;
 pub mod etag;
 pub mod field_mask;

@@ -1,8 +1,8 @@
-//! Money as AMS takes it: an ISO-4217 currency with a known number of minor
-//! digits (the `iso_currency` table), an amount zero or more.
+//! Money as the business systems take it: an ISO-4217 currency with a known
+//! number of minor digits (the `iso_currency` table), an amount zero or more.
 
+use crate::{FieldViolation, wire::money::Money};
 use map_contracts::common::v1 as pb;
-use map_kit::{FieldViolation, wire::money::Money};
 
 /// How many minor digits `code` has (`USD` 2, `JPY` 0, `KWD` 3); `None` for
 /// a code that is not a currency of ISO 4217 or has no minor unit (gold).
