@@ -54,6 +54,32 @@ pub enum Scenario {
         #[command(flatten)]
         args: map_tts::bench::sla_timers::SlaTimersArgs,
     },
+    /// AMS check-outs and check-ins racing over 1,000 assets on PostgreSQL
+    /// (moves/s and refused races, beside single-row insert transactions in
+    /// the same run), then every asset's ledger replayed for violations.
+    AssetCheckout {
+        #[command(flatten)]
+        load: LoadOptions,
+        #[command(flatten)]
+        args: map_ams::bench::asset_checkout::AssetCheckoutArgs,
+    },
+    /// A CSV file of assets uploaded and imported by ImportAssets on
+    /// PostgreSQL at --baseline-rows and --rows (rows/s beside a plain
+    /// multi-row insert of the same rows; the process's peak memory).
+    AssetImport {
+        #[command(flatten)]
+        load: LoadOptions,
+        #[command(flatten)]
+        args: map_ams::bench::asset_import::AssetImportArgs,
+    },
+    /// AMS's ListAssets pages at --baseline-assets and then --assets assets
+    /// on PostgreSQL (does a page's cost grow with the register?).
+    AssetList {
+        #[command(flatten)]
+        load: LoadOptions,
+        #[command(flatten)]
+        args: map_ams::bench::asset_list::AssetListArgs,
+    },
     /// Business-time deadlines (500 business hours, 50 holidays, a DST
     /// zone): the fast arithmetic beside its brute-force oracle.
     SlaCalendar {
@@ -136,6 +162,30 @@ pub async fn run(scenario: Scenario) -> anyhow::Result<()> {
                 report.print(load.json);
             }
         }
+        Scenario::AssetCheckout { load, args } => {
+            let db = ams_db(&args.database_server).await?;
+            let reports = map_ams::bench::asset_checkout::run(&db.db, &load, &args).await;
+            db.remove().await;
+            for report in reports.map_err(|e| anyhow::anyhow!("{e}"))? {
+                report.print(load.json);
+            }
+        }
+        Scenario::AssetImport { load, args } => {
+            let db = ams_db(&args.database_server).await?;
+            let reports = map_ams::bench::asset_import::run(&db.db, &args).await;
+            db.remove().await;
+            for report in reports.map_err(|e| anyhow::anyhow!("{e}"))? {
+                report.print(load.json);
+            }
+        }
+        Scenario::AssetList { load, args } => {
+            let db = ams_db(&args.database_server).await?;
+            let reports = map_ams::bench::asset_list::run(&db.db, &load, &args).await;
+            db.remove().await;
+            for report in reports.map_err(|e| anyhow::anyhow!("{e}"))? {
+                report.print(load.json);
+            }
+        }
         Scenario::SlaCalendar { load, args } => {
             for report in map_tts::bench::sla_calendar::run(&args) {
                 report.print(load.json);
@@ -159,4 +209,13 @@ pub async fn run(scenario: Scenario) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A fresh database on the PostgreSQL `server` with AMS's migrations.
+async fn ams_db(server: &str) -> anyhow::Result<scenarios::bench_db::BenchDb> {
+    let db = scenarios::bench_db::BenchDb::create(Some(server))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    map_kit::db::migrate::<map_migrations::ams::Migrator>(&db.url).await?;
+    Ok(db)
 }
