@@ -17,6 +17,8 @@
 mod ams_schema;
 #[path = "auth/mod.rs"]
 mod auth_schema;
+#[path = "bms/mod.rs"]
+mod bms_schema;
 mod counters;
 mod directory;
 #[path = "hdts/mod.rs"]
@@ -85,6 +87,7 @@ migrator!(
     crate::counters::Migration,
     crate::directory::Migration,
     crate::requests::Migration,
+    crate::bms_schema::Budgets,
 );
 migrator!(
     /// Ticket tracking's database.

@@ -1,11 +1,11 @@
 //! Every system, registered once: what `map serve`, `map worker`,
-//! `map migrate` and `map dev` run for it. Adding a system (or landing one
-//! that is scaffolded today) is one file here and one line in [`of`].
+//! `map migrate` and `map dev` run for it. Adding a system is one file here
+//! and one line in [`of`].
 
 mod ams;
 mod auth;
+mod bms;
 mod hdts;
-mod scaffold;
 mod tts;
 
 use std::sync::Arc;
@@ -91,7 +91,7 @@ pub fn of(system: System) -> &'static Module {
     match system {
         System::Auth => &auth::MODULE,
         System::Ams => &ams::MODULE,
-        System::Bms => &scaffold::BMS,
+        System::Bms => &bms::MODULE,
         System::Tts => &tts::MODULE,
         System::Hdts => &hdts::MODULE,
     }
