@@ -163,10 +163,11 @@ pub async fn taken_serials<C: ConnectionTrait>(
             .select_only()
             .column(assets::Column::Serial)
             .filter(assets::Column::Serial.is_in(chunk.iter().cloned()))
-            // Implies the index's predicate for PostgreSQL, which proves it
-            // from an IN list of at most 100 values by itself: without it, a
-            // batch of 500 scanned the whole table (quadratic imports).
-            .filter(assets::Column::Serial.ne(""))
+            // The index's predicate, as a literal: PostgreSQL's cached
+            // (generic) plan cannot prove it from bound values, and without
+            // the index each batch of 500 compared every asset's serial with
+            // every value of the list (an import quadratic in its size).
+            .filter(sea_orm::sea_query::Expr::cust("serial <> ''"))
             .into_tuple()
             .all(conn)
             .await?;
