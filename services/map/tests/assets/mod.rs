@@ -1,9 +1,10 @@
-//! Asset management as a user drives it through the gateway with grpcurl
-//! (a real third-party client, through server reflection): shared by the
-//! chart's run test (separate processes, PostgreSQL, RabbitMQ) and the
-//! `map dev` test (one process, SQLite, the in-process bus). It runs after
-//! the help-desk walk, whose department IT and administrator have reached
-//! AMS's directory through the bus by then (it waits for them anyway).
+//! Asset management, and the purchase it sends to budget management, as a
+//! user drives them through the gateway with grpcurl (a real third-party
+//! client, through server reflection): shared by the chart's run test
+//! (separate processes, PostgreSQL, RabbitMQ) and the `map dev` test (one
+//! process, SQLite, the in-process bus). It runs after the help-desk walk,
+//! whose department IT and administrator have reached AMS's and BMS's
+//! directories through the bus by then (it waits for them anyway).
 #![allow(dead_code)] // each test binary uses part of it
 
 use std::time::Duration;
@@ -15,8 +16,10 @@ use sha2::Digest as _;
 
 use crate::helpdesk::{grpcurl, grpcurl_as, grpcurl_raw};
 
-/// Signs in at `gateway` as the administrator `email`, takes ams:manager,
-/// and walks an asset's life: a category, a purchase, a checkout to the
+/// Signs in at `gateway` as the administrator `email`, takes ams:manager
+/// and bms:finance_head, gives IT a FY2025 budget with a LAPTOP line, and
+/// walks an asset's life: a category, a purchase (which the BMS worker
+/// books on that line, by itself), a checkout to the
 /// administrator (who then sees it among their assets), its depreciation
 /// schedule, its return and its ledger; then a CSV file uploaded in chunks
 /// and imported, its bad row reported by line and column. `logs` explains
@@ -32,12 +35,14 @@ pub async fn walk(gateway: &str, email: &str, password: &str, logs: &dyn Fn() ->
         .expect("the user's id")
         .to_owned();
     let token = login["accessToken"].as_str().expect("a token").to_owned();
-    grpcurl_as(
-        gateway,
-        &format!("authorization: Bearer {token}"),
-        "map.auth.v1.AdminService/GrantRole",
-        &json!({"userId": admin_id, "role": {"system": "ams", "role": "manager"}}),
-    );
+    for (system, role) in [("ams", "manager"), ("bms", "finance_head")] {
+        grpcurl_as(
+            gateway,
+            &format!("authorization: Bearer {token}"),
+            "map.auth.v1.AdminService/GrantRole",
+            &json!({"userId": admin_id, "role": {"system": system, "role": role}}),
+        );
+    }
     let login = grpcurl(
         gateway,
         "map.auth.v1.AuthService/Login",
@@ -56,6 +61,45 @@ pub async fn walk(gateway: &str, email: &str, password: &str, logs: &dyn Fn() ->
                 "requestId": "01890a5d-ac96-774b-bcce-b302099a8101"}),
     );
     assert_eq!(category["category"]["code"], "LAPTOP", "{category}");
+
+    // IT's budget for 2025, once department IT is in BMS's directory.
+    call(
+        "map.bms.v1.BudgetService/CreateFiscalYear",
+        &json!({"name": "FY2025", "startDate": {"year": 2025, "month": 1, "day": 1},
+                "endDate": {"year": 2025, "month": 12, "day": 31},
+                "requestId": "01890a5d-ac96-774b-bcce-b302099a8201"}),
+    );
+    let budget_request = json!({"fiscalYearId": "", "departmentCode": "IT", "currencyCode": "USD",
+        "lines": [{"categoryCode": "LAPTOP", "accountCode": "6100",
+                   "allocated": {"amountMinor": "500000", "currencyCode": "USD"},
+                   "controlMode": "BUDGET_CONTROL_MODE_WARN"}],
+        "requestId": "01890a5d-ac96-774b-bcce-b302099a8202"});
+    let year = call(
+        "map.bms.v1.BudgetService/GetFiscalYear",
+        &json!({"name": "FY2025"}),
+    );
+    let mut budget_request = budget_request;
+    budget_request["fiscalYearId"] = year["fiscalYear"]["id"].clone();
+    let mut budget = Value::Null;
+    let budgeted = poll_until(Duration::from_secs(30), || {
+        let out = grpcurl_raw(
+            gateway,
+            &bearer,
+            "map.bms.v1.BudgetService/CreateBudget",
+            &budget_request,
+        );
+        let ok = out.status.success();
+        if ok {
+            budget = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        }
+        async move { ok }
+    })
+    .await;
+    assert!(budgeted, "IT's budget was never accepted: {}", logs());
+    let laptop_line = budget["budget"]["lines"][0]["id"]
+        .as_str()
+        .expect("the LAPTOP line")
+        .to_owned();
 
     // Department IT reaches AMS's directory through the bus: the purchase is
     // accepted once it is there.
@@ -82,6 +126,31 @@ pub async fn walk(gateway: &str, email: &str, password: &str, logs: &dyn Fn() ->
     let asset = created["asset"].clone();
     let id = asset["id"].as_str().expect("an asset id").to_owned();
     assert_eq!(asset["status"], "ASSET_STATUS_IN_STOCK", "{asset}");
+
+    // BMS's worker books the purchase on IT's LAPTOP line by itself.
+    let mut expenses = Value::Null;
+    let booked = poll_until(Duration::from_secs(30), || {
+        let out = grpcurl_raw(
+            gateway,
+            &bearer,
+            "map.bms.v1.ExpenseService/ListExpenses",
+            &json!({"assetId": id}),
+        );
+        let listed: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let ok = listed["expenses"].as_array().is_some_and(|e| !e.is_empty());
+        if ok {
+            expenses = listed;
+        }
+        async move { ok }
+    })
+    .await;
+    assert!(booked, "the purchase never reached IT's budget: {}", logs());
+    let expense = &expenses["expenses"][0];
+    assert_eq!(expenses["expenses"].as_array().map(Vec::len), Some(1), "{expenses}");
+    assert_eq!(expense["budgetLineId"], laptop_line.as_str(), "{expense}");
+    assert_eq!(expense["amount"]["amountMinor"], "120000", "{expense}");
+    assert_eq!(expense["source"], "ams.asset.purchased", "{expense}");
+    assert_eq!(expense["accountCode"], "6100", "{expense}");
 
     // Checked out to the administrator, once they are in AMS's directory.
     let checkout = json!({"assetId": id, "holderUserId": admin_id,
