@@ -146,7 +146,11 @@ pub async fn walk(gateway: &str, email: &str, password: &str, logs: &dyn Fn() ->
     .await;
     assert!(booked, "the purchase never reached IT's budget: {}", logs());
     let expense = &expenses["expenses"][0];
-    assert_eq!(expenses["expenses"].as_array().map(Vec::len), Some(1), "{expenses}");
+    assert_eq!(
+        expenses["expenses"].as_array().map(Vec::len),
+        Some(1),
+        "{expenses}"
+    );
     assert_eq!(expense["budgetLineId"], laptop_line.as_str(), "{expense}");
     assert_eq!(expense["amount"]["amountMinor"], "120000", "{expense}");
     assert_eq!(expense["source"], "ams.asset.purchased", "{expense}");
