@@ -34,8 +34,8 @@ use map_contracts::{
 use map_kit::{
     System,
     bus::{
-        Bus, Consumer, ConsumerConfig, Event, Handler as _, Outgoing, Relay, RelayConfig,
-        Subscription, inbox, parked, relay::BatchOutcome,
+        Consumer, ConsumerConfig, Event, Handler as _, Outgoing, Relay, RelayConfig, Subscription,
+        inbox, parked, relay::BatchOutcome,
     },
     directory::{self, SyncHandler},
     outbox::entity as outbox,
