@@ -80,6 +80,7 @@ migrator!(
     crate::requests::Migration,
     crate::uploads::Migration,
     crate::ams_schema::Assets,
+    crate::ams_schema::BudgetBookings,
 );
 migrator!(
     /// Budget management's database.

@@ -13,6 +13,8 @@
 //!   every bad row reported in the response;
 //! - [`overdue`]: `ams.asset.overdue` once per overdue checkout, through
 //!   map-kit's timers;
+//! - [`budget_bookings`]: what BMS booked for each asset (the line that
+//!   paid), kept from `bms.expense.*`, shown by GetAsset;
 //! - [`custodians`]: assets held by a user Auth deactivates are flagged for
 //!   recovery, by the directory's reaction;
 //! - [`entity`]: the sea-orm entities of AMS's tables;
@@ -23,6 +25,7 @@
 pub mod assets;
 #[cfg(feature = "bench")]
 pub mod bench;
+pub mod budget_bookings;
 pub mod categories;
 pub mod custodians;
 pub mod depreciation;

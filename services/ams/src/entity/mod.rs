@@ -2,5 +2,6 @@
 
 pub mod asset_transactions;
 pub mod assets;
+pub mod budget_bookings;
 pub mod categories;
 pub mod maintenance_records;

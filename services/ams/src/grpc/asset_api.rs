@@ -5,7 +5,10 @@ use map_contracts::ams::v1::{self as pb, asset_service_server::AssetService};
 use map_kit::{System, authn, idempotency::Idempotent, wire::field_mask::update_paths};
 use tonic::{Request, Response, Status};
 
-use crate::assets::{Assets, changes::UPDATE_PATHS, to_proto, transaction_to_proto};
+use crate::{
+    assets::{Assets, changes::UPDATE_PATHS, to_proto, transaction_to_proto},
+    budget_bookings,
+};
 
 /// The handlers of AssetService.
 #[derive(Debug, Clone)]
@@ -68,8 +71,12 @@ impl AssetService for AssetApi {
             None => (String::new(), String::new()),
         };
         let asset = self.assets.get(&id, &number).await?;
+        let budget_bookings = budget_bookings::of_asset(self.assets.db().conn(), &asset.id)
+            .await
+            .map_err(crate::AmsError::from)?;
         Ok(Response::new(pb::GetAssetResponse {
             asset: Some(to_proto(&asset)),
+            budget_bookings,
         }))
     }
 

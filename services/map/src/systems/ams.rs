@@ -1,14 +1,19 @@
 //! Asset management: its migrator and its API — CategoryService,
 //! AssetService and UploadService (the CSV files ImportAssets reads) — with
 //! callers validated by Auth. Its worker keeps the directory (flagging the
-//! assets of users Auth deactivates), fires the overdue timers
-//! (`ams.asset.overdue`) and prunes stale uploads.
+//! assets of users Auth deactivates), keeps what BMS booked for each asset
+//! (`ams.budget-bookings`), fires the overdue timers (`ams.asset.overdue`)
+//! and prunes stale uploads.
 
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use map_ams::{
-    assets::Assets, categories::Categories, custodians::FlagDeactivatedHolders, overdue,
+    assets::Assets,
+    budget_bookings::{self, BudgetBookings},
+    categories::Categories,
+    custodians::FlagDeactivatedHolders,
+    overdue,
 };
 use map_kit::{
     System,
@@ -47,13 +52,22 @@ pub(super) static MODULE: Module = Module {
     },
     consumers: |w| {
         let queue = directory::sync_queue(System::Ams).context("ams has no user-sync queue")?;
-        Ok(vec![Consumer::new(
-            queue,
-            w.db.clone(),
-            w.bus.clone(),
-            directory::SyncHandler::new().with_reaction(FlagDeactivatedHolders),
-            ConsumerConfig::default(),
-        )?])
+        Ok(vec![
+            Consumer::new(
+                queue,
+                w.db.clone(),
+                w.bus.clone(),
+                directory::SyncHandler::new().with_reaction(FlagDeactivatedHolders),
+                ConsumerConfig::default(),
+            )?,
+            Consumer::new(
+                budget_bookings::QUEUE,
+                w.db.clone(),
+                w.bus.clone(),
+                BudgetBookings,
+                ConsumerConfig::default(),
+            )?,
+        ])
     },
     timers: |worker, _| worker.handle(overdue::KIND, overdue::Overdue::new(Clock::system())),
     holds_files: true,

@@ -19,7 +19,8 @@ use crate::helpdesk::{grpcurl, grpcurl_as, grpcurl_raw};
 /// Signs in at `gateway` as the administrator `email`, takes ams:manager
 /// and bms:finance_head, gives IT a FY2025 budget with a LAPTOP line, and
 /// walks an asset's life: a category, a purchase (which the BMS worker
-/// books on that line, by itself), a checkout to the
+/// books on that line by itself, and AMS then shows on the asset), a
+/// checkout to the
 /// administrator (who then sees it among their assets), its depreciation
 /// schedule, its return and its ledger; then a CSV file uploaded in chunks
 /// and imported, its bad row reported by line and column. `logs` explains
@@ -155,6 +156,20 @@ pub async fn walk(gateway: &str, email: &str, password: &str, logs: &dyn Fn() ->
     assert_eq!(expense["amount"]["amountMinor"], "120000", "{expense}");
     assert_eq!(expense["source"], "ams.asset.purchased", "{expense}");
     assert_eq!(expense["accountCode"], "6100", "{expense}");
+    // And AMS shows, on the asset, the line that paid (from bms.expense.*).
+    let mut shown = Value::Null;
+    let mirrored = poll_until(Duration::from_secs(30), || {
+        let got = call("map.ams.v1.AssetService/GetAsset", &json!({"id": id}));
+        let ok = got["budgetBookings"][0]["budgetLineId"] == laptop_line.as_str();
+        shown = got;
+        async move { ok }
+    })
+    .await;
+    assert!(
+        mirrored,
+        "the asset never showed the line that paid: {shown} {}",
+        logs()
+    );
 
     // Checked out to the administrator, once they are in AMS's directory.
     let checkout = json!({"assetId": id, "holderUserId": admin_id,
