@@ -18,6 +18,7 @@ use std::{
 use hdrhistogram::Histogram;
 
 pub mod scenarios;
+pub mod system;
 use serde::Serialize;
 
 /// How to drive a scenario (shared flags of every `map bench` scenario).

@@ -38,7 +38,7 @@ use map_contracts::ams::v1::{self as pb, asset_service_client::AssetServiceClien
 use map_kit::db::Db;
 use sea_orm::{EntityTrait as _, QueryOrder as _};
 
-use super::{BenchResult, Fill, Served, fill_assets, insert_ceiling, person_id, reference_data};
+use super::{BenchResult, Fill, fill_assets, insert_ceiling, person_id, reference_data};
 use crate::{
     assets::{Kind, Status},
     entity::{asset_transactions, assets},
@@ -84,7 +84,7 @@ pub async fn run(
 
     reference_data(db, args.holders.max(1)).await?;
     fill_assets(db, 0, count, Fill::InStock).await?;
-    let served = Served::start(db).await?;
+    let served = super::serve(db).await?;
     let channels = baseline::channels(served.addr, args.connections.max(1)).await?;
 
     // How each asset looks to the callers: checked out or not.

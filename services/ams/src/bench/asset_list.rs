@@ -33,8 +33,8 @@ use sea_orm::{ConnectionTrait as _, DbErr, Statement};
 use tonic::transport::Channel;
 
 use super::{
-    BenchResult, CATEGORIES, DEPARTMENTS, Fill, LOCATIONS, Served, category, department,
-    fill_assets, location, reference_data, verdict, with_token,
+    BenchResult, CATEGORIES, DEPARTMENTS, Fill, LOCATIONS, category, department, fill_assets,
+    location, reference_data, verdict, with_token,
 };
 
 /// `map bench asset-list` arguments.
@@ -190,7 +190,7 @@ impl Query {
 /// Runs the scenario on `db` (migrated, empty, PostgreSQL).
 pub async fn run(db: &Db, load: &LoadOptions, args: &AssetListArgs) -> BenchResult<Vec<Report>> {
     reference_data(db, args.people).await?;
-    let served = Served::start(db).await?;
+    let served = super::serve(db).await?;
     let mut reports: Vec<Report> = Vec::new();
     let mut baseline: Vec<u64> = Vec::new();
     let mut filled = 0;

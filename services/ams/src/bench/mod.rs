@@ -16,69 +16,30 @@ pub mod asset_checkout;
 pub mod asset_import;
 pub mod asset_list;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
-use futures::future::BoxFuture;
-use map_bench::{LoadOptions, Report, run_load};
+pub use map_bench::system::{
+    BenchResult, Mix, OneCaller, Served, insert_ceiling, verdict, with_token,
+};
 use map_kit::{
-    ApiError, System,
-    authn::{Principal, PrincipalKind, RoleRef, Validator},
+    System,
+    authn::Principal,
     clock::Clock,
     db::Db,
     paging::Pager,
     uploads::{UploadLimits, Uploads},
 };
-use sea_orm::{ConnectionTrait as _, DbErr, Statement};
-use tokio::net::TcpListener;
-use tonic::transport::Channel;
+use sea_orm::{ConnectionTrait as _, DbErr};
 
 use crate::{assets::Assets, categories::Categories, grpc_server};
 
-/// What a scenario returns.
-pub type BenchResult<T> = Result<T, Box<dyn std::error::Error>>;
-
-/// The bearer token of the one manager every call is made as.
-const BEARER: &str = "bench-manager-token";
 /// The manager's user id.
 const MANAGER_ID: &str = "c0000000-0000-7000-8000-000000000001";
 
 /// The signed-in manager (`ams:manager`) every call is made as: the
 /// moves, the queries and the import are measured, not token validation.
 pub fn manager() -> Principal {
-    Principal {
-        id: MANAGER_ID.into(),
-        kind: PrincipalKind::User,
-        email: "manager@bench.local".into(),
-        display_name: "Bench manager".into(),
-        department: "DEP01".into(),
-        roles: vec![RoleRef {
-            system: "ams".into(),
-            role: "manager".into(),
-        }],
-    }
-}
-
-/// Admits [`BEARER`] as [`manager`], nobody else.
-#[derive(Debug)]
-struct OneManager(Arc<Principal>);
-
-impl Validator for OneManager {
-    fn validate<'a>(
-        &'a self,
-        token: &'a str,
-    ) -> BoxFuture<'a, Result<Option<Arc<Principal>>, ApiError>> {
-        let found = (token == BEARER).then(|| self.0.clone());
-        Box::pin(async move { Ok(found) })
-    }
-}
-
-/// `message` with the manager's bearer token.
-pub fn with_token<T>(message: T) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    if let Ok(value) = format!("Bearer {BEARER}").parse() {
-        request.metadata_mut().insert("authorization", value);
-    }
-    request
+    map_bench::system::caller(MANAGER_ID, "DEP01", &[("ams", "manager")])
 }
 
 /// AMS's domain over `db` as `map serve ams` builds it (system clock,
@@ -99,81 +60,16 @@ pub fn domain(db: &Db) -> (Categories, Assets) {
     )
 }
 
-/// AMS's real gRPC server on 127.0.0.1:0, stopped by [`Served::stop`].
-#[derive(Debug)]
-pub struct Served {
-    /// Where it listens.
-    pub addr: SocketAddr,
-    /// One connection to it.
-    pub channel: Channel,
-    stop: tokio::sync::oneshot::Sender<()>,
-    serving: tokio::task::JoinHandle<Result<(), map_kit::server::ServeError>>,
-}
-
-impl Served {
-    /// Starts the server over `db`, its callers validated as [`manager`].
-    pub async fn start(db: &Db) -> BenchResult<Served> {
-        let (categories, assets) = domain(db);
-        let server = grpc_server(
-            categories,
-            assets,
-            Arc::new(OneManager(Arc::new(manager()))),
-        );
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serving = tokio::spawn(server.serve(listener, async {
-            let _ = stopped.await;
-        }));
-        let channel = Channel::from_shared(format!("http://{addr}"))?
-            .tcp_nodelay(true)
-            .connect()
-            .await?;
-        Ok(Served {
-            addr,
-            channel,
-            stop,
-            serving,
-        })
-    }
-
-    /// Stops the server and waits for it.
-    pub async fn stop(self) {
-        let _ = self.stop.send(());
-        let _ = self.serving.await;
-    }
-}
-
-/// The ceiling of anything that commits a row per call, as
-/// `map bench next-assignee` measures it: one `INSERT` of a fresh row per
-/// transaction, on a table of its own in `db`, driven by `load`.
-pub async fn insert_ceiling(db: &Db, load: &LoadOptions) -> Result<Report, DbErr> {
-    db.conn()
-        .execute_unprepared("CREATE TABLE bench_insert (id VARCHAR(36) PRIMARY KEY)")
-        .await?;
-    let pool = db.clone();
-    let report = run_load(
-        "insert ceiling (one row per transaction)",
-        load,
-        move |_| {
-            let db = pool.clone();
-            async move {
-                let txn = db.begin_write().await?;
-                txn.execute_raw(Statement::from_sql_and_values(
-                    db.backend(),
-                    "INSERT INTO bench_insert (id) VALUES ($1)",
-                    [uuid::Uuid::now_v7().to_string().into()],
-                ))
-                .await?;
-                txn.commit().await
-            }
-        },
-    )
-    .await;
-    db.conn()
-        .execute_unprepared("DROP TABLE bench_insert")
-        .await?;
-    Ok(report)
+/// AMS's real gRPC server over `db` on 127.0.0.1:0, its callers validated
+/// as [`manager`].
+pub async fn serve(db: &Db) -> BenchResult<Served> {
+    let (categories, assets) = domain(db);
+    Served::start(grpc_server(
+        categories,
+        assets,
+        Arc::new(OneCaller::new(manager())),
+    ))
+    .await
 }
 
 /// Departments of the synthetic register: `DEP01` … `DEP20`.
@@ -344,35 +240,4 @@ pub async fn fill_assets(db: &Db, from: u64, to: u64, fill: Fill) -> Result<(), 
             .await?;
     }
     Ok(())
-}
-
-/// "met" or "NOT met".
-pub fn verdict(met: bool) -> &'static str {
-    if met { "met" } else { "NOT met" }
-}
-
-/// A small deterministic generator (SplitMix64) for the synthetic data and
-/// the callers' picks: no dependency, the same file for the same seed.
-#[derive(Debug, Clone)]
-pub struct Mix(u64);
-
-impl Mix {
-    /// Seeded with `seed`.
-    pub fn new(seed: u64) -> Mix {
-        Mix(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (`n` ≥ 1).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n.max(1)
-    }
 }
