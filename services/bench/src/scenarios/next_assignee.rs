@@ -23,7 +23,6 @@ use std::{
 use map_auth::{Auth, AuthSettings, Keyset, users::NewUser};
 use map_contracts::auth::v1::{NextAssigneeRequest, auth_service_client::AuthServiceClient};
 use map_kit::authn::RoleRef;
-use sea_orm::{ConnectionTrait as _, Statement};
 use secrecy::ExposeSecret as _;
 use tokio::{net::TcpListener, sync::oneshot};
 use tonic::metadata::MetadataValue;
@@ -164,31 +163,7 @@ pub async fn run(opts: &LoadOptions, args: &NextAssigneeArgs) -> Result<Vec<Repo
 /// One single-row insert per transaction, on a database of its own.
 async fn insert_ceiling(opts: &LoadOptions, server: Option<&str>) -> Result<Report, BoxError> {
     let bench_db = BenchDb::create(server).await.map_err(|e| e.to_string())?;
-    bench_db
-        .db
-        .conn()
-        .execute_unprepared("CREATE TABLE bench_insert (id VARCHAR(36) PRIMARY KEY)")
-        .await?;
-    let db = bench_db.db.clone();
-    let report = run_load(
-        "insert ceiling (one row per transaction)",
-        opts,
-        move |_| {
-            let db = db.clone();
-            async move {
-                let txn = db.begin_write().await?;
-                let backend = txn.get_database_backend();
-                txn.execute_raw(Statement::from_sql_and_values(
-                    backend,
-                    "INSERT INTO bench_insert (id) VALUES ($1)",
-                    [uuid::Uuid::now_v7().to_string().into()],
-                ))
-                .await?;
-                txn.commit().await
-            }
-        },
-    )
-    .await;
+    let report = crate::system::insert_ceiling(&bench_db.db, opts).await;
     bench_db.remove().await;
-    Ok(report)
+    Ok(report?)
 }
