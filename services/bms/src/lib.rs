@@ -13,11 +13,14 @@
 //!   carry the whole expense and its version;
 //! - [`bookings`]: the worker's bookings of AMS purchases, maintenance and
 //!   cost corrections, once per AMS transaction, never refused;
+//! - `bench` (feature `bench`): `map bench budget-expenses`;
 //! - [`entity`]: the sea-orm entities of BMS's tables;
 //! - [`grpc`]: the tonic adapter and its access policy;
 //! - [`BmsError`]: the domain's errors.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod bookings;
 pub mod budgets;
 pub mod entity;

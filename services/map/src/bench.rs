@@ -80,6 +80,16 @@ pub enum Scenario {
         #[command(flatten)]
         args: map_ams::bench::asset_list::AssetListArgs,
     },
+    /// BMS expenses racing onto a few STOP budget lines on PostgreSQL, with
+    /// room to spare and then at their limits (beside single-row insert
+    /// transactions in the same run), then every line checked against its
+    /// ledger for overspending.
+    BudgetExpenses {
+        #[command(flatten)]
+        load: LoadOptions,
+        #[command(flatten)]
+        args: map_bms::bench::budget_expenses::BudgetExpensesArgs,
+    },
     /// Business-time deadlines (500 business hours, 50 holidays, a DST
     /// zone): the fast arithmetic beside its brute-force oracle.
     SlaCalendar {
@@ -181,6 +191,17 @@ pub async fn run(scenario: Scenario) -> anyhow::Result<()> {
         Scenario::AssetList { load, args } => {
             let db = ams_db(&args.database_server).await?;
             let reports = map_ams::bench::asset_list::run(&db.db, &load, &args).await;
+            db.remove().await;
+            for report in reports.map_err(|e| anyhow::anyhow!("{e}"))? {
+                report.print(load.json);
+            }
+        }
+        Scenario::BudgetExpenses { load, args } => {
+            let db = scenarios::bench_db::BenchDb::create(Some(&args.database_server))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            map_kit::db::migrate::<map_migrations::bms::Migrator>(&db.url).await?;
+            let reports = map_bms::bench::budget_expenses::run(&db.db, &load, &args).await;
             db.remove().await;
             for report in reports.map_err(|e| anyhow::anyhow!("{e}"))? {
                 report.print(load.json);
