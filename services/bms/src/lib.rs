@@ -13,6 +13,9 @@
 //!   carry the whole expense and its version;
 //! - [`bookings`]: the worker's bookings of AMS purchases, maintenance and
 //!   cost corrections, once per AMS transaction, never refused;
+//! - [`reports`]: budget reports of a fiscal year — lines, department and
+//!   currency totals, months against a straight-line plan — read from one
+//!   snapshot, and the same as formula-safe CSV files;
 //! - `bench` (feature `bench`): `map bench budget-expenses`;
 //! - [`entity`]: the sea-orm entities of BMS's tables;
 //! - [`grpc`]: the tonic adapter and its access policy;
@@ -29,6 +32,7 @@ pub mod expenses;
 pub mod fiscal_years;
 pub mod grpc;
 pub mod lines;
+pub mod reports;
 
 pub use error::BmsError;
 pub use grpc::grpc_server;

@@ -234,6 +234,7 @@ pub async fn run(
         FiscalYears::new(db.clone(), Clock::system(), pager.clone()),
         Budgets::new(db.clone(), Clock::system(), pager.clone()),
         Expenses::new(db.clone(), Clock::system(), pager),
+        crate::reports::Reports::new(db.clone(), Clock::system()),
         Arc::new(OneCaller::new(finance_head())),
     ))
     .await?;

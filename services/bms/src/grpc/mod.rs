@@ -1,16 +1,18 @@
-//! The tonic adapter: BudgetService and ExpenseService behind map-kit's
-//! authentication layer and their access policies ([`policy`]).
-//! ProposalService, ApprovalPolicyService and ReportService are listed as
+//! The tonic adapter: BudgetService, ExpenseService and ReportService
+//! behind map-kit's authentication layer and their access policies
+//! ([`policy`]). ProposalService and ApprovalPolicyService are listed as
 //! scaffolds (UNIMPLEMENTED naming BMS) until they land.
 
 mod budget_api;
 mod expense_api;
 pub mod policy;
+mod report_api;
 
 use std::sync::Arc;
 
 use map_contracts::bms::v1::{
     budget_service_server::BudgetServiceServer, expense_service_server::ExpenseServiceServer,
+    report_service_server::ReportServiceServer,
 };
 use map_kit::{
     System,
@@ -20,8 +22,9 @@ use map_kit::{
 
 pub use budget_api::BudgetApi;
 pub use expense_api::ExpenseApi;
+pub use report_api::{DOWNLOAD_CHUNK, ReportApi};
 
-use crate::{budgets::Budgets, expenses::Expenses, fiscal_years::FiscalYears};
+use crate::{budgets::Budgets, expenses::Expenses, fiscal_years::FiscalYears, reports::Reports};
 
 /// BMS's gRPC server, its callers validated by `validator` (Auth's
 /// ValidateToken, cached). The binary adds TLS, readiness and the drain.
@@ -29,6 +32,7 @@ pub fn grpc_server(
     fiscal_years: FiscalYears,
     budgets: Budgets,
     expenses: Expenses,
+    reports: Reports,
     validator: Arc<dyn Validator>,
 ) -> GrpcServer {
     GrpcServer::new("bms")
@@ -40,6 +44,11 @@ pub fn grpc_server(
         .add_service(Authenticated::new(
             ExpenseServiceServer::new(ExpenseApi::new(expenses)),
             &policy::EXPENSE_SERVICE,
+            validator.clone(),
+        ))
+        .add_service(Authenticated::new(
+            ReportServiceServer::new(ReportApi::new(reports)),
+            &policy::REPORT_SERVICE,
             validator,
         ))
         .scaffold(System::Bms)

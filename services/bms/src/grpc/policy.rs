@@ -1,7 +1,8 @@
 //! Who may call each RPC of BMS that is served: one table per service,
 //! enforced by map-kit's authentication layer in front of the handlers.
 //! Deny by default: an RPC missing here is refused. Finance heads own
-//! fiscal years, budgets, transfers and expenses; every BMS role reads.
+//! fiscal years, budgets, transfers and expenses; every BMS role reads;
+//! viewers, approvers and finance heads read the budget reports.
 
 use map_kit::{
     System,
@@ -12,6 +13,12 @@ use map_kit::{
 const READ: Access = Access::AnyRole(&[
     (System::Bms, "viewer"),
     (System::Bms, "requester"),
+    (System::Bms, "approver"),
+    (System::Bms, "finance_head"),
+]);
+/// Who reads budget reports.
+const REPORTS: Access = Access::AnyRole(&[
+    (System::Bms, "viewer"),
     (System::Bms, "approver"),
     (System::Bms, "finance_head"),
 ]);
@@ -43,5 +50,15 @@ pub static EXPENSE_SERVICE: Policy = Policy {
         ("ListExpenses", READ),
         ("VoidExpense", FINANCE_HEAD),
         ("AssignExpense", FINANCE_HEAD),
+    ],
+};
+
+/// `map.bms.v1.ReportService`.
+pub static REPORT_SERVICE: Policy = Policy {
+    service: "map.bms.v1.ReportService",
+    methods: &[
+        ("GetBudgetReport", REPORTS),
+        ("ExportBudgetReport", REPORTS),
+        ("DownloadBudgetReport", REPORTS),
     ],
 };

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use map_bms::{budgets::Budgets, expenses::Expenses, fiscal_years::FiscalYears};
+use map_bms::{budgets::Budgets, expenses::Expenses, fiscal_years::FiscalYears, reports::Reports};
 use map_contracts::{
     bms::v1::{
         self as pb, budget_service_client::BudgetServiceClient,
@@ -55,6 +55,7 @@ impl Fixture {
             FiscalYears::new(db.db.clone(), clock.clock(), pager.clone()),
             Budgets::new(db.db.clone(), clock.clock(), pager.clone()),
             Expenses::new(db.db.clone(), clock.clock(), pager),
+            Reports::new(db.db.clone(), clock.clock()),
             Arc::new(auth.clone()),
         ))
         .await;
@@ -195,6 +196,30 @@ impl Fixture {
                 )
             })
             .collect()
+    }
+
+    /// An expense of `amount` USD cents on `line` dated `day`, described
+    /// `description`, recorded by the finance head.
+    pub async fn spend_on(
+        &self,
+        line: &str,
+        amount: i64,
+        day: Date,
+        description: &str,
+    ) -> Result<pb::RecordExpenseResponse, tonic::Status> {
+        Ok(self
+            .expenses()
+            .await
+            .record_expense(self.finance.request(pb::RecordExpenseRequest {
+                budget_line_id: line.into(),
+                amount: Some(usd(amount)),
+                description: description.into(),
+                request_id: uuid::Uuid::now_v7().to_string(),
+                expense_date: Some(day),
+                ..Default::default()
+            }))
+            .await?
+            .into_inner())
     }
 
     /// The threshold notices, oldest first.

@@ -1,6 +1,6 @@
-//! Budget management: its migrator and its API — BudgetService and
-//! ExpenseService, with callers validated by Auth (ProposalService,
-//! ApprovalPolicyService and ReportService are listed as scaffolds until
+//! Budget management: its migrator and its API — BudgetService,
+//! ExpenseService and ReportService, with callers validated by Auth
+//! (ProposalService and ApprovalPolicyService are listed as scaffolds until
 //! they land). Its worker keeps the directory of Auth's users and
 //! departments and books AMS's purchases, maintenance and cost corrections
 //! (`bms.asset-expenses`).
@@ -13,6 +13,7 @@ use map_bms::{
     budgets::Budgets,
     expenses::Expenses,
     fiscal_years::FiscalYears,
+    reports::Reports,
 };
 use map_kit::{
     System,
@@ -33,6 +34,7 @@ pub(super) static MODULE: Module = Module {
         let fiscal_years = FiscalYears::new(api.db.clone(), Clock::system(), pager.clone());
         let budgets = Budgets::new(api.db.clone(), Clock::system(), pager.clone());
         let expenses = Expenses::new(api.db.clone(), Clock::system(), pager);
+        let reports = Reports::new(api.db.clone(), Clock::system());
         let validator = Arc::new(Authenticator::connect_lazy(
             auth_url,
             CacheConfig::default(),
@@ -41,6 +43,7 @@ pub(super) static MODULE: Module = Module {
             fiscal_years,
             budgets,
             expenses,
+            reports,
             validator,
         ))
     },
