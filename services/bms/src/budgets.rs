@@ -828,17 +828,15 @@ impl Budgets {
         let cursor: Option<TransferAfter> =
             self.pager.open("transfers", &filters, &r.page_token)?;
         use budget_transfers::Column as T;
-        let sort = match order {
-            TransferOrder::Newest => Sort::default()
-                .key(T::CreatedAt.into_expr(), Direction::Descending)
-                .key(T::Id.into_expr(), Direction::Descending),
-            TransferOrder::Oldest => Sort::default()
-                .key(T::CreatedAt.into_expr(), Direction::Ascending)
-                .key(T::Id.into_expr(), Direction::Ascending),
-            TransferOrder::Largest => Sort::default()
-                .key(T::AmountMinor.into_expr(), Direction::Descending)
-                .key(T::Id.into_expr(), Direction::Descending),
+        // Every order is one key and the id, both in one direction.
+        let (key, direction) = match order {
+            TransferOrder::Newest => (T::CreatedAt, Direction::Descending),
+            TransferOrder::Oldest => (T::CreatedAt, Direction::Ascending),
+            TransferOrder::Largest => (T::AmountMinor, Direction::Descending),
         };
+        let sort = Sort::default()
+            .key(key.into_expr(), direction)
+            .key(T::Id.into_expr(), direction);
         let conn = self.db.conn();
         let mut q = sort.order(budget_transfers::Entity::find());
         if !r.budget_id.is_empty() {

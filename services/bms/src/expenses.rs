@@ -866,46 +866,20 @@ impl Expenses {
             None => None,
         };
         use expenses::Column as E;
-        let (sort, filters_key) = match order {
-            Order::Newest => (
-                Sort::default()
-                    .key(E::RecordedAt.into_expr(), Direction::Descending)
-                    .key(E::Id.into_expr(), Direction::Descending),
-                order,
-            ),
-            Order::Oldest => (
-                Sort::default()
-                    .key(E::RecordedAt.into_expr(), Direction::Ascending)
-                    .key(E::Id.into_expr(), Direction::Ascending),
-                order,
-            ),
-            Order::DateDesc => (
-                Sort::default()
-                    .key(E::ExpenseDate.into_expr(), Direction::Descending)
-                    .key(E::Id.into_expr(), Direction::Descending),
-                order,
-            ),
-            Order::DateAsc => (
-                Sort::default()
-                    .key(E::ExpenseDate.into_expr(), Direction::Ascending)
-                    .key(E::Id.into_expr(), Direction::Ascending),
-                order,
-            ),
-            Order::AmountDesc => (
-                Sort::default()
-                    .key(E::AmountMinor.into_expr(), Direction::Descending)
-                    .key(E::Id.into_expr(), Direction::Descending),
-                order,
-            ),
-            Order::AmountAsc => (
-                Sort::default()
-                    .key(E::AmountMinor.into_expr(), Direction::Ascending)
-                    .key(E::Id.into_expr(), Direction::Ascending),
-                order,
-            ),
+        // Every order is one key and the id, both in one direction.
+        let (key, direction) = match order {
+            Order::Newest => (E::RecordedAt, Direction::Descending),
+            Order::Oldest => (E::RecordedAt, Direction::Ascending),
+            Order::DateDesc => (E::ExpenseDate, Direction::Descending),
+            Order::DateAsc => (E::ExpenseDate, Direction::Ascending),
+            Order::AmountDesc => (E::AmountMinor, Direction::Descending),
+            Order::AmountAsc => (E::AmountMinor, Direction::Ascending),
         };
+        let sort = Sort::default()
+            .key(key.into_expr(), direction)
+            .key(E::Id.into_expr(), direction);
         let filters = (
-            filters_key,
+            order,
             &r.budget_id,
             &r.budget_line_id,
             &statuses,
