@@ -36,7 +36,7 @@ use sea_orm::{
 use crate::{
     BmsError,
     entity::{budget_lines, budgets, expenses},
-    expenses::{Expense, by_source, new_row, publish, status, stored_flags},
+    expenses::{Expense, Placement, by_source, new_row, publish, status, stored_flags},
     fiscal_years,
     lines::{self, Cause, Delta, Guard, Mode},
 };
@@ -196,7 +196,9 @@ impl Bookings {
             held(&mut row);
             flags.push(pb::ExpenseFlag::NoFiscalYear);
             detail.push(format!("no fiscal year holds {}", x.expense_date));
-            return self.insert(txn, row, &flags, &detail).await;
+            return self
+                .insert(txn, row, &flags, &detail, &Placement::default())
+                .await;
         };
         let Some(budget) = budgets::Entity::find()
             .filter(budgets::Column::FiscalYearId.eq(year.id.clone()))
@@ -207,7 +209,9 @@ impl Bookings {
             held(&mut row);
             flags.push(pb::ExpenseFlag::NoBudget);
             detail.push(format!("no {} budget for {}", year.name, x.department_code));
-            return self.insert(txn, row, &flags, &detail).await;
+            return self
+                .insert(txn, row, &flags, &detail, &Placement::default())
+                .await;
         };
         if budget.currency != x.currency {
             held(&mut row);
@@ -216,7 +220,9 @@ impl Bookings {
                 "the amount is in {}, the {} budget of {} in {}",
                 x.currency, year.name, x.department_code, budget.currency
             ));
-            return self.insert(txn, row, &flags, &detail).await;
+            return self
+                .insert(txn, row, &flags, &detail, &Placement::default())
+                .await;
         }
         let taken = lines::take_budget(txn, &budget.id, "budget_etag", "", now).await?;
         // Where it should go: a correction to its purchase's line, anything
@@ -308,7 +314,8 @@ impl Bookings {
         row.budget_id = Set(budget.id.clone());
         row.budget_line_id = Set(applied.line.id.clone());
         row.fiscal_year_id = Set(year.id.clone());
-        self.insert(txn, row, &flags, &detail).await
+        let placement = Placement::on(&applied.line, &year.name);
+        self.insert(txn, row, &flags, &detail, &placement).await
     }
 
     async fn insert(
@@ -317,13 +324,20 @@ impl Bookings {
         mut row: expenses::ActiveModel,
         flags: &[pb::ExpenseFlag],
         detail: &[String],
+        placement: &Placement,
     ) -> Result<Expense, BmsError> {
         row.flags = Set(stored_flags(flags));
         row.flag_detail = Set(detail.join("; "));
         let expense = row.insert(txn).await?;
-        publish(txn, &self.outbox, &expense, "bms.expense.recorded", |s| {
-            ev::BmsExpenseRecorded { expense: Some(s) }
-        })
+        publish(
+            txn,
+            &self.outbox,
+            &expense,
+            placement,
+            None,
+            "bms.expense.recorded",
+            |s| ev::BmsExpenseRecorded { expense: Some(s) },
+        )
         .await?;
         tracing::info!(
             expense = %expense.id,

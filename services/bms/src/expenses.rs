@@ -100,36 +100,54 @@ fn money(amount_minor: i64, currency: &str) -> Option<Money> {
     })
 }
 
-/// What an expense's line says about it: its category and whether it is
-/// the unallocated line.
+/// Where an expense is booked, as its wire form and its events name it:
+/// its line's category, account code and description, and its fiscal
+/// year's name (all empty while it is held on no line). A command builds it
+/// from the line and budget it holds; a listing reads it ([`Placement::read`]).
 #[derive(Debug, Clone, Default)]
-pub struct LineFacts {
+pub struct Placement {
     /// The line's category code; empty on the unallocated line.
     pub category_code: String,
     /// Whether it is the unallocated line.
     pub unallocated: bool,
     /// The line's description.
     pub description: String,
+    /// The line's account code.
+    pub account_code: String,
+    /// The name of the line's budget's fiscal year.
+    pub fiscal_year_name: String,
 }
 
-impl LineFacts {
-    /// The facts of `line`.
-    pub fn of(line: &lines::Line) -> LineFacts {
-        LineFacts {
+impl Placement {
+    /// On `line` of a budget of `fiscal_year_name`.
+    pub fn on(line: &lines::Line, fiscal_year_name: &str) -> Placement {
+        Placement {
             category_code: line.category_code.clone(),
             unallocated: line.unallocated,
             description: line.description.clone(),
+            account_code: line.account_code.clone(),
+            fiscal_year_name: fiscal_year_name.to_owned(),
         }
+    }
+
+    /// The placement of `e`, read in `conn`.
+    pub async fn read<C: ConnectionTrait>(conn: &C, e: &Expense) -> Result<Placement, BmsError> {
+        if e.budget_line_id.is_empty() {
+            return Ok(Placement::default());
+        }
+        let line = lines::find(conn, &e.budget_line_id).await?;
+        let year = fiscal_years::find(conn, &e.fiscal_year_id).await?;
+        Ok(Placement::on(&line, &year.name))
     }
 }
 
 /// The expense on the wire.
-pub fn to_proto(e: &Expense, line: &LineFacts) -> pb::Expense {
+pub fn to_proto(e: &Expense, line: &Placement) -> pb::Expense {
     pb::Expense {
         id: e.id.clone(),
         budget_id: e.budget_id.clone(),
         budget_line_id: e.budget_line_id.clone(),
-        account_code: String::new(),
+        account_code: line.account_code.clone(),
         amount: money(e.amount_minor, &e.currency),
         description: e.description.clone(),
         source: e.source.clone(),
@@ -164,48 +182,40 @@ pub fn to_proto(e: &Expense, line: &LineFacts) -> pb::Expense {
     }
 }
 
-/// The facts of `e`'s line (none while unassigned), read in `conn`, with
-/// its account code set on `wire`.
-pub async fn line_facts<C: ConnectionTrait>(
-    conn: &C,
-    e: &Expense,
-) -> Result<(LineFacts, String), BmsError> {
-    if e.budget_line_id.is_empty() {
-        return Ok((LineFacts::default(), String::new()));
-    }
-    let line = lines::find(conn, &e.budget_line_id).await?;
-    Ok((LineFacts::of(&line), line.account_code))
-}
-
-/// `e` on the wire, its line read in `conn`.
+/// `e` on the wire, where it is booked read in `conn`.
 pub async fn wire<C: ConnectionTrait>(conn: &C, e: &Expense) -> Result<pb::Expense, BmsError> {
-    let (facts, account_code) = line_facts(conn, e).await?;
-    Ok(pb::Expense {
-        account_code,
-        ..to_proto(e, &facts)
-    })
+    Ok(to_proto(e, &Placement::read(conn, e).await?))
 }
 
-/// Publishes `e` (the whole expense, its version) as `event_type`, with
-/// the event's extra fields from `wrap`.
+/// The person or key who did something, as events name them.
+pub fn actor_ref(p: &Principal) -> ev::UserRef {
+    ev::UserRef {
+        user_id: p.id.clone(),
+        display_name: p.display_name.clone(),
+        email: p.email.clone(),
+    }
+}
+
+/// Publishes `e` (the whole expense, its version) booked at `placement`
+/// as `event_type`, with the event's extra fields from `wrap`. The people
+/// it names are looked up in the directory unless `actor` is one of them.
 pub async fn publish<M: prost::Name>(
     txn: &DatabaseTransaction,
     outbox: &Outbox,
     e: &Expense,
+    placement: &Placement,
+    actor: Option<&ev::UserRef>,
     event_type: &'static str,
     wrap: impl FnOnce(ev::ExpenseSnapshot) -> M,
 ) -> Result<(), BmsError> {
-    let (facts, account_code) = line_facts(txn, e).await?;
-    let fiscal_year_name = if e.fiscal_year_id.is_empty() {
-        String::new()
-    } else {
-        fiscal_years::find(txn, &e.fiscal_year_id).await?.name
-    };
     let user = |id: &str| {
         let id = id.to_owned();
+        let known = actor.filter(|a| a.user_id == id).cloned();
         async move {
             if id.is_empty() {
                 Ok::<_, BmsError>(None)
+            } else if known.is_some() {
+                Ok(known)
             } else {
                 Ok(Some(directory::read::user_ref(txn, &id).await?))
             }
@@ -225,13 +235,13 @@ pub async fn publish<M: prost::Name>(
         description: e.description.clone(),
         budget_id: e.budget_id.clone(),
         budget_line_id: e.budget_line_id.clone(),
-        account_code,
-        category_code: facts.category_code,
-        line_description: facts.description,
-        unallocated: facts.unallocated,
+        account_code: placement.account_code.clone(),
+        category_code: placement.category_code.clone(),
+        line_description: placement.description.clone(),
+        unallocated: placement.unallocated,
         department_code: e.department_code.clone(),
         fiscal_year_id: e.fiscal_year_id.clone(),
-        fiscal_year_name,
+        fiscal_year_name: placement.fiscal_year_name.clone(),
         source_system: e.source_system.clone(),
         source: e.source.clone(),
         source_ref: e.source_ref.clone(),
@@ -517,12 +527,20 @@ impl Expenses {
             row.flag_detail = Set("it left its line overspent".into());
         }
         let expense = row.insert(&txn).await?;
-        publish(&txn, &self.outbox, &expense, "bms.expense.recorded", |s| {
-            ev::BmsExpenseRecorded { expense: Some(s) }
-        })
+        let placement = Placement::on(&line, &taken.fiscal_year.name);
+        let actor_ref = actor_ref(actor);
+        publish(
+            &txn,
+            &self.outbox,
+            &expense,
+            &placement,
+            Some(&actor_ref),
+            "bms.expense.recorded",
+            |s| ev::BmsExpenseRecorded { expense: Some(s) },
+        )
         .await?;
         let response = pb::RecordExpenseResponse {
-            expense: Some(wire(&txn, &expense).await?),
+            expense: Some(to_proto(&expense, &placement)),
             duplicate: false,
             budget_line: Some(lines::to_proto(&line, &taken.budget.currency)),
             threshold_crossed: crossed,
@@ -561,6 +579,7 @@ impl Expenses {
         }
         let now = self.clock.now();
         let mut line_after = None;
+        let mut placement = Placement::default();
         if expense.status == status::RECORDED {
             let taken = lines::take_budget(&txn, &expense.budget_id, "etag", "", now).await?;
             let cause = Cause {
@@ -583,6 +602,7 @@ impl Expenses {
             .await?
             .ok_or(BmsError::NotFound("budget line"))?;
             line_after = Some(lines::to_proto(&applied.line, &taken.budget.currency));
+            placement = Placement::on(&applied.line, &taken.fiscal_year.name);
         }
         let done = expenses::Entity::update_many()
             .set(expenses::ActiveModel {
@@ -602,20 +622,23 @@ impl Expenses {
         }
         let voided = find(&txn, &expense.id).await?;
         let previous = status_to_proto(&expense.status);
-        publish(&txn, &self.outbox, &voided, "bms.expense.voided", |s| {
-            ev::BmsExpenseVoided {
+        let actor_ref = actor_ref(actor);
+        publish(
+            &txn,
+            &self.outbox,
+            &voided,
+            &placement,
+            Some(&actor_ref),
+            "bms.expense.voided",
+            |s| ev::BmsExpenseVoided {
                 expense: Some(s),
-                actor: Some(ev::UserRef {
-                    user_id: actor.id.clone(),
-                    display_name: actor.display_name.clone(),
-                    email: actor.email.clone(),
-                }),
+                actor: Some(actor_ref.clone()),
                 previous_status: previous as i32,
-            }
-        })
+            },
+        )
         .await?;
         let response = pb::VoidExpenseResponse {
-            expense: Some(wire(&txn, &voided).await?),
+            expense: Some(to_proto(&voided, &placement)),
             budget_line: line_after,
         };
         key.record(&txn, &response, now).await?;
@@ -791,21 +814,25 @@ impl Expenses {
         }
         let assigned = find(&txn, &expense.id).await?;
         let previous_line_id = expense.budget_line_id.clone();
-        publish(&txn, &self.outbox, &assigned, "bms.expense.assigned", |s| {
-            ev::BmsExpenseAssigned {
+        let placement = Placement::on(&applied.line, &target_taken.fiscal_year.name);
+        let actor_ref = actor_ref(actor);
+        publish(
+            &txn,
+            &self.outbox,
+            &assigned,
+            &placement,
+            Some(&actor_ref),
+            "bms.expense.assigned",
+            |s| ev::BmsExpenseAssigned {
                 expense: Some(s),
                 previous_budget_line_id: previous_line_id,
-                actor: Some(ev::UserRef {
-                    user_id: actor.id.clone(),
-                    display_name: actor.display_name.clone(),
-                    email: actor.email.clone(),
-                }),
+                actor: Some(actor_ref.clone()),
                 note: r.note.trim().to_owned(),
-            }
-        })
+            },
+        )
         .await?;
         let response = pb::AssignExpenseResponse {
-            expense: Some(wire(&txn, &assigned).await?),
+            expense: Some(to_proto(&assigned, &placement)),
             budget_line: Some(lines::to_proto(&applied.line, &target_budget.currency)),
             previous_budget_line: previous_line,
         };
