@@ -175,7 +175,13 @@ async fn a_stop_line_refuses_an_overspend_and_a_warn_line_flags_it() {
     assert_eq!(snapshot.fiscal_year_name, "FY2026");
     assert_eq!(snapshot.amount.unwrap().amount_minor, 50_001);
     assert_eq!(snapshot.flags, [ev::ExpenseFlag::Overspent as i32]);
-    assert_eq!(snapshot.recorded_by.unwrap().display_name, "Fiona Finance");
+    // The recorder as they signed in.
+    let finance = fx.finance.principal.as_ref().unwrap();
+    let recorded_by = snapshot.recorded_by.unwrap();
+    assert_eq!(
+        (recorded_by.user_id.as_str(), recorded_by.display_name.as_str()),
+        (finance.id.as_str(), finance.display_name.as_str())
+    );
 
     // The budget's version counted every change of its lines.
     let after = fx.get_budget(&budget.id).await;
