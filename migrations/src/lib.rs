@@ -89,6 +89,7 @@ migrator!(
     crate::directory::Migration,
     crate::requests::Migration,
     crate::bms_schema::Budgets,
+    crate::bms_schema::FlaggedExpenses,
 );
 migrator!(
     /// Ticket tracking's database.

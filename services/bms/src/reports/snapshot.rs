@@ -185,8 +185,10 @@ async fn read_in(
             None => q,
         }
     };
+    // The partial index `expenses_flagged`'s predicate, as a literal: a
+    // cached (generic) plan cannot prove it from bound values.
     let flagged: HashMap<String, i64> = recorded(expenses::Entity::find())
-        .filter(expenses::Column::Flags.ne(""))
+        .filter(Expr::cust("status = 'recorded' AND flags <> ''"))
         .select_only()
         .column(expenses::Column::BudgetLineId)
         .column_as(Expr::cust("COUNT(*)"), "flagged")
