@@ -190,18 +190,14 @@ pub async fn take_budget(
         check_etag(System::Bms, etag_field, etag, budget.version)?;
         update = update.filter(budgets::Column::Version.eq(budget.version));
     }
-    let done = update.exec(txn).await?;
-    if done.rows_affected != 1 {
+    // The budget as updated, in the same statement (`RETURNING`).
+    let Some(budget) = update.exec_with_returning(txn).await?.pop() else {
         return Err(if etag.is_empty() {
             BmsError::NotFound("budget")
         } else {
             BmsError::EtagMismatch
         });
-    }
-    let budget = budgets::Entity::find_by_id(budget_id.to_owned())
-        .one(txn)
-        .await?
-        .ok_or(BmsError::NotFound("budget"))?;
+    };
     let fiscal_year = fiscal_years::Entity::find_by_id(budget.fiscal_year_id.clone())
         .one(txn)
         .await?
@@ -303,10 +299,10 @@ pub async fn apply(
             _ => update.filter(fits),
         };
     }
-    if update.exec(txn).await?.rows_affected != 1 {
+    // The line as updated, in the same statement (`RETURNING`).
+    let Some(line) = update.exec_with_returning(txn).await?.pop() else {
         return Ok(None);
-    }
-    let line = find(txn, line_id).await?;
+    };
     Ok(Some(announce(txn, outbox, taken, line, cause).await?))
 }
 
