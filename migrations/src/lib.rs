@@ -19,6 +19,7 @@ mod ams_schema;
 mod auth_schema;
 #[path = "bms/mod.rs"]
 mod bms_schema;
+mod columns;
 mod counters;
 mod directory;
 #[path = "hdts/mod.rs"]
@@ -71,6 +72,7 @@ migrator!(
     crate::auth_schema::Departments,
     crate::auth_schema::RoundRobinPicks,
     crate::auth_schema::HdtsAdmin,
+    crate::auth_schema::BmsAdmin,
 );
 migrator!(
     /// Asset management's database.
@@ -90,6 +92,7 @@ migrator!(
     crate::requests::Migration,
     crate::bms_schema::Budgets,
     crate::bms_schema::FlaggedExpenses,
+    crate::bms_schema::Proposals,
 );
 migrator!(
     /// Ticket tracking's database.

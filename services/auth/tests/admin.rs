@@ -464,7 +464,11 @@ async fn roles_systems_and_paging() {
         }
         token = page.next_page_token;
     }
-    assert_eq!(all.len(), 15, "the seeded roles (m0002) and hdts:admin (m0005)");
+    assert_eq!(
+        all.len(),
+        16,
+        "the seeded roles (m0002), hdts:admin (m0005) and bms:admin (m0006)"
+    );
     let mut sorted = all.clone();
     sorted.sort();
     assert_eq!(all, sorted);

@@ -34,6 +34,7 @@ use crate::{
     entity::{budgets, expenses},
     fiscal_years,
     lines::{self, Applied, Cause, Delta, Guard, Mode, Taken},
+    proposals::spending,
 };
 
 /// An expense as stored.
@@ -461,11 +462,6 @@ impl Expenses {
             });
         }
         let line = lines::find(&txn, &r.budget_line_id).await?;
-        if !r.proposal_id.is_empty() {
-            // Spending requests arrive with the proposals of this issue's
-            // second part; until then no proposal exists.
-            return Err(BmsError::NotFound("proposal"));
-        }
         let now = self.clock.now();
         let taken =
             lines::take_budget(&txn, &line.budget_id, "budget_etag", &r.budget_etag, now).await?;
@@ -484,6 +480,15 @@ impl Expenses {
                 ),
             ));
         }
+        // An expense of a spending request takes what it can of the
+        // request's commitment on the line (the budget is taken, so no
+        // racing expense takes it too).
+        let commitment = if r.proposal_id.is_empty() {
+            None
+        } else {
+            Some(spending::commitment(&txn, &r.proposal_id, &line.id, amount.amount_minor).await?)
+        };
+        let covered = commitment.as_ref().map_or(0, |c| c.covered);
         let id = uuid::Uuid::now_v7().to_string();
         let cause = Cause {
             kind: ev::ThresholdCause::Expense,
@@ -491,6 +496,7 @@ impl Expenses {
         };
         let delta = Delta {
             spent: amount.amount_minor,
+            committed: -covered,
             ..Delta::default()
         };
         let Some(Applied { line, crossed }) = lines::apply(
@@ -513,7 +519,12 @@ impl Expenses {
                 ),
             ));
         };
+        if let Some(c) = &commitment {
+            spending::take(&txn, &c.proposal_id, c.position, covered, now).await?;
+        }
         let mut row = new_row(id, amount.amount_minor, &taken.budget.currency, day, now);
+        row.proposal_id = Set(r.proposal_id.clone());
+        row.released_commitment_minor = Set(covered);
         row.budget_id = Set(taken.budget.id.clone());
         row.budget_line_id = Set(line.id.clone());
         row.department_code = Set(taken.budget.department_code.clone());
@@ -586,8 +597,21 @@ impl Expenses {
                 kind: ev::ThresholdCause::ExpenseVoided,
                 id: expense.id.clone(),
             };
+            // What it took of a spending request's commitment returns
+            // while the request is approved; after closing it stays
+            // released.
+            let back = if expense.proposal_id.is_empty() || expense.released_commitment_minor == 0 {
+                None
+            } else {
+                spending::give_back(&txn, &expense.proposal_id, &expense.budget_line_id).await?
+            };
+            let returned = back.map_or(0, |_| expense.released_commitment_minor);
+            if let Some(position) = back {
+                spending::take(&txn, &expense.proposal_id, position, -returned, now).await?;
+            }
             let delta = Delta {
                 spent: -expense.amount_minor,
+                committed: returned,
                 ..Delta::default()
             };
             let applied = lines::apply(
@@ -753,8 +777,21 @@ impl Expenses {
         };
         if expense.status == status::RECORDED {
             let old = taken_of(&expense.budget_id).ok_or(BmsError::NotFound("budget"))?;
+            // What it took of a spending request's commitment returns
+            // while the request is approved; after closing it stays
+            // released.
+            let back = if expense.proposal_id.is_empty() || expense.released_commitment_minor == 0 {
+                None
+            } else {
+                spending::give_back(&txn, &expense.proposal_id, &expense.budget_line_id).await?
+            };
+            let returned = back.map_or(0, |_| expense.released_commitment_minor);
+            if let Some(position) = back {
+                spending::take(&txn, &expense.proposal_id, position, -returned, now).await?;
+            }
             let delta = Delta {
                 spent: -expense.amount_minor,
+                committed: returned,
                 ..Delta::default()
             };
             let applied = lines::apply(

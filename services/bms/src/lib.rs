@@ -13,6 +13,9 @@
 //!   carry the whole expense and its version;
 //! - [`bookings`]: the worker's bookings of AMS purchases, maintenance and
 //!   cost corrections, once per AMS transaction, never refused;
+//! - [`proposals`]: budget increases and spending requests through an
+//!   approval chain fixed at submission from [`approval_policies`]; an
+//!   approved spending request commits its amounts until spent or closed;
 //! - [`reports`]: budget reports of a fiscal year — lines, department and
 //!   currency totals, months against a straight-line plan — read from one
 //!   snapshot, and the same as formula-safe CSV files;
@@ -22,6 +25,7 @@
 //! - [`BmsError`]: the domain's errors.
 #![forbid(unsafe_code)]
 
+pub mod approval_policies;
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod bookings;
@@ -32,6 +36,7 @@ pub mod expenses;
 pub mod fiscal_years;
 pub mod grpc;
 pub mod lines;
+pub mod proposals;
 pub mod reports;
 
 pub use error::BmsError;

@@ -220,6 +220,12 @@ pub struct Delta {
     pub transferred_in: i64,
     /// Added to transferred out.
     pub transferred_out: i64,
+    /// Added to approved increases.
+    pub increased: i64,
+    /// Added to spending requests in their approval chain.
+    pub pending: i64,
+    /// Added to budget increases in their approval chain.
+    pub pending_increase: i64,
 }
 
 /// When a change is refused.
@@ -233,6 +239,10 @@ pub enum Guard {
     /// When the change leaves spent + committed above the allocation,
     /// whatever the mode (a transfer never leaves its source overspent).
     Always,
+    /// When the line is STOP and committing this much more after the
+    /// change would leave spent + committed above the allocation (a
+    /// spending request submitted for more than a STOP line has left).
+    IfStopCould(i64),
 }
 
 /// Why a line changed, for its threshold notices.
@@ -274,24 +284,31 @@ pub async fn apply(
         (L::CommittedMinor, delta.committed),
         (L::TransferredInMinor, delta.transferred_in),
         (L::TransferredOutMinor, delta.transferred_out),
+        (L::IncreasedMinor, delta.increased),
+        (L::PendingMinor, delta.pending),
+        (L::PendingIncreaseMinor, delta.pending_increase),
     ] {
         if by != 0 {
             update = update.col_expr(column, Expr::col(column).add(by));
         }
     }
     if guard != Guard::None {
-        // used after <= allocated after
+        // used after (and what it could commit) <= allocated after
+        let could = match guard {
+            Guard::IfStopCould(more) => more,
+            _ => 0,
+        };
         let used_after = Expr::col(L::SpentMinor)
             .add(Expr::col(L::CommittedMinor))
-            .add(delta.spent + delta.committed);
+            .add(delta.spent + delta.committed + could);
         let allocated_after = Expr::col(L::BaseAllocatedMinor)
             .add(Expr::col(L::IncreasedMinor))
             .add(Expr::col(L::TransferredInMinor))
             .sub(Expr::col(L::TransferredOutMinor))
-            .add(delta.transferred_in - delta.transferred_out);
+            .add(delta.transferred_in - delta.transferred_out + delta.increased);
         let fits = used_after.lte(allocated_after);
         update = match guard {
-            Guard::IfStop => update.filter(
+            Guard::IfStop | Guard::IfStopCould(_) => update.filter(
                 sea_orm::Condition::any()
                     .add(L::ControlMode.ne(Mode::Stop.stored()))
                     .add(fits),

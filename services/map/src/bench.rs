@@ -90,6 +90,15 @@ pub enum Scenario {
         #[command(flatten)]
         args: map_bms::bench::budget_expenses::BudgetExpensesArgs,
     },
+    /// BMS's GetBudgetReport of a fiscal year of 1,000 lines on PostgreSQL
+    /// at --baseline-expenses and then --expenses recorded expenses (does
+    /// the report's cost grow with the ledger?), checked against the ledger.
+    BudgetReport {
+        #[command(flatten)]
+        load: LoadOptions,
+        #[command(flatten)]
+        args: map_bms::bench::budget_report::BudgetReportArgs,
+    },
     /// Business-time deadlines (500 business hours, 50 holidays, a DST
     /// zone): the fast arithmetic beside its brute-force oracle.
     SlaCalendar {
@@ -202,6 +211,17 @@ pub async fn run(scenario: Scenario) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             map_kit::db::migrate::<map_migrations::bms::Migrator>(&db.url).await?;
             let reports = map_bms::bench::budget_expenses::run(&db.db, &load, &args).await;
+            db.remove().await;
+            for report in reports.map_err(|e| anyhow::anyhow!("{e}"))? {
+                report.print(load.json);
+            }
+        }
+        Scenario::BudgetReport { load, args } => {
+            let db = scenarios::bench_db::BenchDb::create(Some(&args.database_server))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            map_kit::db::migrate::<map_migrations::bms::Migrator>(&db.url).await?;
+            let reports = map_bms::bench::budget_report::run(&db.db, &load, &args).await;
             db.remove().await;
             for report in reports.map_err(|e| anyhow::anyhow!("{e}"))? {
                 report.print(load.json);

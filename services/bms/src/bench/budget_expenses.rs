@@ -43,8 +43,9 @@ use sea_orm::{ConnectionTrait as _, EntityTrait as _};
 use crate::{
     budgets::Budgets,
     entity::{budget_lines, expenses},
-    expenses::{Expenses, status},
+    expenses::status,
     fiscal_years::FiscalYears,
+    grpc::Domain,
     grpc_server,
     lines::Mode,
 };
@@ -231,10 +232,7 @@ pub async fn run(
     let limited = budgets(db, count, args.limit.max(0), "L").await?;
     let pager = Pager::random();
     let served = Served::start(grpc_server(
-        FiscalYears::new(db.clone(), Clock::system(), pager.clone()),
-        Budgets::new(db.clone(), Clock::system(), pager.clone()),
-        Expenses::new(db.clone(), Clock::system(), pager),
-        crate::reports::Reports::new(db.clone(), Clock::system()),
+        Domain::new(db, &Clock::system(), &pager),
         Arc::new(OneCaller::new(finance_head())),
     ))
     .await?;

@@ -2,7 +2,10 @@
 //! enforced by map-kit's authentication layer in front of the handlers.
 //! Deny by default: an RPC missing here is refused. Finance heads own
 //! fiscal years, budgets, transfers and expenses; every BMS role reads;
-//! viewers, approvers and finance heads read the budget reports.
+//! viewers, approvers and finance heads read the budget reports;
+//! requesters propose, approvers and finance heads decide (the domain then
+//! checks the requester, the department and the chain); admins set the
+//! approval policies.
 
 use map_kit::{
     System,
@@ -22,6 +25,28 @@ const REPORTS: Access = Access::AnyRole(&[
     (System::Bms, "approver"),
     (System::Bms, "finance_head"),
 ]);
+/// Who reads approval policies.
+const READ_POLICIES: Access = Access::AnyRole(&[
+    (System::Bms, "viewer"),
+    (System::Bms, "requester"),
+    (System::Bms, "approver"),
+    (System::Bms, "finance_head"),
+    (System::Bms, "admin"),
+]);
+/// Who proposes (a finance head proposes for any department).
+const PROPOSER: Access =
+    Access::AnyRole(&[(System::Bms, "requester"), (System::Bms, "finance_head")]);
+/// Who decides a step.
+const DECIDER: Access =
+    Access::AnyRole(&[(System::Bms, "approver"), (System::Bms, "finance_head")]);
+/// Who comments: the requester, an approver, a finance head.
+const COMMENTER: Access = Access::AnyRole(&[
+    (System::Bms, "requester"),
+    (System::Bms, "approver"),
+    (System::Bms, "finance_head"),
+]);
+/// Who sets approval policies.
+const ADMIN: Access = Access::AnyRole(&[(System::Bms, "admin")]);
 /// Who changes them.
 const FINANCE_HEAD: Access = Access::AnyRole(&[(System::Bms, "finance_head")]);
 
@@ -60,5 +85,34 @@ pub static REPORT_SERVICE: Policy = Policy {
         ("GetBudgetReport", REPORTS),
         ("ExportBudgetReport", REPORTS),
         ("DownloadBudgetReport", REPORTS),
+    ],
+};
+
+/// `map.bms.v1.ProposalService`.
+pub static PROPOSAL_SERVICE: Policy = Policy {
+    service: "map.bms.v1.ProposalService",
+    methods: &[
+        ("CreateProposal", PROPOSER),
+        ("UpdateProposal", PROPOSER),
+        ("SubmitProposal", PROPOSER),
+        ("ApproveProposal", DECIDER),
+        ("RejectProposal", DECIDER),
+        ("ReturnProposal", DECIDER),
+        ("WithdrawProposal", PROPOSER),
+        ("CloseProposal", PROPOSER),
+        ("GetProposal", READ),
+        ("ListProposals", READ),
+        ("AddProposalComment", COMMENTER),
+        ("ListProposalComments", READ),
+        ("ListProposalEvents", READ),
+    ],
+};
+
+/// `map.bms.v1.ApprovalPolicyService`.
+pub static APPROVAL_POLICY_SERVICE: Policy = Policy {
+    service: "map.bms.v1.ApprovalPolicyService",
+    methods: &[
+        ("GetApprovalPolicy", READ_POLICIES),
+        ("UpdateApprovalPolicy", ADMIN),
     ],
 };

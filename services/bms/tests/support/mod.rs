@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use map_bms::{budgets::Budgets, expenses::Expenses, fiscal_years::FiscalYears, reports::Reports};
 use map_contracts::{
     bms::v1::{
         self as pb, budget_service_client::BudgetServiceClient,
@@ -52,10 +51,7 @@ impl Fixture {
         // Today: the expenses the tests record are dated in June 2026.
         let clock = ManualClock::at_system_time();
         let server = TestServer::start(map_bms::grpc_server(
-            FiscalYears::new(db.db.clone(), clock.clock(), pager.clone()),
-            Budgets::new(db.db.clone(), clock.clock(), pager.clone()),
-            Expenses::new(db.db.clone(), clock.clock(), pager),
-            Reports::new(db.db.clone(), clock.clock()),
+            map_bms::grpc::Domain::new(&db.db, &clock.clock(), &pager),
             Arc::new(auth.clone()),
         ))
         .await;

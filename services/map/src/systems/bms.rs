@@ -1,7 +1,6 @@
 //! Budget management: its migrator and its API — BudgetService,
-//! ExpenseService and ReportService, with callers validated by Auth
-//! (ProposalService and ApprovalPolicyService are listed as scaffolds until
-//! they land). Its worker keeps the directory of Auth's users and
+//! ExpenseService, ReportService, ProposalService and
+//! ApprovalPolicyService, with callers validated by Auth. Its worker keeps the directory of Auth's users and
 //! departments and books AMS's purchases, maintenance and cost corrections
 //! (`bms.asset-expenses`).
 
@@ -10,10 +9,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use map_bms::{
     bookings::{self, Bookings},
-    budgets::Budgets,
-    expenses::Expenses,
-    fiscal_years::FiscalYears,
-    reports::Reports,
+    grpc::Domain,
 };
 use map_kit::{
     System,
@@ -31,19 +27,12 @@ pub(super) static MODULE: Module = Module {
         let config = api.config;
         let auth_url = config.auth_url.as_ref().context("bms needs MAP_AUTH_URL")?;
         let pager = config.pager()?;
-        let fiscal_years = FiscalYears::new(api.db.clone(), Clock::system(), pager.clone());
-        let budgets = Budgets::new(api.db.clone(), Clock::system(), pager.clone());
-        let expenses = Expenses::new(api.db.clone(), Clock::system(), pager);
-        let reports = Reports::new(api.db.clone(), Clock::system());
         let validator = Arc::new(Authenticator::connect_lazy(
             auth_url,
             CacheConfig::default(),
         ));
         Ok(map_bms::grpc_server(
-            fiscal_years,
-            budgets,
-            expenses,
-            reports,
+            Domain::new(&api.db, &Clock::system(), &pager),
             validator,
         ))
     },
