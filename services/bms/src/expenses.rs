@@ -275,6 +275,20 @@ pub async fn publish<M: prost::Name>(
     Ok(())
 }
 
+/// FAILED_PRECONDITION BUDGET_EXCEEDED for a STOP line that has
+/// `remaining` minor units of `currency` left, its ErrorInfo metadata
+/// holding `remaining_minor` (what a client may still spend).
+fn exceeded(remaining: i64, currency: &str) -> BmsError {
+    BmsError::Api(Box::new(map_kit::ApiError::FailedPrecondition(
+        map_kit::Reason::new(
+            System::Bms,
+            "BUDGET_EXCEEDED",
+            format!("the line would be overspent: {remaining} {currency} remaining"),
+        )
+        .with_metadata("remaining_minor", remaining.to_string()),
+    )))
+}
+
 /// The existing expense of `source` and `source_ref` (when a reference is
 /// given): the idempotency of bookings by their origin.
 pub async fn by_source<C: ConnectionTrait>(
@@ -510,13 +524,9 @@ impl Expenses {
         )
         .await?
         else {
-            return Err(BmsError::precondition(
-                "BUDGET_EXCEEDED",
-                format!(
-                    "the line would be overspent: {} {} remaining",
-                    lines::find(&txn, &line.id).await?.remaining(),
-                    taken.budget.currency
-                ),
+            return Err(exceeded(
+                lines::find(&txn, &line.id).await?.remaining(),
+                &taken.budget.currency,
             ));
         };
         if let Some(c) = &commitment {

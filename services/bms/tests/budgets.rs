@@ -24,6 +24,7 @@ use map_kit::testing::{Caller, check_policy_matrix, expect_err};
 use sea_orm::{EntityTrait as _, PaginatorTrait as _};
 use support::{Fixture, amount, date, fields, flags_of, line, line_of, reason, usd};
 use tonic::Code;
+use tonic_types::StatusExt as _;
 
 use pb::BudgetControlMode::{Ignore, Stop, Warn};
 
@@ -149,6 +150,8 @@ async fn a_stop_line_refuses_an_overspend_and_a_warn_line_flags_it() {
     assert_eq!(amount(&first.budget_line.as_ref().unwrap().remaining), 40_000);
     let e = expect_err(fx.spend(&laptop, 40_001).await, Code::FailedPrecondition);
     assert_eq!(reason(&e), "BUDGET_EXCEEDED");
+    let info = e.get_details_error_info().unwrap();
+    assert_eq!(info.metadata.get("remaining_minor").map(String::as_str), Some("40000"));
     assert_eq!(expense_count(&fx).await, 1, "the refused expense was not written");
     let exact = fx.spend(&laptop, 40_000).await.unwrap();
     assert_eq!(amount(&exact.budget_line.as_ref().unwrap().remaining), 0);
