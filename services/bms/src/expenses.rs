@@ -610,15 +610,7 @@ impl Expenses {
             // What it took of a spending request's commitment returns
             // while the request is approved; after closing it stays
             // released.
-            let back = if expense.proposal_id.is_empty() || expense.released_commitment_minor == 0 {
-                None
-            } else {
-                spending::give_back(&txn, &expense.proposal_id, &expense.budget_line_id).await?
-            };
-            let returned = back.map_or(0, |_| expense.released_commitment_minor);
-            if let Some(position) = back {
-                spending::take(&txn, &expense.proposal_id, position, -returned, now).await?;
-            }
+            let returned = spending::give_back(&txn, &expense, now).await?;
             let delta = Delta {
                 spent: -expense.amount_minor,
                 committed: returned,
@@ -787,21 +779,8 @@ impl Expenses {
         };
         if expense.status == status::RECORDED {
             let old = taken_of(&expense.budget_id).ok_or(BmsError::NotFound("budget"))?;
-            // What it took of a spending request's commitment returns
-            // while the request is approved; after closing it stays
-            // released.
-            let back = if expense.proposal_id.is_empty() || expense.released_commitment_minor == 0 {
-                None
-            } else {
-                spending::give_back(&txn, &expense.proposal_id, &expense.budget_line_id).await?
-            };
-            let returned = back.map_or(0, |_| expense.released_commitment_minor);
-            if let Some(position) = back {
-                spending::take(&txn, &expense.proposal_id, position, -returned, now).await?;
-            }
             let delta = Delta {
                 spent: -expense.amount_minor,
-                committed: returned,
                 ..Delta::default()
             };
             let applied = lines::apply(

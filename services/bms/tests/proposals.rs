@@ -139,6 +139,28 @@ async fn approve(fx: &Fixture, who: &Caller, id: &str) -> Result<pb::Proposal, t
         .unwrap())
 }
 
+/// An expense of `amount` USD cents on `line` for the spending request
+/// `proposal`, dated 2026-06-15.
+async fn spend_for(
+    fx: &Fixture,
+    line: &str,
+    amount: i64,
+    proposal: &str,
+) -> Result<tonic::Response<pb::RecordExpenseResponse>, tonic::Status> {
+    fx.expenses()
+        .await
+        .record_expense(fx.finance.request(pb::RecordExpenseRequest {
+            budget_line_id: line.into(),
+            amount: Some(usd(amount)),
+            description: "Laptops".into(),
+            request_id: request_id(),
+            expense_date: Some(date(2026, 6, 15)),
+            proposal_id: proposal.into(),
+            ..Default::default()
+        }))
+        .await
+}
+
 async fn get(fx: &Fixture, id: &str) -> pb::Proposal {
     proposals(fx)
         .await
@@ -207,18 +229,7 @@ async fn a_spending_request_goes_through_two_levels_then_is_spent_and_closed() {
     assert_eq!(amounts(&fx, &budget.id, "LAPTOP").await, (0, 300_000, 0, 1_000_000));
 
     // An expense of the request takes from its commitment.
-    let spent = fx
-        .expenses()
-        .await
-        .record_expense(fx.finance.request(pb::RecordExpenseRequest {
-            budget_line_id: laptop.clone(),
-            amount: Some(usd(120_000)),
-            description: "Two laptops".into(),
-            request_id: request_id(),
-            expense_date: Some(date(2026, 6, 15)),
-            proposal_id: draft.id.clone(),
-            ..Default::default()
-        }))
+    let spent = spend_for(&fx, &laptop, 120_000, &draft.id)
         .await
         .unwrap()
         .into_inner();
@@ -250,18 +261,7 @@ async fn a_spending_request_goes_through_two_levels_then_is_spent_and_closed() {
     assert_eq!(amounts(&fx, &budget.id, "LAPTOP").await, (0, 0, 120_000, 1_000_000));
 
     // A closed request spends nothing more.
-    let refused = fx
-        .expenses()
-        .await
-        .record_expense(fx.finance.request(pb::RecordExpenseRequest {
-            budget_line_id: laptop.clone(),
-            amount: Some(usd(1)),
-            description: "One more".into(),
-            request_id: request_id(),
-            expense_date: Some(date(2026, 6, 15)),
-            proposal_id: draft.id.clone(),
-            ..Default::default()
-        }))
+    let refused = spend_for(&fx, &laptop, 1, &draft.id)
         .await;
     assert_eq!(reason(&expect_err(refused, Code::FailedPrecondition)), "PROPOSAL_NOT_APPROVED");
 
@@ -388,18 +388,7 @@ async fn a_returned_proposal_is_revised_and_gets_a_new_chain() {
 
     // An expense of the request, voided: its commitment returns while the
     // request is approved.
-    let spent = fx
-        .expenses()
-        .await
-        .record_expense(fx.finance.request(pb::RecordExpenseRequest {
-            budget_line_id: laptop.clone(),
-            amount: Some(usd(250_000)),
-            description: "More than committed".into(),
-            request_id: request_id(),
-            expense_date: Some(date(2026, 6, 15)),
-            proposal_id: draft.id.clone(),
-            ..Default::default()
-        }))
+    let spent = spend_for(&fx, &laptop, 250_000, &draft.id)
         .await
         .unwrap()
         .into_inner()

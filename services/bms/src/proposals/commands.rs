@@ -308,6 +308,26 @@ pub enum Deciding {
 }
 
 impl Proposals {
+    /// The end of a change of a proposal: `entry` by `actor` in its
+    /// history, and the proposal as it is `after` published as
+    /// `event_type` with the event's fields from `wrap`.
+    #[allow(clippy::too_many_arguments)]
+    async fn conclude<M: prost::Name>(
+        &self,
+        txn: &DatabaseTransaction,
+        after: Proposal,
+        actor: &str,
+        entry: Entry<'_>,
+        now: DateTime<Utc>,
+        event_type: &'static str,
+        wrap: impl FnOnce(ev::ProposalSnapshot) -> M,
+    ) -> Result<Full, BmsError> {
+        history(txn, &after, actor, entry, now).await?;
+        let full = Full::read(txn, after).await?;
+        publish(txn, &self.outbox, &full, event_type, wrap).await?;
+        Ok(full)
+    }
+
     /// CreateProposal: a DRAFT of the caller against a budget.
     pub async fn create(
         &self,
@@ -535,27 +555,26 @@ impl Proposals {
             now,
         )
         .await?;
-        history(
-            &txn,
-            &after,
-            &actor.id,
-            Entry {
-                kind: "submitted",
-                from: &p.status,
-                amount: Some(p.requested_total_minor),
-                ..Entry::default()
-            },
-            now,
-        )
-        .await?;
-        let full = Full::read(&txn, after).await?;
-        publish(&txn, &self.outbox, &full, "bms.proposal.submitted", |s| {
-            ev::BmsProposalSubmitted {
-                proposal: Some(s),
-                next_approver_role: Some(role_ref(&first_role)),
-            }
-        })
-        .await?;
+        let entry = Entry {
+            kind: "submitted",
+            from: &p.status,
+            amount: Some(p.requested_total_minor),
+            ..Entry::default()
+        };
+        let full = self
+            .conclude(
+                &txn,
+                after,
+                &actor.id,
+                entry,
+                now,
+                "bms.proposal.submitted",
+                |s| ev::BmsProposalSubmitted {
+                    proposal: Some(s),
+                    next_approver_role: Some(role_ref(&first_role)),
+                },
+            )
+            .await?;
         let response = pb::SubmitProposalResponse {
             proposal: Some(full.to_proto()),
         };
@@ -692,34 +711,32 @@ impl Proposals {
             }
         }
         let after = save(&txn, &p, changes, now).await?;
-        history(
-            &txn,
-            &after,
-            &actor.id,
-            Entry {
-                kind: match deciding {
-                    Deciding::Approve => "approved",
-                    Deciding::Reject => "rejected",
-                    Deciding::Return => "returned",
-                },
-                from: &p.status,
-                level: step.level,
-                role: &step.role,
-                comment,
-                amount: last.then_some(p.requested_total_minor),
-                ..Entry::default()
+        let entry = Entry {
+            kind: match deciding {
+                Deciding::Approve => "approved",
+                Deciding::Reject => "rejected",
+                Deciding::Return => "returned",
             },
-            now,
-        )
-        .await?;
-        let full = Full::read(&txn, after).await?;
+            from: &p.status,
+            level: step.level,
+            role: &step.role,
+            comment,
+            amount: last.then_some(p.requested_total_minor),
+            ..Entry::default()
+        };
         let who = Some(actor_ref(actor));
         let role = Some(role_ref(&step.role));
         let at_time = Some(timestamp(now));
-        match deciding {
+        let full = match deciding {
             Deciding::Approve => {
-                publish(&txn, &self.outbox, &full, "bms.proposal.approved", |s| {
-                    ev::BmsProposalApproved {
+                self.conclude(
+                    &txn,
+                    after,
+                    &actor.id,
+                    entry,
+                    now,
+                    "bms.proposal.approved",
+                    |s| ev::BmsProposalApproved {
                         proposal: Some(s),
                         approver: who,
                         approver_role: role,
@@ -728,37 +745,49 @@ impl Proposals {
                         comment: comment.to_owned(),
                         approve_time: at_time,
                         level: step.level,
-                    }
-                })
-                .await?;
+                    },
+                )
+                .await?
             }
             Deciding::Reject => {
-                publish(&txn, &self.outbox, &full, "bms.proposal.rejected", |s| {
-                    ev::BmsProposalRejected {
+                self.conclude(
+                    &txn,
+                    after,
+                    &actor.id,
+                    entry,
+                    now,
+                    "bms.proposal.rejected",
+                    |s| ev::BmsProposalRejected {
                         proposal: Some(s),
                         rejecter: who,
                         rejecter_role: role,
                         reason: comment.to_owned(),
                         reject_time: at_time,
                         level: step.level,
-                    }
-                })
-                .await?;
+                    },
+                )
+                .await?
             }
             Deciding::Return => {
-                publish(&txn, &self.outbox, &full, "bms.proposal.returned", |s| {
-                    ev::BmsProposalReturned {
+                self.conclude(
+                    &txn,
+                    after,
+                    &actor.id,
+                    entry,
+                    now,
+                    "bms.proposal.returned",
+                    |s| ev::BmsProposalReturned {
                         proposal: Some(s),
                         returned_by: who,
                         returned_by_role: role,
                         level: step.level,
                         comment: comment.to_owned(),
                         return_time: at_time,
-                    }
-                })
-                .await?;
+                    },
+                )
+                .await?
             }
-        }
+        };
         let proposal = full.to_proto();
         key.record(&txn, &proposal, now).await?;
         txn.commit().await?;
@@ -824,30 +853,29 @@ impl Proposals {
         )
         .await?;
         let comment = r.comment.trim();
-        history(
-            &txn,
-            &after,
-            &actor.id,
-            Entry {
-                kind: "withdrawn",
-                from: &p.status,
-                comment,
-                ..Entry::default()
-            },
-            now,
-        )
-        .await?;
-        let full = Full::read(&txn, after).await?;
-        publish(&txn, &self.outbox, &full, "bms.proposal.withdrawn", |s| {
-            ev::BmsProposalWithdrawn {
-                proposal: Some(s),
-                actor: Some(actor_ref(actor)),
-                previous_status: status_to_proto(&p.status) as i32,
-                comment: comment.to_owned(),
-                withdraw_time: Some(timestamp(now)),
-            }
-        })
-        .await?;
+        let entry = Entry {
+            kind: "withdrawn",
+            from: &p.status,
+            comment,
+            ..Entry::default()
+        };
+        let full = self
+            .conclude(
+                &txn,
+                after,
+                &actor.id,
+                entry,
+                now,
+                "bms.proposal.withdrawn",
+                |s| ev::BmsProposalWithdrawn {
+                    proposal: Some(s),
+                    actor: Some(actor_ref(actor)),
+                    previous_status: status_to_proto(&p.status) as i32,
+                    comment: comment.to_owned(),
+                    withdraw_time: Some(timestamp(now)),
+                },
+            )
+            .await?;
         let response = pb::WithdrawProposalResponse {
             proposal: Some(full.to_proto()),
         };
@@ -926,34 +954,33 @@ impl Proposals {
         )
         .await?;
         let comment = r.comment.trim();
-        history(
-            &txn,
-            &after,
-            &actor.id,
-            Entry {
-                kind: "closed",
-                from: &p.status,
-                comment,
-                amount: Some(released),
-                ..Entry::default()
-            },
-            now,
-        )
-        .await?;
-        let full = Full::read(&txn, after).await?;
-        publish(&txn, &self.outbox, &full, "bms.proposal.closed", |s| {
-            ev::BmsProposalClosed {
-                proposal: Some(s),
-                actor: Some(actor_ref(actor)),
-                released: Some(map_contracts::common::v1::Money {
-                    amount_minor: released,
-                    currency_code: p.currency.clone(),
-                }),
-                comment: comment.to_owned(),
-                close_time: Some(timestamp(now)),
-            }
-        })
-        .await?;
+        let entry = Entry {
+            kind: "closed",
+            from: &p.status,
+            comment,
+            amount: Some(released),
+            ..Entry::default()
+        };
+        let full = self
+            .conclude(
+                &txn,
+                after,
+                &actor.id,
+                entry,
+                now,
+                "bms.proposal.closed",
+                |s| ev::BmsProposalClosed {
+                    proposal: Some(s),
+                    actor: Some(actor_ref(actor)),
+                    released: Some(map_contracts::common::v1::Money {
+                        amount_minor: released,
+                        currency_code: p.currency.clone(),
+                    }),
+                    comment: comment.to_owned(),
+                    close_time: Some(timestamp(now)),
+                },
+            )
+            .await?;
         let response = pb::CloseProposalResponse {
             proposal: Some(full.to_proto()),
         };

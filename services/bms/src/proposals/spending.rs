@@ -13,7 +13,7 @@ use sea_orm::{
 use super::{Kind, find, status};
 use crate::{
     BmsError,
-    entity::{proposal_lines, proposals},
+    entity::{expenses, proposal_lines, proposals},
 };
 
 /// The commitment `proposal_id` holds on `budget_line_id` and how much of
@@ -109,22 +109,30 @@ pub async fn take(
     Ok(())
 }
 
-/// What voiding an expense that took `covered` of `proposal_id`'s
-/// commitment on `budget_line_id` gives back: `Some(position)` while the
-/// request is still approved (after closing it stays released: `None`).
+/// Gives back to its spending request what the voided `expense` took of
+/// the request's commitment, while the request is still approved (after
+/// closing it stays released); returns how much went back.
 pub async fn give_back(
     txn: &DatabaseTransaction,
-    proposal_id: &str,
-    budget_line_id: &str,
-) -> Result<Option<i32>, BmsError> {
-    let p = find(txn, proposal_id).await?;
-    if p.status != status::APPROVED {
-        return Ok(None);
+    expense: &expenses::Model,
+    now: DateTime<Utc>,
+) -> Result<i64, BmsError> {
+    if expense.proposal_id.is_empty() || expense.released_commitment_minor == 0 {
+        return Ok(0);
     }
-    Ok(proposal_lines::Entity::find()
-        .filter(proposal_lines::Column::ProposalId.eq(proposal_id))
-        .filter(proposal_lines::Column::BudgetLineId.eq(budget_line_id))
+    let p = find(txn, &expense.proposal_id).await?;
+    if p.status != status::APPROVED {
+        return Ok(0);
+    }
+    let Some(line) = proposal_lines::Entity::find()
+        .filter(proposal_lines::Column::ProposalId.eq(expense.proposal_id.as_str()))
+        .filter(proposal_lines::Column::BudgetLineId.eq(expense.budget_line_id.as_str()))
         .one(txn)
         .await?
-        .map(|l| l.position))
+    else {
+        return Ok(0);
+    };
+    let back = expense.released_commitment_minor;
+    take(txn, &expense.proposal_id, line.position, -back, now).await?;
+    Ok(back)
 }
