@@ -118,7 +118,9 @@ pub enum Scenario {
         args: scenarios::ticket_intake::TicketIntakeArgs,
     },
     /// Unary calls direct vs through the gateway (gRPC and grpc-web), same
-    /// run; then each at half the gateway's peak rate for the added p99.
+    /// run, beside a bare hyper hop (`--bare-proxy`) and nginx's `grpc_pass`
+    /// (`--nginx /usr/sbin/nginx`); then each at half the gateway's peak rate
+    /// for the added p99.
     Gateway {
         #[command(flatten)]
         load: LoadOptions,

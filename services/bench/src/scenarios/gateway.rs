@@ -22,7 +22,10 @@ use tokio::{net::TcpListener, sync::Mutex};
 use tonic::transport::Channel;
 use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 
-use super::baseline::{channels, start_echo};
+use super::{
+    baseline::{channels, start_echo},
+    nginx::Nginx,
+};
 use crate::{LoadOptions, Report, run_load};
 
 /// Flags of the scenario.
@@ -38,6 +41,11 @@ pub struct GatewayArgs {
     /// translation): the floor any hyper-based proxy hop starts from.
     #[arg(long)]
     pub bare_proxy: bool,
+    /// Also measure nginx's `grpc_pass` (h2c, upstream keep-alive, access
+    /// log off) as a second reference: the path of its binary, e.g.
+    /// `/usr/sbin/nginx` (Debian's `nginx-light`).
+    #[arg(long)]
+    pub nginx: Option<String>,
 }
 
 /// The path the gateway routes to TTS's cluster (the echo server), prefix stripped.
@@ -245,10 +253,50 @@ pub async fn run(
     } else {
         None
     };
+    let nginx = match &args.nginx {
+        Some(binary) => Some(Nginx::start(binary, echo.addr).await?),
+        None => None,
+    };
+    let nginx_channels = match &nginx {
+        Some(n) => Some(channels(n.addr, args.connections).await?),
+        None => None,
+    };
+    let nginx_call = |name: String, opts: LoadOptions| {
+        let channels = nginx_channels.clone().unwrap_or_default();
+        async move {
+            run_load(&name, &opts, move |w| {
+                grpc_call(channels[w % channels.len()].clone(), DIRECT)
+            })
+            .await
+        }
+    };
+    let peak_nginx = if nginx.is_some() {
+        let mut report = nginx_call("nginx grpc_pass (reference)".into(), opts.clone()).await;
+        let of_nginx = |r: &Report| r.throughput / report.throughput.max(1.0);
+        let (grpc, web) = (of_nginx(&peak_grpc), of_nginx(&peak_web));
+        report.notes.push(format!(
+            "throughput vs nginx: gateway gRPC {grpc:.2}× ({}), gateway grpc-web {web:.2}× ({}) (target ≥ 1.5×)",
+            crate::system::verdict(grpc >= 1.5),
+            crate::system::verdict(web >= 1.5),
+        ));
+        Some(report)
+    } else {
+        None
+    };
+    if let Some(bare) = &bare {
+        let of_bare = |r: &Report| r.throughput / bare.throughput.max(1.0);
+        let (grpc, web) = (of_bare(&peak_grpc), of_bare(&peak_web));
+        peak_web.notes.push(format!(
+            "throughput vs the bare hyper hop: gateway gRPC {grpc:.2}× ({}), gateway grpc-web {web:.2}× ({}) (target ≥ 0.9×)",
+            crate::system::verdict(grpc >= 0.9),
+            crate::system::verdict(web >= 0.9),
+        ));
+    }
     reports.push(peak_direct);
     reports.push(peak_grpc);
     reports.push(peak_web);
     reports.extend(bare);
+    reports.extend(peak_nginx);
 
     if !args.skip_half_load {
         let mut at_half = opts.clone();
@@ -260,7 +308,12 @@ pub async fn run(
             1,
         )
         .await;
-        let mut web_half = phase(format!("gateway grpc-web @{half_rate:.0}/s"), at_half, 2).await;
+        let mut web_half = phase(
+            format!("gateway grpc-web @{half_rate:.0}/s"),
+            at_half.clone(),
+            2,
+        )
+        .await;
         let added = |r: &Report| r.latency.p99_us as f64 - direct_half.latency.p99_us as f64;
         let (added_grpc, added_web) = (added(&grpc_half), added(&web_half));
         web_half.notes.push(format!(
@@ -268,9 +321,30 @@ pub async fn run(
             added_grpc / 1000.0,
             added_web / 1000.0
         ));
+        let nginx_half = if nginx.is_some() {
+            let mut report = nginx_call(
+                format!("nginx grpc_pass @{half_rate:.0}/s"),
+                at_half.clone(),
+            )
+            .await;
+            let by_nginx = added(&report);
+            report.notes.push(format!(
+                "p99 added at half of the gateway's peak: nginx {:.2} ms; the gateway's gRPC {} and grpc-web {} (target: no worse than nginx)",
+                by_nginx / 1000.0,
+                crate::system::verdict(added_grpc <= by_nginx),
+                crate::system::verdict(added_web <= by_nginx),
+            ));
+            Some(report)
+        } else {
+            None
+        };
         reports.push(direct_half);
         reports.push(grpc_half);
         reports.push(web_half);
+        reports.extend(nginx_half);
+    }
+    if let Some(nginx) = nginx {
+        nginx.stop().await;
     }
 
     drop((direct, via));

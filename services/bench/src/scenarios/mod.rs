@@ -6,5 +6,6 @@ pub mod bench_db;
 pub mod events;
 pub mod gateway;
 pub mod next_assignee;
+pub mod nginx;
 pub mod platform;
 pub mod ticket_intake;
