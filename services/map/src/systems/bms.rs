@@ -29,7 +29,7 @@ pub(super) static MODULE: Module = Module {
     migrate: |url| Box::pin(map_kit::db::migrate::<map_migrations::bms::Migrator>(url)),
     api: |api| {
         let config = api.config;
-        let auth_url = config.auth_url.as_ref().context("bms needs MAP_AUTH_URL")?;
+        let auth_url = config.auth.as_ref().context("bms needs MAP_AUTH_URL")?;
         let pager = config.pager()?;
         let fiscal_years = FiscalYears::new(api.db.clone(), Clock::system(), pager.clone());
         let budgets = Budgets::new(api.db.clone(), Clock::system(), pager.clone());
