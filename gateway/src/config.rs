@@ -8,6 +8,8 @@ use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, sync::Arc, time
 use map_kit::{System, config::parse_duration};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject as _};
 
+pub use crate::upstream::{TlsFile, UpstreamTls};
+
 /// A configuration error naming the variable (and flag) at fault.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {variable} (--{flag}): {reason}")]
@@ -36,7 +38,10 @@ pub struct GatewayArgs {
     /// Listen address (HTTP/1.1 and h2c on one port, or TLS with ALPN).
     #[arg(long, env = "MAP_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: String,
-    /// Auth's endpoints: `http://host:port,…` or `dns://name:port` (re-resolved).
+    /// Auth's endpoints: `http://host:port,…` or `dns://name:port` (re-resolved);
+    /// over TLS `https://host:port` or `dns+tls://name:port`, each with an
+    /// optional `?server_name=NAME` (the name the certificate must carry
+    /// instead of the host).
     #[arg(long, env = "MAP_UPSTREAM_AUTH", value_delimiter = ',')]
     pub upstream_auth: Vec<String>,
     /// AMS's endpoints, like --upstream-auth.
@@ -60,6 +65,17 @@ pub struct GatewayArgs {
     /// PEM private key of --tls-cert.
     #[arg(long, env = "MAP_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
+    /// PEM CA bundle that signed the services' certificates: the only roots
+    /// trusted by `https://` and `dns+tls://` upstreams (which require it).
+    #[arg(long, env = "MAP_UPSTREAM_TLS_CA")]
+    pub upstream_tls_ca: Option<PathBuf>,
+    /// PEM client certificate chain the gateway presents to TLS upstreams
+    /// (mTLS); with --upstream-tls-key.
+    #[arg(long, env = "MAP_UPSTREAM_TLS_CERT")]
+    pub upstream_tls_cert: Option<PathBuf>,
+    /// PEM private key of --upstream-tls-cert.
+    #[arg(long, env = "MAP_UPSTREAM_TLS_KEY")]
+    pub upstream_tls_key: Option<PathBuf>,
     /// Directory of static files (the web console), served with SPA fallback.
     #[arg(long, env = "MAP_STATIC_DIR")]
     pub static_dir: Option<PathBuf>,
@@ -105,15 +121,55 @@ pub enum UpstreamSpec {
         /// Port.
         port: u16,
     },
+    /// `https://host:port`: [`UpstreamSpec::Static`] over TLS.
+    StaticTls {
+        /// Host name or IP.
+        host: String,
+        /// Port.
+        port: u16,
+        /// The client configuration and the name the certificate must carry
+        /// (the host, unless the URL's `?server_name=` overrides it).
+        tls: UpstreamTls,
+    },
+    /// `dns+tls://name:port`: [`UpstreamSpec::Dns`] over TLS; every address
+    /// is checked against the name (unless `?server_name=` overrides it).
+    DnsTls {
+        /// The name to resolve.
+        name: String,
+        /// Port.
+        port: u16,
+        /// The client configuration and the name the certificates must carry.
+        tls: UpstreamTls,
+    },
 }
 
+/// The URL forms, for error messages.
+const UPSTREAM_FORMS: &str =
+    "http://host:port, https://host:port, dns://name:port or dns+tls://name:port";
+
 impl UpstreamSpec {
-    /// Parses `http://host:port` or `dns://name:port`.
+    /// Parses `http://host:port` or `dns://name:port` (TLS upstreams need
+    /// a client configuration: [`UpstreamSpec::parse_with`]).
     pub fn parse(s: &str) -> Result<UpstreamSpec, String> {
+        UpstreamSpec::parse_with(s, None)
+    }
+
+    /// Parses `http://host:port`, `dns://name:port`, and with `tls`
+    /// `https://host:port` and `dns+tls://name:port`; a TLS URL may end in
+    /// `?server_name=NAME`, the name its certificate must carry instead of
+    /// the URL's host.
+    pub fn parse_with(
+        s: &str,
+        tls: Option<&Arc<rustls::ClientConfig>>,
+    ) -> Result<UpstreamSpec, String> {
         let s = s.trim();
         let (scheme, rest) = s
             .split_once("://")
-            .ok_or_else(|| format!("'{s}' must be http://host:port or dns://name:port"))?;
+            .ok_or_else(|| format!("'{s}' must be {UPSTREAM_FORMS}"))?;
+        let (rest, query) = match rest.split_once('?') {
+            Some((rest, query)) => (rest, Some(query)),
+            None => (rest, None),
+        };
         let rest = rest.trim_end_matches('/');
         let (host, port) = rest
             .rsplit_once(':')
@@ -123,8 +179,31 @@ impl UpstreamSpec {
             .map_err(|_| format!("'{s}' has an invalid port"))?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() || host.contains('/') || port == 0 {
-            return Err(format!("'{s}' must be http://host:port or dns://name:port"));
+            return Err(format!("'{s}' must be {UPSTREAM_FORMS}"));
         }
+        let is_tls = matches!(scheme, "https" | "dns+tls");
+        let server_name = match query {
+            None => None,
+            Some(query) if is_tls => Some(
+                query
+                    .strip_prefix("server_name=")
+                    .filter(|n| !n.is_empty() && !n.contains('&'))
+                    .ok_or_else(|| {
+                        format!("'{s}': the only parameter of a TLS upstream is ?server_name=NAME")
+                    })?,
+            ),
+            Some(_) => return Err(format!("'{s}': only TLS upstreams take ?server_name=")),
+        };
+        let upstream_tls = |default_name: &str| {
+            let config = tls.ok_or_else(|| {
+                format!(
+                    "'{s}' is a TLS upstream: MAP_UPSTREAM_TLS_CA (--upstream-tls-ca) must name \
+                     the CA bundle that signed the services' certificates"
+                )
+            })?;
+            UpstreamTls::new(config.clone(), server_name.unwrap_or(default_name))
+                .map_err(|e| format!("'{s}': {e}"))
+        };
         match scheme {
             "http" => Ok(UpstreamSpec::Static {
                 host: host.to_owned(),
@@ -134,10 +213,35 @@ impl UpstreamSpec {
                 name: host.to_owned(),
                 port,
             }),
-            "https" => Err(format!(
-                "'{s}': TLS to upstreams is not supported yet; use http:// inside the cluster"
-            )),
-            _ => Err(format!("'{s}' must be http://host:port or dns://name:port")),
+            "https" => Ok(UpstreamSpec::StaticTls {
+                tls: upstream_tls(host)?,
+                host: host.to_owned(),
+                port,
+            }),
+            "dns+tls" => Ok(UpstreamSpec::DnsTls {
+                tls: upstream_tls(host)?,
+                name: host.to_owned(),
+                port,
+            }),
+            _ => Err(format!("'{s}' must be {UPSTREAM_FORMS}")),
+        }
+    }
+
+    /// The one endpoint of a static source: host, port and TLS.
+    pub fn static_target(&self) -> Option<(&str, u16, Option<&UpstreamTls>)> {
+        match self {
+            UpstreamSpec::Static { host, port } => Some((host, *port, None)),
+            UpstreamSpec::StaticTls { host, port, tls } => Some((host, *port, Some(tls))),
+            UpstreamSpec::Dns { .. } | UpstreamSpec::DnsTls { .. } => None,
+        }
+    }
+
+    /// The name, port and TLS of a DNS source.
+    pub fn dns_source(&self) -> Option<(&str, u16, Option<&UpstreamTls>)> {
+        match self {
+            UpstreamSpec::Dns { name, port } => Some((name, *port, None)),
+            UpstreamSpec::DnsTls { name, port, tls } => Some((name, *port, Some(tls))),
+            UpstreamSpec::Static { .. } | UpstreamSpec::StaticTls { .. } => None,
         }
     }
 }
@@ -245,6 +349,7 @@ impl GatewayArgs {
                 ),
             )
         })?;
+        let upstream_tls = self.upstream_tls()?;
         let mut clusters = BTreeMap::new();
         for (system, raw) in [
             (System::Auth, &self.upstream_auth),
@@ -256,7 +361,7 @@ impl GatewayArgs {
             let specs = raw
                 .iter()
                 .filter(|s| !s.trim().is_empty())
-                .map(|s| UpstreamSpec::parse(s))
+                .map(|s| UpstreamSpec::parse_with(s, upstream_tls.as_ref()))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|reason| {
                     let upper = system.name().to_ascii_uppercase();
@@ -370,6 +475,50 @@ impl GatewayArgs {
                 ConfigError::new("MAP_SHUTDOWN_GRACE", "shutdown-grace", reason)
             })?,
         })
+    }
+}
+
+impl GatewayArgs {
+    /// The client configuration of TLS upstreams, when a CA bundle is given.
+    fn upstream_tls(&self) -> Result<Option<Arc<rustls::ClientConfig>>, ConfigError> {
+        let identity = match (&self.upstream_tls_cert, &self.upstream_tls_key) {
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "MAP_UPSTREAM_TLS_KEY",
+                    "upstream-tls-key",
+                    "is required with MAP_UPSTREAM_TLS_CERT",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "MAP_UPSTREAM_TLS_CERT",
+                    "upstream-tls-cert",
+                    "is required with MAP_UPSTREAM_TLS_KEY",
+                ));
+            }
+            (Some(cert), Some(key)) => Some((cert.as_path(), key.as_path())),
+        };
+        let Some(ca) = &self.upstream_tls_ca else {
+            if identity.is_some() {
+                return Err(ConfigError::new(
+                    "MAP_UPSTREAM_TLS_CA",
+                    "upstream-tls-ca",
+                    "is required with MAP_UPSTREAM_TLS_CERT (a client certificate is for TLS upstreams)",
+                ));
+            }
+            return Ok(None);
+        };
+        crate::upstream::client_config(ca, identity)
+            .map(Some)
+            .map_err(|(file, reason)| {
+                let (variable, flag) = match file {
+                    TlsFile::Ca => ("MAP_UPSTREAM_TLS_CA", "upstream-tls-ca"),
+                    TlsFile::Cert => ("MAP_UPSTREAM_TLS_CERT", "upstream-tls-cert"),
+                    TlsFile::Key => ("MAP_UPSTREAM_TLS_KEY", "upstream-tls-key"),
+                };
+                ConfigError::new(variable, flag, reason)
+            })
     }
 }
 

@@ -20,7 +20,11 @@ use rand::Rng as _;
 use tonic::body::Body;
 
 use super::endpoint::{Endpoint, InFlight, label_of};
+use super::tls::UpstreamTls;
 use crate::config::UpstreamSpec;
+
+/// One endpoint to have: host, port, TLS.
+type Target = (String, u16, Option<UpstreamTls>);
 
 /// Why a call could not be delivered upstream.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +32,9 @@ pub enum SendError {
     /// No endpoint is configured, healthy, or accepting connections.
     #[error("no healthy upstream for {0}")]
     NoEndpoint(System),
-    /// The endpoint failed after the call was sent.
+    /// The endpoint failed after the call was sent, or (the last one tried)
+    /// could not be reached: the reason says why (a refused connection, a
+    /// TLS failure), so the caller's UNAVAILABLE names it.
     #[error("upstream {endpoint} failed: {reason}")]
     Failed {
         /// `host:port`.
@@ -68,9 +74,7 @@ impl Cluster {
 
     /// Whether any source is a DNS name (re-resolved periodically).
     pub fn has_dns(&self) -> bool {
-        self.specs
-            .iter()
-            .any(|s| matches!(s, UpstreamSpec::Dns { .. }))
+        self.specs.iter().any(|s| s.dns_source().is_some())
     }
 
     /// The current endpoints.
@@ -78,13 +82,11 @@ impl Cluster {
         self.endpoints.read().map(|e| e.clone()).unwrap_or_default()
     }
 
-    fn static_targets(&self) -> Vec<(String, u16)> {
+    fn static_targets(&self) -> Vec<Target> {
         self.specs
             .iter()
-            .filter_map(|s| match s {
-                UpstreamSpec::Static { host, port } => Some((host.clone(), *port)),
-                UpstreamSpec::Dns { .. } => None,
-            })
+            .filter_map(UpstreamSpec::static_target)
+            .map(|(host, port, tls)| (host.to_owned(), port, tls.cloned()))
             .collect()
     }
 
@@ -95,19 +97,19 @@ impl Cluster {
         let mut targets = self.static_targets();
         let previous = self.endpoints();
         for spec in &self.specs {
-            let UpstreamSpec::Dns { name, port } = spec else {
+            let Some((name, port, tls)) = spec.dns_source() else {
                 continue;
             };
-            match tokio::net::lookup_host((name.as_str(), *port)).await {
-                Ok(addrs) => targets.extend(addrs.map(|a| (a.ip().to_string(), a.port()))),
+            match tokio::net::lookup_host((name, port)).await {
+                Ok(addrs) => {
+                    targets.extend(addrs.map(|a| (a.ip().to_string(), a.port(), tls.cloned())));
+                }
                 Err(e) => {
                     tracing::warn!(cluster = %self.system, %name, error = %e, "dns lookup failed; keeping previous endpoints");
-                    targets.extend(
-                        previous
-                            .iter()
-                            .filter(|ep| !self.is_static(ep))
-                            .map(|ep| split_label(ep.label())),
-                    );
+                    targets.extend(previous.iter().filter(|ep| !self.is_static(ep)).map(|ep| {
+                        let (host, port) = split_label(ep.label());
+                        (host, port, ep.tls().cloned())
+                    }));
                 }
             }
         }
@@ -117,21 +119,21 @@ impl Cluster {
     fn is_static(&self, ep: &Endpoint) -> bool {
         self.static_targets()
             .iter()
-            .any(|(h, p)| label_of(h, *p) == ep.label())
+            .any(|(h, p, _)| label_of(h, *p) == ep.label())
     }
 
-    fn apply(&self, mut targets: Vec<(String, u16)>) {
-        targets.sort();
-        targets.dedup();
+    fn apply(&self, mut targets: Vec<Target>) {
+        targets.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        targets.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
         let previous = self.endpoints();
         let by_label: HashMap<&str, &Arc<Endpoint>> =
             previous.iter().map(|e| (e.label(), e)).collect();
         let next: Vec<Arc<Endpoint>> = targets
             .into_iter()
             .map(
-                |(host, port)| match by_label.get(label_of(&host, port).as_str()) {
+                |(host, port, tls)| match by_label.get(label_of(&host, port).as_str()) {
                     Some(existing) => Arc::clone(existing),
-                    None => Arc::new(Endpoint::new(host, port, self.eject_base)),
+                    None => Arc::new(Endpoint::new(host, port, tls, self.eject_base)),
                 },
             )
             .collect();
@@ -191,24 +193,27 @@ impl Cluster {
         mut request: Request<Body>,
     ) -> Result<(Response<Incoming>, InFlight), SendError> {
         let mut tried: Vec<Arc<Endpoint>> = Vec::new();
+        // (endpoint, why) of the last endpoint that could not take the call.
+        let mut last_failure: Option<(String, String)> = None;
         let path = request
             .uri()
             .path_and_query()
             .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
         loop {
             let Some(endpoint) = self.pick(&tried) else {
-                return Err(SendError::NoEndpoint(self.system));
+                return Err(self.unreachable(last_failure));
             };
             let mut sender = match endpoint.sender().await {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::debug!(error = %e, "connect failed; trying another endpoint");
                     endpoint.eject();
+                    last_failure = Some((endpoint.label().to_owned(), e.to_string()));
                     tried.push(endpoint);
                     continue;
                 }
             };
-            if let Ok(uri) = format!("http://{}{path}", endpoint.label()).parse() {
+            if let Ok(uri) = format!("{}://{}{path}", endpoint.scheme(), endpoint.label()).parse() {
                 *request.uri_mut() = uri;
             }
             let guard = endpoint.begin_call();
@@ -216,20 +221,43 @@ impl Cluster {
                 Ok(response) => return Ok((response, guard)),
                 Err(mut e) => match e.take_message() {
                     Some(unsent) => {
-                        tracing::debug!(endpoint = %endpoint.label(), error = %e.error(), "connection closed before the call was sent; retrying");
+                        let reason = super::error_chain(e.error());
+                        tracing::debug!(endpoint = %endpoint.label(), error = %reason, "connection closed before the call was sent; retrying");
                         endpoint.forget_connection();
+                        last_failure = Some((endpoint.label().to_owned(), reason));
                         request = unsent;
                         tried.push(endpoint);
                     }
                     None => {
                         return Err(SendError::Failed {
                             endpoint: endpoint.label().to_owned(),
-                            reason: e.error().to_string(),
+                            reason: super::error_chain(e.error()),
                         });
                     }
                 },
             }
         }
+    }
+}
+
+impl Cluster {
+    /// The error of a call no endpoint took: the last failure of this call,
+    /// else the last connection failure of an ejected endpoint (a TLS
+    /// failure stays visible while the endpoint sits out its ejection),
+    /// else "no healthy upstream".
+    fn unreachable(&self, last_failure: Option<(String, String)>) -> SendError {
+        let (endpoint, reason) = match last_failure {
+            Some(failure) => failure,
+            None => match self
+                .endpoints()
+                .iter()
+                .find_map(|e| e.last_connect_error().map(|r| (e.label().to_owned(), r)))
+            {
+                Some((endpoint, reason)) => (endpoint, format!("ejected after: {reason}")),
+                None => return SendError::NoEndpoint(self.system),
+            },
+        };
+        SendError::Failed { endpoint, reason }
     }
 }
 

@@ -1,6 +1,7 @@
 //! One upstream endpoint: its HTTP/2 connections (a few, opened on first
-//! use, reused by every call, reopened after they close), its in-flight count (the load
-//! power-of-two-choices compares), its health and its ejection.
+//! use, reused by every call, reopened after they close; h2c, or TLS with
+//! ALPN h2 for `https://` and `dns+tls://` upstreams), its in-flight count
+//! (the load power-of-two-choices compares), its health and its ejection.
 
 use std::{
     sync::{
@@ -13,6 +14,8 @@ use std::{
 use hyper::client::conn::http2::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tonic::body::Body;
+
+use super::tls::UpstreamTls;
 
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -33,6 +36,15 @@ pub enum ConnectError {
         /// `host:port`.
         target: String,
         /// The I/O error.
+        reason: String,
+    },
+    /// The TLS handshake failed (the certificate, its name, a client
+    /// certificate the upstream wanted, ALPN).
+    #[error("tls handshake with {target}: {reason}")]
+    Tls {
+        /// `host:port`.
+        target: String,
+        /// What failed.
         reason: String,
     },
     /// The HTTP/2 handshake failed.
@@ -57,6 +69,8 @@ pub struct Endpoint {
     host: String,
     port: u16,
     label: String,
+    tls: Option<UpstreamTls>,
+    last_connect_error: Mutex<Option<String>>,
     in_flight: AtomicUsize,
     healthy: AtomicBool,
     ejection: Mutex<Ejection>,
@@ -67,13 +81,21 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// An endpoint at `host:port`, assumed healthy until a check says otherwise.
-    pub fn new(host: String, port: u16, eject_base: Duration) -> Endpoint {
+    /// An endpoint at `host:port`, assumed healthy until a check says
+    /// otherwise; h2c, or TLS with `tls`.
+    pub fn new(
+        host: String,
+        port: u16,
+        tls: Option<UpstreamTls>,
+        eject_base: Duration,
+    ) -> Endpoint {
         let label = label_of(&host, port);
         Endpoint {
             host,
             port,
             label,
+            tls,
+            last_connect_error: Mutex::new(None),
             in_flight: AtomicUsize::new(0),
             healthy: AtomicBool::new(true),
             ejection: Mutex::new(Ejection::default()),
@@ -89,6 +111,21 @@ impl Endpoint {
     /// `host:port`, as logged.
     pub fn label(&self) -> &str {
         &self.label
+    }
+
+    /// Its TLS, when it is reached over TLS.
+    pub fn tls(&self) -> Option<&UpstreamTls> {
+        self.tls.as_ref()
+    }
+
+    /// The scheme of the requests sent to it: `https` over TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
+    /// Why the last connection attempt failed, while no later one succeeded.
+    pub fn last_connect_error(&self) -> Option<String> {
+        self.last_connect_error.lock().ok().and_then(|e| e.clone())
     }
 
     /// Calls in flight on this endpoint.
@@ -182,6 +219,19 @@ impl Endpoint {
     }
 
     async fn connect(&self) -> Result<SendRequest<Body>, ConnectError> {
+        let result = self.open().await;
+        if let Ok(mut last) = self.last_connect_error.lock() {
+            *last = result.as_ref().err().map(ToString::to_string);
+        }
+        if let Err(e @ ConnectError::Tls { .. }) = &result {
+            // Not a passing refusal: a certificate or name that does not
+            // match stays wrong until someone fixes the configuration.
+            tracing::warn!(endpoint = %self.label, error = %e, "tls to the upstream failed");
+        }
+        result
+    }
+
+    async fn open(&self) -> Result<SendRequest<Body>, ConnectError> {
         let tcp = |reason: String| ConnectError::Tcp {
             target: self.label.clone(),
             reason,
@@ -194,13 +244,35 @@ impl Endpoint {
         .map_err(|_| tcp("timed out".to_owned()))?
         .map_err(|e| tcp(e.to_string()))?;
         let _ = stream.set_nodelay(true);
+        let sender = match &self.tls {
+            None => self.handshake(stream).await?,
+            Some(tls) => {
+                let stream = tls
+                    .handshake(stream, CONNECT_TIMEOUT)
+                    .await
+                    .map_err(|reason| ConnectError::Tls {
+                        target: self.label.clone(),
+                        reason,
+                    })?;
+                self.handshake(stream).await?
+            }
+        };
+        tracing::debug!(endpoint = %self.label, tls = self.tls.is_some(), "connected");
+        Ok(sender)
+    }
+
+    /// The HTTP/2 handshake over `io`; the connection runs in a task of its own.
+    async fn handshake<I>(&self, io: I) -> Result<SendRequest<Body>, ConnectError>
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let (sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
             .keep_alive_interval(Duration::from_secs(30))
             .keep_alive_timeout(Duration::from_secs(10))
             .initial_stream_window_size(1 << 20)
             .initial_connection_window_size(4 << 20)
-            .handshake(TokioIo::new(stream))
+            .handshake(TokioIo::new(io))
             .await
             .map_err(|e| ConnectError::Handshake {
                 target: self.label.clone(),
@@ -209,10 +281,9 @@ impl Endpoint {
         let label = self.label.clone();
         tokio::spawn(async move {
             if let Err(e) = connection.await {
-                tracing::debug!(endpoint = %label, error = %e, "upstream connection ended");
+                tracing::debug!(endpoint = %label, error = %crate::upstream::error_chain(&e), "upstream connection ended");
             }
         });
-        tracing::debug!(endpoint = %self.label, "connected");
         Ok(sender)
     }
 }

@@ -29,18 +29,22 @@ pub async fn check(endpoint: &Endpoint) {
             return;
         }
     };
-    let serving = tokio::time::timeout(CHECK_TIMEOUT, ask(sender, endpoint.label()))
+    let serving = tokio::time::timeout(CHECK_TIMEOUT, ask(sender, endpoint))
         .await
         .unwrap_or(false);
     endpoint.set_healthy(serving);
 }
 
-async fn ask(mut sender: hyper::client::conn::http2::SendRequest<Body>, label: &str) -> bool {
+async fn ask(
+    mut sender: hyper::client::conn::http2::SendRequest<Body>,
+    endpoint: &Endpoint,
+) -> bool {
     let payload = HealthCheckRequest {
         service: String::new(),
     }
     .encode_to_vec();
-    let request = Request::post(format!("http://{label}/grpc.health.v1.Health/Check"))
+    let (scheme, label) = (endpoint.scheme(), endpoint.label());
+    let request = Request::post(format!("{scheme}://{label}/grpc.health.v1.Health/Check"))
         .header(header::CONTENT_TYPE, "application/grpc")
         .header(header::TE, "trailers")
         .header("grpc-timeout", status::format_timeout(CHECK_TIMEOUT))

@@ -4,12 +4,14 @@
 mod cluster;
 mod endpoint;
 mod health_check;
+mod tls;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 pub use cluster::{Cluster, SendError};
 pub use endpoint::{Endpoint, InFlight};
 use map_kit::System;
+pub use tls::{TlsFile, UpstreamTls, client_config};
 use tokio::task::JoinHandle;
 
 use crate::config::UpstreamSpec;
@@ -29,6 +31,22 @@ pub struct EndpointStatus {
     pub connected: bool,
     /// Calls in flight.
     pub in_flight: usize,
+}
+
+/// An error with its causes, `outer: inner: …` (hyper's errors say what
+/// failed, their sources why: a TLS alert, a reset).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Every configured cluster, with its background tasks; dropping it stops them.

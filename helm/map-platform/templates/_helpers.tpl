@@ -106,21 +106,51 @@ livenessProbe:
   value: {{ $root.Values.helpDesk.autoCloseAfter | quote }}
 {{- end }}
 {{- if ne .system "auth" }}
+{{- if include "map.tls.on" $root }}
+- name: MAP_AUTH_URL
+  value: "https://{{ include "map.fullname" $root }}-auth:{{ $root.Values.systems.auth.port }}"
+- name: MAP_AUTH_TLS_CA
+  value: /etc/map/tls/ca.crt
+{{- if include "map.tls.mutual" $root }}
+- name: MAP_AUTH_TLS_CERT
+  value: /etc/map/tls/tls.crt
+- name: MAP_AUTH_TLS_KEY
+  value: /etc/map/tls/tls.key
+{{- end }}
+{{- else }}
 - name: MAP_AUTH_URL
   value: "http://{{ include "map.fullname" $root }}-auth:{{ $root.Values.systems.auth.port }}"
+{{- end }}
 {{ include "map.secretEnv" (dict "root" $root "name" "MAP_AUTH_API_KEY" "key" (printf "api-key-%s" .system)) }}
 {{- end }}
 {{- end -}}
 
+{{/* "true" when every in-cluster hop speaks TLS (tls.enabled, or the shared tls.existingSecret) */}}
+{{- define "map.tls.on" -}}
+{{- if or .Values.tls.enabled .Values.tls.existingSecret }}true{{ end -}}
+{{- end -}}
+
+{{/* "true" when the hops are mutual TLS */}}
+{{- define "map.tls.mutual" -}}
+{{- if and (include "map.tls.on" .) .Values.tls.mutual }}true{{ end -}}
+{{- end -}}
+
+{{/* the TLS Secret of one component: dict "root" $ "component" "tts" */}}
+{{- define "map.tls.secret" -}}
+{{- $r := .root -}}
+{{- $r.Values.tls.existingSecret | default (index ($r.Values.tls.secrets | default dict) .component) | default (printf "%s-%s-tls" (include "map.fullname" $r) .component) -}}
+{{- end -}}
+
+{{/* the volumes of a pod: dict "root" $ "component" "tts" (its TLS Secret when TLS is on) */}}
 {{- define "map.volumes" -}}
 volumes:
   - name: tmp
     emptyDir:
       sizeLimit: 64Mi
-  {{- if .Values.tls.existingSecret }}
+  {{- if include "map.tls.on" .root }}
   - name: tls
     secret:
-      secretName: {{ .Values.tls.existingSecret }}
+      secretName: {{ include "map.tls.secret" . }}
   {{- end }}
 {{- end -}}
 
@@ -128,20 +158,30 @@ volumes:
 volumeMounts:
   - name: tmp
     mountPath: /tmp
-  {{- if .Values.tls.existingSecret }}
+  {{- if include "map.tls.on" . }}
   - name: tls
     mountPath: /etc/map/tls
     readOnly: true
   {{- end }}
 {{- end -}}
 
+{{/* an API's TLS: its certificate, and the CA its callers' certificates must chain to (mTLS) */}}
 {{- define "map.tlsEnv" -}}
-{{- if .Values.tls.existingSecret }}
+{{- if include "map.tls.on" . }}
 - name: MAP_TLS_CERT
   value: /etc/map/tls/tls.crt
 - name: MAP_TLS_KEY
   value: /etc/map/tls/tls.key
+{{- if include "map.tls.mutual" . }}
+- name: MAP_TLS_CLIENT_CA
+  value: /etc/map/tls/ca.crt
 {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* the port an API's probes ask: its own, or with TLS on its plaintext health port (+2000) */}}
+{{- define "map.apiProbePort" -}}
+{{- if include "map.tls.on" .root }}{{ add .port 2000 }}{{ else }}{{ .port }}{{ end -}}
 {{- end -}}
 
 {{/* the init container applying a system's migrations (map migrate takes an advisory lock) */}}

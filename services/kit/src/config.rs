@@ -10,7 +10,9 @@ use std::{convert::Infallible, net::SocketAddr, path::PathBuf, time::Duration};
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::{System, client_addr::TrustedProxies, paging::Pager, uploads::UploadLimits};
+use crate::{
+    System, authn::AuthTarget, client_addr::TrustedProxies, paging::Pager, uploads::UploadLimits,
+};
 
 /// A configuration error. It names the variable (and flag) at fault.
 #[derive(Debug, thiserror::Error)]
@@ -76,9 +78,24 @@ pub struct ServiceArgs {
     /// gRPC listen address; defaults to the system's port on 0.0.0.0.
     #[arg(long, env = "MAP_LISTEN")]
     pub listen: Option<String>,
-    /// Where Auth is, e.g. `http://auth:8000`.
+    /// Where Auth is, e.g. `http://auth:8000`, or `https://auth:8000` with
+    /// `--auth-tls-ca`.
     #[arg(long, env = "MAP_AUTH_URL")]
     pub auth_url: Option<String>,
+    /// PEM CA bundle that signed Auth's certificate: the only roots trusted
+    /// by an `https://` MAP_AUTH_URL (which requires it).
+    #[arg(long, env = "MAP_AUTH_TLS_CA")]
+    pub auth_tls_ca: Option<PathBuf>,
+    /// The name Auth's certificate must carry, instead of MAP_AUTH_URL's host.
+    #[arg(long, env = "MAP_AUTH_TLS_SERVER_NAME")]
+    pub auth_tls_server_name: Option<String>,
+    /// PEM client certificate chain this service presents to Auth (mTLS);
+    /// with `--auth-tls-key`.
+    #[arg(long, env = "MAP_AUTH_TLS_CERT")]
+    pub auth_tls_cert: Option<PathBuf>,
+    /// PEM private key of `--auth-tls-cert`.
+    #[arg(long, env = "MAP_AUTH_TLS_KEY")]
+    pub auth_tls_key: Option<PathBuf>,
     /// This service's API key for Auth.
     #[arg(long, env = "MAP_AUTH_API_KEY", value_parser = secret, hide_env_values = true)]
     pub auth_api_key: Option<SecretString>,
@@ -136,6 +153,29 @@ impl std::fmt::Debug for TlsConfig {
     }
 }
 
+/// TLS to a service this one calls (Auth), read from disk at validation
+/// time: the CA bundle to trust, the server name to expect instead of the
+/// URL's host, and the client certificate to present (mTLS).
+#[derive(Clone)]
+pub struct ClientTls {
+    /// PEM CA bundle: the only roots trusted.
+    pub ca_pem: Vec<u8>,
+    /// The name the server's certificate must carry, when not the URL's host.
+    pub server_name: Option<String>,
+    /// PEM certificate chain and private key presented to the server.
+    pub identity: Option<(Vec<u8>, SecretString)>,
+}
+
+impl std::fmt::Debug for ClientTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientTls")
+            .field("ca_pem", &format_args!("{} bytes", self.ca_pem.len()))
+            .field("server_name", &self.server_name)
+            .field("client_certificate", &self.identity.is_some())
+            .finish()
+    }
+}
+
 /// Validated configuration of one system's process.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
@@ -149,9 +189,9 @@ pub struct ServiceConfig {
     pub amqp_prefix: String,
     /// gRPC listen address.
     pub listen: SocketAddr,
-    /// Auth's URL; [`ServiceArgs::validate`] requires it for every system
-    /// but Auth itself.
-    pub auth_url: Option<http::Uri>,
+    /// Where Auth is and how it is reached (TLS for `https://`);
+    /// [`ServiceConfig::require_auth`] requires it for every system but Auth.
+    pub auth: Option<AuthTarget>,
     /// This service's API key for Auth; required with `auth_url`.
     pub auth_api_key: Option<SecretString>,
     /// TLS, when configured.
@@ -180,7 +220,7 @@ impl ServiceConfig {
         if self.system == System::Auth {
             return Ok(());
         }
-        require_auth(self.auth_url.is_some(), self.auth_api_key.is_some())
+        require_auth(self.auth.is_some(), self.auth_api_key.is_some())
     }
 
     /// The page token pager of a serving process: `MAP_PAGE_TOKEN_KEY` is
@@ -244,11 +284,23 @@ impl ServiceArgs {
             })?,
             None => SocketAddr::from(([0, 0, 0, 0], system.default_port())),
         };
+        let auth_tls = self.auth_tls()?;
         let auth_url = match &self.auth_url {
-            Some(s) => Some(
-                parse_http_url(s)
-                    .map_err(|reason| ConfigError::new("MAP_AUTH_URL", "auth-url", reason))?,
-            ),
+            Some(s) => {
+                let url = parse_http_url(s)
+                    .map_err(|reason| ConfigError::new("MAP_AUTH_URL", "auth-url", reason))?;
+                Some(
+                    AuthTarget::new(url, auth_tls.as_ref())
+                        .map_err(|reason| ConfigError::new("MAP_AUTH_URL", "auth-url", reason))?,
+                )
+            }
+            None if auth_tls.is_some() => {
+                return Err(ConfigError::new(
+                    "MAP_AUTH_TLS_CA",
+                    "auth-tls-ca",
+                    "is for an https:// MAP_AUTH_URL, which is not set",
+                ));
+            }
             None => None,
         };
         let auth_api_key = self
@@ -294,7 +346,7 @@ impl ServiceArgs {
             amqp_url,
             amqp_prefix: self.amqp_prefix.clone(),
             listen,
-            auth_url,
+            auth: auth_url,
             auth_api_key,
             tls,
             shutdown_grace,
@@ -306,6 +358,117 @@ impl ServiceArgs {
             hdts_auto_close_after,
         })
     }
+}
+
+impl ServiceArgs {
+    /// TLS to Auth, when its CA bundle (or any other `MAP_AUTH_TLS_*`) is given.
+    fn auth_tls(&self) -> Result<Option<ClientTls>, ConfigError> {
+        let identity = match (&self.auth_tls_cert, &self.auth_tls_key) {
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "MAP_AUTH_TLS_KEY",
+                    "auth-tls-key",
+                    "is required with MAP_AUTH_TLS_CERT",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "MAP_AUTH_TLS_CERT",
+                    "auth-tls-cert",
+                    "is required with MAP_AUTH_TLS_KEY",
+                ));
+            }
+            (Some(cert), Some(key)) => Some((
+                read_pem_certificates(cert, "MAP_AUTH_TLS_CERT", "auth-tls-cert")?,
+                read_pem_key(key, "MAP_AUTH_TLS_KEY", "auth-tls-key")?,
+            )),
+        };
+        let server_name = self
+            .auth_tls_server_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty());
+        let Some(ca) = &self.auth_tls_ca else {
+            if identity.is_some() || server_name.is_some() {
+                return Err(ConfigError::new(
+                    "MAP_AUTH_TLS_CA",
+                    "auth-tls-ca",
+                    "is required with MAP_AUTH_TLS_CERT or MAP_AUTH_TLS_SERVER_NAME \
+                     (they are for an https:// MAP_AUTH_URL)",
+                ));
+            }
+            return Ok(None);
+        };
+        if let Some(name) = server_name
+            && rustls::pki_types::ServerName::try_from(name).is_err()
+        {
+            return Err(ConfigError::new(
+                "MAP_AUTH_TLS_SERVER_NAME",
+                "auth-tls-server-name",
+                format!("'{name}' is not a DNS name or IP address"),
+            ));
+        }
+        Ok(Some(ClientTls {
+            ca_pem: read_pem_certificates(ca, "MAP_AUTH_TLS_CA", "auth-tls-ca")?,
+            server_name: server_name.map(str::to_owned),
+            identity,
+        }))
+    }
+}
+
+/// A PEM file of at least one certificate, every one of which parses.
+fn read_pem_certificates(
+    path: &PathBuf,
+    variable: &'static str,
+    flag: &'static str,
+) -> Result<Vec<u8>, ConfigError> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject as _};
+    let pem = std::fs::read(path).map_err(|e| {
+        ConfigError::new(
+            variable,
+            flag,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ConfigError::new(variable, flag, format!("{}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(ConfigError::new(
+            variable,
+            flag,
+            format!("{} holds no PEM certificate", path.display()),
+        ));
+    }
+    Ok(pem)
+}
+
+/// A PEM private key file, never quoted in an error.
+fn read_pem_key(
+    path: &PathBuf,
+    variable: &'static str,
+    flag: &'static str,
+) -> Result<SecretString, ConfigError> {
+    use rustls::pki_types::{PrivateKeyDer, pem::PemObject as _};
+    let pem = std::fs::read(path).map_err(|e| {
+        ConfigError::new(
+            variable,
+            flag,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    let pem = String::from_utf8(pem)
+        .ok()
+        .filter(|k| PrivateKeyDer::from_pem_slice(k.as_bytes()).is_ok())
+        .ok_or_else(|| {
+            ConfigError::new(
+                variable,
+                flag,
+                format!("{} is not a PEM private key", path.display()),
+            )
+        })?;
+    Ok(SecretString::from(pem))
 }
 
 const PAGE_TOKEN_KEY: &str = "MAP_PAGE_TOKEN_KEY";
@@ -653,11 +816,11 @@ mod tests {
                 .validate(system, true)
                 .map_err(|e| e.to_string())
                 .unwrap_or_else(|e| panic!("{system}: {e}"));
-            assert!(cfg.auth_url.is_some() && cfg.auth_api_key.is_some());
+            assert!(cfg.auth.is_some() && cfg.auth_api_key.is_some());
         }
         // Auth is the one system that needs neither.
         let cfg = args(&["--database-url", "sqlite://x.db"]).validate(System::Auth, true);
-        assert!(cfg.is_ok_and(|c| c.auth_url.is_none()));
+        assert!(cfg.is_ok_and(|c| c.auth.is_none()));
         // The other checks come first: a bad listen address is reported as
         // such, with or without Auth's settings.
         let e = err(

@@ -28,6 +28,11 @@ pub enum Command {
         /// Auth's own settings (used by `map serve auth` only).
         #[command(flatten)]
         auth: Box<map_auth::AuthArgs>,
+        /// A plaintext port serving only `grpc.health.v1` (the kubelet's
+        /// probes speak no TLS): for an API port that requires TLS or
+        /// client certificates. Unset: health on the API's port only.
+        #[arg(long, env = "MAP_HEALTH_LISTEN")]
+        health_listen: Option<std::net::SocketAddr>,
         #[command(flatten)]
         check: CheckConfig,
     },

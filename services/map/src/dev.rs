@@ -54,6 +54,7 @@ pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
         .context("no auth listener")??;
     let auth_url = map_kit::config::parse_http_url(&format!("http://{auth_addr}"))
         .map_err(|e| anyhow::anyhow!(e))?;
+    let auth_target = map_kit::authn::AuthTarget::from(auth_url);
     let mut dev_auth = None;
     for (system, listener) in listeners {
         let addr = listener.local_addr()?;
@@ -82,7 +83,7 @@ pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
         let access = auth_api_key
             .clone()
             .map(|api_key| crate::worker::AuthAccess {
-                url: auth_url.clone(),
+                target: auth_target.clone(),
                 api_key,
             });
         let config = map_kit::config::ServiceConfig {
@@ -91,7 +92,7 @@ pub async fn run(args: DevArgs, log: &LogArgs) -> anyhow::Result<()> {
             amqp_url: None,
             amqp_prefix: String::new(),
             listen: addr,
-            auth_url: auth_api_key.as_ref().map(|_| auth_url.clone()),
+            auth: auth_api_key.as_ref().map(|_| auth_target.clone()),
             auth_api_key,
             tls: None,
             shutdown_grace: std::time::Duration::from_secs(5),

@@ -10,6 +10,7 @@ mod bench;
 mod cli;
 mod dev;
 mod gateway;
+mod health_port;
 mod serve;
 mod systems;
 mod worker;
@@ -36,8 +37,9 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
             system,
             args,
             auth,
+            health_listen,
             check,
-        } => serve::serve(system, &args, &auth, check, &cli.log).await,
+        } => serve::serve(system, &args, &auth, health_listen, check, &cli.log).await,
         cli::Command::Admin { command } => admin::run(command, &cli.log).await,
         cli::Command::Migrate {
             system,

@@ -51,6 +51,7 @@ pub async fn serve(
     system: System,
     args: &ServiceArgs,
     auth_args: &map_auth::AuthArgs,
+    health_listen: Option<std::net::SocketAddr>,
     check: crate::cli::CheckConfig,
     log: &LogArgs,
 ) -> anyhow::Result<()> {
@@ -82,6 +83,22 @@ pub async fn serve(
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let (stop_relay, relay_stopped) = watch::channel(false);
+    let health = match health_listen {
+        Some(addr) => {
+            let health_listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding {addr} (MAP_HEALTH_LISTEN)"))?;
+            let mut stopped = relay_stopped.clone();
+            Some(tokio::spawn(crate::health_port::serve(
+                health_listener,
+                server.health_reporter(),
+                async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                },
+            )))
+        }
+        None => None,
+    };
     let relay = own_relay(&config, &db, relay_stopped, live);
     let result = server.serve(listener, shutdown_signal()).await;
     // The relay outlives the drain, so what in-flight calls committed goes
@@ -89,6 +106,11 @@ pub async fn serve(
     let _ = stop_relay.send(true);
     if let Some(relay) = relay {
         let _ = tokio::time::timeout(RELAY_STOP, relay).await;
+    }
+    if let Some(health) = health
+        && let Ok(Ok(Err(e))) = tokio::time::timeout(RELAY_STOP, health).await
+    {
+        tracing::error!(error = %e, "health port failed");
     }
     guard.shutdown(std::time::Duration::from_secs(5)).await;
     Ok(result?)

@@ -33,8 +33,8 @@ pub struct WorkerArgs {
 /// Where a worker reaches Auth: its URL and this system's API key
 /// (`MAP_AUTH_URL`, `MAP_AUTH_API_KEY`; every system but Auth).
 pub struct AuthAccess {
-    /// Auth's gRPC URL.
-    pub url: http::Uri,
+    /// Where Auth is (`MAP_AUTH_URL`, with its TLS).
+    pub target: map_kit::authn::AuthTarget,
     /// This system's key (role `auth:service`).
     pub api_key: SecretString,
 }
@@ -62,7 +62,7 @@ pub fn spawn(
     let relay = Relay::new(system, db.clone(), bus.clone(), RelayConfig::default());
     tasks.spawn(relay.run(stopped(stop.clone())));
     if let Some(auth) = auth.filter(|_| system != System::Auth) {
-        let channel = map_kit::authn::auth_channel(&auth.url);
+        let channel = map_kit::authn::auth_channel(&auth.target);
         let directory = map_kit::directory::Directory::new(db.clone(), channel, &auth.api_key)?;
         tasks.spawn(directory.run_reconcile(DIRECTORY_RECONCILE, stopped(stop.clone())));
     }
@@ -150,10 +150,10 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let auth = config
-        .auth_url
+        .auth
         .clone()
         .zip(config.auth_api_key.clone())
-        .map(|(url, api_key)| AuthAccess { url, api_key });
+        .map(|(target, api_key)| AuthAccess { target, api_key });
     spawn(
         &config,
         &db,

@@ -26,16 +26,19 @@ fn production_values() -> PathBuf {
 }
 
 /// The renders every invariant is checked on: the defaults with the
-/// secrets a user gives, and the production example (an existing Secret).
+/// secrets a user gives, the production example (an existing Secret), and
+/// TLS on every hop.
 fn renders(helm: &Path, dir: &Path) -> Vec<(&'static str, Vec<Value>)> {
     let secrets = Secrets::well_formed();
     let with_secrets = secrets.values_file(dir, json!({}));
+    let with_tls = secrets.values_file(dir, json!({"tls": {"enabled": true}}));
     vec![
         ("defaults", render_ok(helm, &[&with_secrets])),
         (
             "production example",
             render_ok(helm, &[&production_values()]),
         ),
+        ("TLS on", render_ok(helm, &[&with_tls])),
     ]
 }
 
@@ -294,14 +297,19 @@ fn every_variable_the_chart_sets_is_accepted_by_the_binary() {
     let with_secrets = secrets.values_file(dir.path(), json!({}));
     let defaults = render_ok(&helm, &[&with_secrets]);
     let production = render_ok(&helm, &[&production_values()]);
+    // TLS on every hop: the files of each component's Secret, made here.
+    let with_tls = secrets.values_file(dir.path(), json!({"tls": {"enabled": true}}));
+    let tls = render_ok(&helm, &[&with_tls]);
+    let tls_files = chart::tls_secrets(dir.path());
     let checks = [
         ("defaults", &defaults, chart::secret_data(&defaults)),
         ("production example", &production, secrets.as_secret_data()),
+        ("TLS on", &tls, chart::secret_data(&tls)),
     ];
     let mut checked = 0;
     for (name, docs, secret) in &checks {
         for c in containers(docs) {
-            let env = c.env(secret);
+            let env = c.local_env(secret, &tls_files);
             assert!(
                 env.iter().all(|(k, _)| k.starts_with("MAP_")),
                 "{name}: {} sets a variable the binary does not read: {env:?}",
@@ -318,7 +326,7 @@ fn every_variable_the_chart_sets_is_accepted_by_the_binary() {
             checked += 1;
         }
     }
-    assert!(checked >= 20, "only {checked} containers checked");
+    assert!(checked >= 30, "only {checked} containers checked");
 
     // The check can fail: without its database URL a system names the variable.
     let api = containers(&defaults)
@@ -503,4 +511,73 @@ fn value_paths(v: &Value, at: &mut Vec<String>, out: &mut Vec<String>) {
             }
         }
     }
+}
+
+#[test]
+fn with_tls_and_cert_manager_every_certificate_carries_the_names_its_callers_dial() {
+    let Some(helm) = chart::helm() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let values = Secrets::well_formed().values_file(
+        dir.path(),
+        json!({"tls": {"enabled": true, "certManager": {"enabled": true, "issuerRef": {"name": "map-ca"}}}}),
+    );
+    let docs = render_ok(&helm, &[&values]);
+    let certificates: BTreeMap<String, &Value> = of_kind(&docs, "Certificate")
+        .map(|c| (c["spec"]["secretName"].as_str().unwrap().to_owned(), c))
+        .collect();
+    assert_eq!(
+        certificates.len(),
+        chart::TLS_COMPONENTS.len(),
+        "{certificates:?}"
+    );
+    let host = |url: &str| {
+        let rest = url.split_once("://").unwrap().1;
+        rest[..rest.find(':').unwrap()].to_owned()
+    };
+    // Every pod mounts a Secret a Certificate writes, and every host a
+    // container dials over TLS is a name of the Secret of the pod it reaches.
+    let mut dialled = 0;
+    for c in containers(&docs).iter().filter(|c| !c.init) {
+        for (_, secret) in c.secret_mounts() {
+            assert!(certificates.contains_key(&secret), "{}: {secret}", c.name());
+        }
+        for (k, v) in c.env(&chart::secret_data(&docs)) {
+            let target = match k.strip_prefix("MAP_UPSTREAM_") {
+                _ if k == "MAP_AUTH_URL" => "auth".to_owned(),
+                Some(system) if chart::SYSTEMS.contains(&system.to_lowercase().as_str()) => {
+                    system.to_lowercase()
+                }
+                _ => continue,
+            };
+            assert!(
+                v.starts_with("https://") || v.starts_with("dns+tls://"),
+                "{k}={v}"
+            );
+            let secret = format!("{}-{target}-tls", chart::FULLNAME);
+            let names = strings(&certificates[&secret]["spec"]["dnsNames"]);
+            assert!(
+                names.contains(&host(&v)),
+                "{k}={v}: {secret} carries {names:?}"
+            );
+            assert_eq!(
+                certificates[&secret]["spec"]["issuerRef"]["name"], "map-ca",
+                "{secret}"
+            );
+            dialled += 1;
+        }
+    }
+    // The gateway's five upstreams, and Auth from four APIs and four workers.
+    assert_eq!(dialled, 5 + 8);
+    // Without an issuer the chart says which value is missing.
+    let no_issuer = Secrets::well_formed().values_file(
+        dir.path(),
+        json!({"tls": {"enabled": true, "certManager": {"enabled": true}}}),
+    );
+    let refused = render(&helm, &[&no_issuer]).unwrap_err();
+    assert!(
+        refused.contains("tls.certManager.issuerRef.name"),
+        "{refused}"
+    );
 }

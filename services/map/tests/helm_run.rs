@@ -11,6 +11,14 @@
 //! AMS and imports a CSV file uploaded in chunks; every system answers its
 //! readiness and liveness probes; SIGTERM ends every process cleanly within
 //! its termination grace.
+//!
+//! Run again with `tls.enabled` (mutual): certificates made by the test
+//! play the components' Secrets (one per component, signed by one CA, with
+//! the Service names the chart's README asks for), the gateway reaches every
+//! system over `dns+tls://` with its client certificate, every system
+//! reaches Auth over `https://` with its own, the APIs' ports refuse
+//! plaintext, and the kubelet's probes ask the plaintext health ports the
+//! chart declares.
 #![allow(clippy::unwrap_used)]
 
 mod assets;
@@ -38,6 +46,20 @@ const DRAIN_SECONDS: u64 = 5;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
+    run_the_chart(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_tls_on_every_hop_the_charts_commands_run_the_same_platform() {
+    run_the_chart(true).await;
+}
+
+/// One platform at a time: two of them (eleven processes and their
+/// database pools each) outgrow PostgreSQL's 100 connections.
+static ONE_PLATFORM: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn run_the_chart(tls: bool) {
+    let _alone = ONE_PLATFORM.lock().await;
     let (Some(helm), Some(_grpcurl)) = (chart::helm(), map_kit::testing::tool("grpcurl")) else {
         return;
     };
@@ -92,8 +114,11 @@ async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
     };
 
     // Ports below the OS's ephemeral range (32768+), which every other test
-    // takes its ports from, so nothing else can hold them.
-    let base = 20_000 + u16::try_from(std::process::id() % 900).unwrap() * 10;
+    // takes its ports from, so nothing else can hold them: APIs, workers
+    // (+1000), the APIs' plaintext health ports with TLS on (+2000); the
+    // TLS run beside the plaintext one.
+    let base =
+        20_000 + u16::try_from(std::process::id() % 450).unwrap() * 20 + if tls { 10 } else { 0 };
     let port = |i: u16| base + i;
     let systems: serde_json::Map<String, Value> = SYSTEMS
         .iter()
@@ -108,6 +133,7 @@ async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
             "gateway": {"port": gateway_port},
             "shutdownGraceSeconds": DRAIN_SECONDS,
             "log": {"format": "json", "filter": "info"},
+            "tls": {"enabled": tls, "mutual": true},
         }),
     );
     let docs = chart::render_ok(&helm, &[&values]);
@@ -118,6 +144,11 @@ async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
         dir: dir.path().to_owned(),
         prefix,
         secret,
+        tls_secrets: if tls {
+            chart::tls_secrets(dir.path())
+        } else {
+            BTreeMap::new()
+        },
         running: Vec::new(),
     };
     let all = containers(&docs);
@@ -154,14 +185,26 @@ async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
         "APIs, workers and the gateway"
     );
 
-    // Each probe the kubelet would make: readiness ("") and liveness.
+    // Each probe the kubelet would make, where the chart points it:
+    // readiness ("") and liveness.
     let mut probes: Vec<(String, u16)> = Vec::new();
+    for c in all
+        .iter()
+        .filter(|c| !c.init && c.owner["kind"] == "Deployment")
+    {
+        let ports = c.probe_ports();
+        assert_eq!(ports.len(), 2, "{}: readiness and liveness", c.name());
+        assert_eq!(ports[0], ports[1], "{}", c.name());
+        probes.push((c.name(), ports[0]));
+    }
     for (i, system) in SYSTEMS.iter().enumerate() {
         let api = port(u16::try_from(i).unwrap());
-        probes.push((format!("{system} API"), api));
-        probes.push((format!("{system} worker"), api + 1000));
+        let expected = if tls { api + 2000 } else { api };
+        assert!(
+            probes.iter().any(|(_, p)| *p == expected),
+            "{system}'s API probes ask port {expected}: {probes:?}"
+        );
     }
-    probes.push(("gateway".into(), gateway_port));
     for (what, port) in &probes {
         for service in ["", "liveness"] {
             let ok = poll_until(Duration::from_secs(60), || serving(*port, service)).await;
@@ -171,6 +214,30 @@ async fn the_charts_commands_run_a_platform_that_signs_in_and_drains_cleanly() {
                 platform.logs()
             );
         }
+    }
+
+    if tls {
+        // Every hop is TLS: the APIs' ports answer no plaintext client, and
+        // the gateway and the systems were given TLS URLs.
+        for i in 0..SYSTEMS.len() {
+            let api = port(u16::try_from(i).unwrap());
+            assert!(
+                !serving(api, "").await,
+                "port {api} answered plaintext with TLS on"
+            );
+        }
+        let gateway = all.iter().find(|c| c.args() == ["gateway"]).unwrap();
+        let upstreams: Vec<String> = gateway
+            .env(&platform.secret)
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("MAP_UPSTREAM_") && !k.starts_with("MAP_UPSTREAM_TLS"))
+            .map(|(_, v)| v)
+            .collect();
+        assert_eq!(upstreams.len(), SYSTEMS.len(), "{upstreams:?}");
+        assert!(
+            upstreams.iter().all(|u| u.starts_with("dns+tls://")),
+            "{upstreams:?}"
+        );
     }
 
     // 3. The bootstrap hook Job, run twice: the second changes nothing.
@@ -266,6 +333,8 @@ struct Platform {
     dir: PathBuf,
     prefix: String,
     secret: BTreeMap<String, String>,
+    /// Where each TLS Secret's files are (TLS on): the kubelet's mounts.
+    tls_secrets: BTreeMap<String, PathBuf>,
     running: Vec<(String, Child)>,
 }
 
@@ -282,11 +351,7 @@ impl Platform {
             .append(true)
             .open(self.log_path(c))
             .unwrap();
-        let env: Vec<(String, String)> = c
-            .env(&self.secret)
-            .into_iter()
-            .map(|(k, v)| (k, chart::local(&v)))
-            .collect();
+        let env = c.local_env(&self.secret, &self.tls_secrets);
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_map"));
         cmd.args(c.args())
             .env_clear()

@@ -229,7 +229,9 @@ pub async fn run(opts: &LoadOptions, args: &AuthValidateArgs) -> Result<Vec<Repo
     let plain = echo_load("echo, plain", opts, plain_addr, connections, None).await?;
 
     let authenticator: Arc<dyn Validator> = Arc::new(Authenticator::connect_lazy(
-        &format!("http://{}", fixture.addr).parse()?,
+        &format!("http://{}", fixture.addr)
+            .parse::<http::Uri>()?
+            .into(),
         CacheConfig::default(),
     ));
     let (auth_addr, _authed) = start_echo(Some(authenticator.clone())).await?;

@@ -17,7 +17,7 @@
 //!   itself plugs in an in-process validator with the same [`Principal`].
 //! - [`ApiKeyInterceptor`] adds this service's `MAP_AUTH_API_KEY` to calls to
 //!   Auth ([`auth_client`], [`department_client`]; [`auth_channel`] is the
-//!   channel to `MAP_AUTH_URL`).
+//!   channel to `MAP_AUTH_URL`, over TLS for `https://`: [`AuthTarget`]).
 //! - [`UserLookup`] answers `GetUserInfo` / `BatchGetUserInfo` from a short
 //!   cache (≤ 30 s), for the few places that need Auth's answer of now
 //!   rather than the local [`directory`](crate::directory).
@@ -26,6 +26,7 @@ mod api_key;
 mod credential;
 mod layer;
 mod principal;
+mod target;
 mod user_lookup;
 mod validator;
 
@@ -37,6 +38,7 @@ pub use api_key::{
 pub use credential::Credential;
 pub use layer::Authenticated;
 pub use principal::{Principal, PrincipalKind, RoleRef, principal};
+pub use target::AuthTarget;
 pub use user_lookup::{LookupConfig, UserLookup};
 pub use validator::{Authenticator, CacheConfig, Validator};
 
@@ -52,14 +54,11 @@ pub const API_KEY: &str = "x-api-key";
 /// "Security"): revocation reaches every service within this time.
 pub const MAX_CACHE_TTL: Duration = Duration::from_secs(30);
 
-/// A channel to Auth at `url` (`MAP_AUTH_URL`) that connects on first use,
-/// with the timeouts every client of Auth uses (5 s to connect, 10 s per
-/// call).
-pub fn auth_channel(url: &http::Uri) -> Channel {
-    Channel::builder(url.clone())
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(10))
-        .connect_lazy()
+/// A channel to Auth (`MAP_AUTH_URL`, with its TLS) that connects on first
+/// use, with the timeouts every client of Auth uses (5 s to connect, 10 s
+/// per call).
+pub fn auth_channel(auth: &AuthTarget) -> Channel {
+    auth.channel()
 }
 
 pub(crate) fn missing_credentials() -> ApiError {

@@ -8,10 +8,10 @@
 //! directory's events may not have brought yet).
 //!
 //! ```no_run
-//! # async fn f(auth_url: &http::Uri, key: &secrecy::SecretString, id: &str) -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn f(auth: &map_kit::authn::AuthTarget, key: &secrecy::SecretString, id: &str) -> Result<(), Box<dyn std::error::Error>> {
 //! use map_kit::authn::{LookupConfig, UserLookup, auth_channel};
 //!
-//! let lookup = UserLookup::new(auth_channel(auth_url), key, LookupConfig::default())?;
+//! let lookup = UserLookup::new(auth_channel(auth), key, LookupConfig::default())?;
 //! match lookup.user(id).await? {
 //!     Some(user) if user.active => { /* assign the work */ }
 //!     _ => { /* INVALID_ARGUMENT: no such active user */ }

@@ -111,9 +111,9 @@ impl Authenticator {
         Authenticator { clock, ..self }
     }
 
-    /// An authenticator for Auth at `url`, connecting on first use.
-    pub fn connect_lazy(url: &http::Uri, config: CacheConfig) -> Authenticator {
-        Authenticator::new(super::auth_channel(url), config)
+    /// An authenticator for Auth at `auth`, connecting on first use.
+    pub fn connect_lazy(auth: &super::AuthTarget, config: CacheConfig) -> Authenticator {
+        Authenticator::new(auth.channel(), config)
     }
 
     /// Validates `token`, from the cache when a fresh answer is there.
@@ -132,7 +132,10 @@ impl Authenticator {
             })
             .await
             .map_err(|status| {
-                tracing::warn!(code = ?status.code(), "token validation with auth failed");
+                // The message says why (a refused connection, a TLS failure);
+                // it never carries the token.
+                let error = super::target::error_chain(&status);
+                tracing::warn!(code = ?status.code(), %error, "token validation with auth failed");
                 ApiError::Unavailable("auth".into())
             })?
             .into_inner();

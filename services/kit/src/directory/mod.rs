@@ -47,12 +47,12 @@
 //!     system: System,
 //!     db: Db,
 //!     bus: Bus,
-//!     auth_url: &http::Uri,
+//!     auth_target: &map_kit::authn::AuthTarget,
 //!     api_key: &SecretString,
 //!     stop: CancellationToken,
 //! ) -> Result<(), Box<dyn std::error::Error>> {
 //!     // MAP_AUTH_URL and MAP_AUTH_API_KEY (required for every system but Auth).
-//!     let auth = map_kit::authn::auth_channel(auth_url);
+//!     let auth = map_kit::authn::auth_channel(auth_target);
 //!     let directory = Directory::new(db.clone(), auth, api_key)?;
 //!     // Backfill when empty, then repair drift hourly.
 //!     tokio::spawn(

@@ -36,7 +36,7 @@ pub(super) static MODULE: Module = Module {
     migrate: |url| Box::pin(map_kit::db::migrate::<map_migrations::ams::Migrator>(url)),
     api: |api| {
         let config = api.config;
-        let auth_url = config.auth_url.as_ref().context("ams needs MAP_AUTH_URL")?;
+        let auth_url = config.auth.as_ref().context("ams needs MAP_AUTH_URL")?;
         let pager = config.pager()?;
         let limits = UploadLimits {
             max_file_bytes: config.uploads.max_file_bytes.max(MIN_IMPORT_BYTES),

@@ -25,7 +25,7 @@ pub(super) static MODULE: Module = Module {
     migrate: |url| Box::pin(map_kit::db::migrate::<map_migrations::bms::Migrator>(url)),
     api: |api| {
         let config = api.config;
-        let auth_url = config.auth_url.as_ref().context("bms needs MAP_AUTH_URL")?;
+        let auth_url = config.auth.as_ref().context("bms needs MAP_AUTH_URL")?;
         let pager = config.pager()?;
         let validator = Arc::new(Authenticator::connect_lazy(
             auth_url,

@@ -29,10 +29,7 @@ pub(super) static MODULE: Module = Module {
     migrate: |url| Box::pin(map_kit::db::migrate::<map_migrations::hdts::Migrator>(url)),
     api: |api| {
         let config = api.config;
-        let auth_url = config
-            .auth_url
-            .as_ref()
-            .context("hdts needs MAP_AUTH_URL")?;
+        let auth_url = config.auth.as_ref().context("hdts needs MAP_AUTH_URL")?;
         let pager = config.pager()?;
         let topics = Topics::new(api.db.clone(), Clock::system(), pager.clone());
         let desk = HelpDesk::new(api.db.clone(), Clock::system(), pager)

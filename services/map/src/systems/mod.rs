@@ -132,7 +132,7 @@ mod tests {
             assert_eq!(api.check_policies(), Ok(()), "{system}");
             let bus = Bus::in_process("");
             let auth = crate::worker::AuthAccess {
-                url: http::Uri::from_static("http://127.0.0.1:9"),
+                target: http::Uri::from_static("http://127.0.0.1:9").into(),
                 api_key: secrecy::SecretString::from("mapk_registration_test"),
             };
             let worker = Worker {
@@ -167,8 +167,8 @@ mod tests {
             amqp_prefix: String::new(),
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             // As `map serve` requires of every system but Auth (nothing listens).
-            auth_url: (system != System::Auth)
-                .then(|| http::Uri::from_static("http://127.0.0.1:9")),
+            auth: (system != System::Auth)
+                .then(|| http::Uri::from_static("http://127.0.0.1:9").into()),
             auth_api_key: (system != System::Auth)
                 .then(|| secrecy::SecretString::from("mapk_registration_test")),
             tls: None,

@@ -41,12 +41,12 @@ pub(super) static MODULE: Module = Module {
     migrate: |url| Box::pin(map_kit::db::migrate::<map_migrations::tts::Migrator>(url)),
     api: |api| {
         let config = api.config;
-        let auth_url = config.auth_url.as_ref().context("tts needs MAP_AUTH_URL")?;
+        let auth = config.auth.as_ref().context("tts needs MAP_AUTH_URL")?;
         let api_key = config
             .auth_api_key
             .as_ref()
             .context("tts needs MAP_AUTH_API_KEY")?;
-        let channel = tonic::transport::Endpoint::from(auth_url.clone()).connect_lazy();
+        let channel = map_kit::authn::auth_channel(auth);
         let roles = AuthRoles::new(channel.clone(), api_key).context("MAP_AUTH_API_KEY")?;
         let assigner = AuthAssigner::new(channel, api_key).context("MAP_AUTH_API_KEY")?;
         let workflows = Workflows::new(
@@ -62,10 +62,7 @@ pub(super) static MODULE: Module = Module {
             config.pager()?,
         )
         .with_upload_limits(config.uploads);
-        let validator = Arc::new(Authenticator::connect_lazy(
-            auth_url,
-            CacheConfig::default(),
-        ));
+        let validator = Arc::new(Authenticator::connect_lazy(auth, CacheConfig::default()));
         let live = LiveTickets::new(api.live.clone());
         Ok(map_tts::grpc_server(workflows, tickets, validator, live))
     },
@@ -74,7 +71,7 @@ pub(super) static MODULE: Module = Module {
         let auth = w
             .auth
             .context("the tts worker needs MAP_AUTH_URL and MAP_AUTH_API_KEY")?;
-        let channel = map_kit::authn::auth_channel(&auth.url);
+        let channel = map_kit::authn::auth_channel(&auth.target);
         let assigner = AuthAssigner::new(channel, &auth.api_key).context("MAP_AUTH_API_KEY")?;
         // The worker lists nothing: its page tokens are never shown.
         let tickets = Tickets::new(

@@ -135,6 +135,33 @@ impl<'a> Container<'a> {
             .collect()
     }
 
+    /// Each Secret mounted into it: (mount path, Secret name).
+    pub fn secret_mounts(&self) -> Vec<(String, String)> {
+        let volumes = self.pod()["volumes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        self.spec["volumeMounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| {
+                let volume = volumes.iter().find(|v| v["name"] == m["name"])?;
+                let secret = volume["secret"]["secretName"].as_str()?;
+                Some((m["mountPath"].as_str()?.to_owned(), secret.to_owned()))
+            })
+            .collect()
+    }
+
+    /// The port of its readiness and liveness probes (gRPC).
+    pub fn probe_ports(&self) -> Vec<u16> {
+        ["readinessProbe", "livenessProbe"]
+            .iter()
+            .filter_map(|p| self.spec[p]["grpc"]["port"].as_u64())
+            .filter_map(|p| u16::try_from(p).ok())
+            .collect()
+    }
+
     /// The number and name of each port it declares.
     pub fn ports(&self) -> Vec<(u64, String)> {
         self.spec["ports"]
@@ -184,19 +211,42 @@ pub fn secret_data(docs: &[Value]) -> BTreeMap<String, String> {
 }
 
 /// A value with the cluster's addresses made local: a listen address on
-/// every interface becomes 127.0.0.1, a Service's name (`http://…` or the
-/// gateway's `dns://…-headless`) becomes this machine.
+/// every interface becomes 127.0.0.1, a Service's name (`http://…`,
+/// `https://…`, or the gateway's `dns://…-headless` and
+/// `dns+tls://…-headless`) becomes this machine. For the TLS forms the
+/// Service's name stays the name the certificate is checked against, as
+/// the cluster's DNS would have it: the gateway's URL gets
+/// `?server_name=<Service>`, and [`tls_server_name`] gives the name for an
+/// `https://` MAP_AUTH_URL.
 pub fn local(value: &str) -> String {
     let value = value.replace("0.0.0.0:", "127.0.0.1:");
-    for (scheme, host) in [("http://", "127.0.0.1"), ("dns://", "localhost")] {
+    for (scheme, host) in [
+        ("http://", "127.0.0.1"),
+        ("https://", "127.0.0.1"),
+        ("dns://", "localhost"),
+        ("dns+tls://", "localhost"),
+    ] {
         let prefix = format!("{scheme}{FULLNAME}-");
         if let Some(rest) = value.strip_prefix(&prefix)
             && let Some(colon) = rest.find(':')
         {
-            return format!("{scheme}{host}{}", &rest[colon..]);
+            let port = &rest[colon..];
+            if scheme == "dns+tls://" {
+                let service = &rest[..colon];
+                return format!("{scheme}{host}{port}?server_name={FULLNAME}-{service}");
+            }
+            return format!("{scheme}{host}{port}");
         }
     }
     value
+}
+
+/// The Service name an `https://` URL of the chart names (the name its
+/// certificate carries), before [`local`] made the URL local.
+pub fn tls_server_name(value: &str) -> Option<String> {
+    let rest = value.strip_prefix("https://")?;
+    let host = &rest[..rest.find(':')?];
+    host.starts_with(FULLNAME).then(|| host.to_owned())
 }
 
 /// The strings of a JSON array.
@@ -305,5 +355,78 @@ fn merge(base: &mut Value, extra: Value) {
             }
         }
         (base, extra) => *base = extra,
+    }
+}
+
+/// The components whose TLS Secret the chart mounts with `tls.enabled`.
+pub const TLS_COMPONENTS: [&str; 6] = ["gateway", "auth", "ams", "bms", "tts", "hdts"];
+
+/// What an operator (or cert-manager) puts in each component's Secret
+/// (`<fullname>-<component>-tls`: tls.crt, tls.key, ca.crt), signed by one
+/// CA, with the names the chart's README asks for, written under
+/// `dir/secrets`: each Secret's name and folder.
+pub fn tls_secrets(dir: &Path) -> BTreeMap<String, PathBuf> {
+    let ca = map_kit::testing::TestCa::new("map-platform test ca");
+    TLS_COMPONENTS
+        .iter()
+        .map(|component| {
+            let secret = format!("{FULLNAME}-{component}-tls");
+            let folder = dir.join("secrets").join(&secret);
+            std::fs::create_dir_all(&folder).expect("secret folder");
+            let service = format!("{FULLNAME}-{component}");
+            let headless = format!("{service}-headless");
+            let issued = ca.issue(&[&service, &headless]);
+            std::fs::write(folder.join("tls.crt"), &issued.cert_pem).expect("tls.crt");
+            std::fs::write(folder.join("tls.key"), &issued.key_pem).expect("tls.key");
+            ca.write(&folder.join("ca.crt"));
+            (secret, folder)
+        })
+        .collect()
+}
+
+impl Container<'_> {
+    /// Its environment as the kubelet gives it, made local: secrets from
+    /// `secrets`, the cluster's addresses made local ([`local`]), paths in
+    /// a mounted Secret pointing into its folder in `mounted` (Secret name →
+    /// folder), and for an `https://` MAP_AUTH_URL the Service's name kept as
+    /// the name Auth's certificate is checked against, as the cluster's DNS
+    /// would have it.
+    ///
+    /// # Panics
+    /// When it mounts a Secret `mounted` lacks.
+    pub fn local_env(
+        &self,
+        secrets: &BTreeMap<String, String>,
+        mounted: &BTreeMap<String, PathBuf>,
+    ) -> Vec<(String, String)> {
+        let mounts: Vec<(String, PathBuf)> = self
+            .secret_mounts()
+            .into_iter()
+            .map(|(path, secret)| {
+                let folder = mounted.get(&secret).unwrap_or_else(|| {
+                    panic!(
+                        "{} mounts the Secret {secret}, which nobody made",
+                        self.name()
+                    )
+                });
+                (path, folder.clone())
+            })
+            .collect();
+        let mut env = Vec::new();
+        for (k, v) in self.env(secrets) {
+            if k == "MAP_AUTH_URL"
+                && let Some(name) = tls_server_name(&v)
+            {
+                env.push(("MAP_AUTH_TLS_SERVER_NAME".to_owned(), name));
+            }
+            let mut v = local(&v);
+            for (path, folder) in &mounts {
+                if let Some(file) = v.strip_prefix(&format!("{path}/")) {
+                    v = folder.join(file).display().to_string();
+                }
+            }
+            env.push((k, v));
+        }
+        env
     }
 }
