@@ -93,6 +93,7 @@ migrator!(
     crate::bms_schema::Budgets,
     crate::bms_schema::FlaggedExpenses,
     crate::bms_schema::Proposals,
+    crate::bms_schema::FlaggedByBudget,
 );
 migrator!(
     /// Ticket tracking's database.

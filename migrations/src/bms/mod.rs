@@ -6,7 +6,9 @@
 mod m0001_budgets;
 mod m0002_flagged_expenses;
 mod m0003_proposals;
+mod m0004_flagged_by_budget;
 
 pub(crate) use m0001_budgets::Migration as Budgets;
 pub(crate) use m0002_flagged_expenses::Migration as FlaggedExpenses;
 pub(crate) use m0003_proposals::Migration as Proposals;
+pub(crate) use m0004_flagged_by_budget::Migration as FlaggedByBudget;

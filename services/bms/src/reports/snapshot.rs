@@ -185,8 +185,8 @@ async fn read_in(
             None => q,
         }
     };
-    // The partial index `expenses_flagged`'s predicate, as a literal: a
-    // cached (generic) plan cannot prove it from bound values.
+    // The partial index `expenses_flagged_by_budget`'s predicate, as a
+    // literal: a cached (generic) plan cannot prove it from bound values.
     let flagged: HashMap<String, i64> = recorded(expenses::Entity::find())
         .filter(Expr::cust("status = 'recorded' AND flags <> ''"))
         .select_only()
@@ -216,8 +216,11 @@ async fn read_in(
     let held = if scope.budget_line_id.is_some() {
         Vec::new()
     } else {
+        // The status as a literal too: a cached (generic) plan would not
+        // know it is a rare one and scan every expense.
         let mut q = expenses::Entity::find()
             .filter(expenses::Column::Status.eq(status::UNASSIGNED))
+            .filter(Expr::cust("status = 'unassigned'"))
             .filter(expenses::Column::ExpenseDate.between(year.start_date, year.end_date));
         if let Some(code) = &scope.department_code {
             q = q.filter(expenses::Column::DepartmentCode.eq(code.as_str()));
