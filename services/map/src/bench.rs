@@ -108,8 +108,9 @@ pub enum Scenario {
         #[command(flatten)]
         args: scenarios::ticket_intake::TicketIntakeArgs,
     },
-    /// Unary calls direct vs through the gateway (gRPC and grpc-web), same
-    /// run; then each at half the gateway's peak rate for the added p99.
+    /// Unary calls direct vs through the gateway (gRPC, grpc-web and
+    /// Connect JSON), same run; then each at half the gateway's peak rate
+    /// for the added p99.
     Gateway {
         #[command(flatten)]
         load: LoadOptions,
