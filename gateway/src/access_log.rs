@@ -22,7 +22,8 @@ use crate::{status, upstream::InFlight};
 pub struct CallLog {
     /// `/package.Service/Method` as requested.
     pub method: String,
-    /// `grpc`, `grpc-web` or `grpc-web-text`.
+    /// `grpc`, `grpc-web`, `grpc-web-text`, or `connect-json`, `connect-proto`,
+    /// `connect-stream-json`, `connect-stream-proto`.
     pub protocol: &'static str,
     /// The client.
     pub peer: SocketAddr,

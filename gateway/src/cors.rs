@@ -7,9 +7,10 @@ use tonic::body::Body;
 
 use crate::config::CorsConfig;
 
-/// Request headers a browser may send (grpc-web's and ours).
-pub const ALLOW_HEADERS: &str =
-    "content-type,x-grpc-web,x-user-agent,grpc-timeout,authorization,x-api-key";
+/// Request headers a browser may send (grpc-web's, Connect's and ours).
+pub const ALLOW_HEADERS: &str = "content-type,x-grpc-web,x-user-agent,grpc-timeout,\
+     connect-protocol-version,connect-timeout-ms,connect-content-encoding,connect-accept-encoding,\
+     content-encoding,authorization,x-api-key";
 /// Response headers a browser script may read.
 pub const EXPOSE_HEADERS: &str = "grpc-status,grpc-message,grpc-status-details-bin";
 /// Methods a preflight may ask for.
@@ -119,7 +120,14 @@ mod tests {
             .get(header::ACCESS_CONTROL_ALLOW_HEADERS)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        for name in ["x-grpc-web", "grpc-timeout", "authorization", "x-api-key"] {
+        for name in [
+            "x-grpc-web",
+            "grpc-timeout",
+            "connect-protocol-version",
+            "connect-timeout-ms",
+            "authorization",
+            "x-api-key",
+        ] {
             assert!(allowed.contains(name), "{name} missing from {allowed}");
         }
     }

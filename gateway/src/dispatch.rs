@@ -56,6 +56,8 @@ enum Protocol {
         request: Encoding,
         response: Encoding,
     },
+    /// Connect, turned into gRPC by [`crate::connect::prepare`].
+    Connect(crate::connect::Call),
 }
 
 impl Protocol {
@@ -78,12 +80,13 @@ impl Protocol {
                 ..
             } => "grpc-web",
             Protocol::Web { .. } => "grpc-web-text",
+            Protocol::Connect(call) => call.name(),
         }
     }
 
     fn content_type(self) -> HeaderValue {
         match self {
-            Protocol::Grpc => HeaderValue::from_static("application/grpc"),
+            Protocol::Grpc | Protocol::Connect(_) => HeaderValue::from_static("application/grpc"),
             Protocol::Web { response, .. } => response.content_type(),
         }
     }
@@ -150,6 +153,15 @@ impl Gateway {
             return preflight;
         }
         let origin = request.headers().get(header::ORIGIN).cloned();
+        if let Some(call) = crate::connect::Call::of(&request) {
+            let mut response =
+                match crate::connect::prepare(request, call, &inner.limits, peer).await {
+                    Ok((request, call)) => self.call(request, Protocol::Connect(call), peer).await,
+                    Err(refused) => refused,
+                };
+            inner.cors.decorate(origin.as_ref(), response.headers_mut());
+            return response;
+        }
         let mut response = match Protocol::of(request.headers()) {
             Some(protocol) if request.method() == Method::POST => {
                 self.call(request, protocol, peer).await
@@ -182,8 +194,12 @@ impl Gateway {
         };
         let early = |log: CallLog, response: Response<Body>| {
             let mut log = log;
-            log.http_status = response.status().as_u16();
             log.grpc_status = status::grpc_status(response.headers());
+            let response = match protocol {
+                Protocol::Connect(call) => crate::connect::early(response, call),
+                _ => response,
+            };
+            log.http_status = response.status().as_u16();
             let (parts, body) = response.into_parts();
             Response::from_parts(parts, Body::new(LoggedBody::new(body, log, None, None)))
         };
@@ -218,7 +234,7 @@ impl Gateway {
 
         let (mut parts, body) = request.into_parts();
         let body = match protocol {
-            Protocol::Grpc => body,
+            Protocol::Grpc | Protocol::Connect(_) => body,
             Protocol::Web {
                 request: encoding, ..
             } => match read_web_body(body, encoding, inner.limits.max_body_bytes, deadline).await {
@@ -295,6 +311,9 @@ impl Gateway {
         log.upstream = guard
             .as_ref()
             .map_or_else(|| "local".to_owned(), |g| g.endpoint().label().to_owned());
+        if let Protocol::Connect(call) = protocol {
+            return crate::connect::respond(response, call, log, guard, permit).await;
+        }
         translate(response, protocol, log, guard, permit)
     }
 }
@@ -414,7 +433,7 @@ fn translate(
     let (mut parts, body) = response.into_parts();
     let logged = LoggedBody::new(body, log, guard, Some(permit));
     match protocol {
-        Protocol::Grpc => Response::from_parts(parts, Body::new(logged)),
+        Protocol::Grpc | Protocol::Connect(_) => Response::from_parts(parts, Body::new(logged)),
         Protocol::Web {
             response: encoding, ..
         } => {

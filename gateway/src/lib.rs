@@ -7,6 +7,8 @@
 //! - [`route`]: service name or `/system/` prefix → cluster;
 //! - [`upstream`]: clusters, power-of-two-choices, health checks, DNS, ejection;
 //! - [`grpc_web`] and [`web_body`]: Envoy's grpc-web framing, both directions;
+//! - [`connect`]: the Connect protocol (unary JSON and binary, server
+//!   streaming), turned into gRPC with the contracts' descriptors;
 //! - [`status`]: trailers-only statuses and Envoy's HTTP → gRPC mapping;
 //! - [`cors`], [`static_files`], [`local`] (own health + reflection), [`access_log`].
 //!
@@ -18,6 +20,7 @@
 
 pub mod access_log;
 pub mod config;
+pub mod connect;
 pub mod cors;
 pub mod dispatch;
 pub mod grpc_web;

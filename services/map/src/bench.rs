@@ -117,9 +117,10 @@ pub enum Scenario {
         #[command(flatten)]
         args: scenarios::ticket_intake::TicketIntakeArgs,
     },
-    /// Unary calls direct vs through the gateway (gRPC and grpc-web), same
-    /// run, beside a bare hyper hop (`--bare-proxy`) and nginx's `grpc_pass`
-    /// (`--nginx /usr/sbin/nginx`); then each at half the gateway's peak rate
+    /// Unary calls direct vs through the gateway (gRPC, grpc-web and
+    /// Connect JSON), same run, beside a bare hyper hop (`--bare-proxy`)
+    /// and nginx's `grpc_pass` (`--nginx /usr/sbin/nginx`); then each at
+    /// half the gateway's peak rate
     /// for the added p99.
     Gateway {
         #[command(flatten)]

@@ -1,8 +1,10 @@
 //! `gateway`: the cost of the gateway. The same light unary call
 //! (`grpc.health.v1.Health/Check` on a kit server) made directly, through
-//! the gateway as native gRPC, and through the gateway as grpc-web over
-//! HTTP/1.1 keep-alive connections (as a browser makes it), all in one run
-//! on one machine. Then each path again at a fixed rate of half the
+//! the gateway as native gRPC, through the gateway as grpc-web over
+//! HTTP/1.1 keep-alive connections (as a browser makes it), and through
+//! the gateway as Connect with JSON bodies over HTTP/1.1 (as curl or a
+//! Connect client makes it: the JSON read and written against the
+//! method's descriptors), all in one run on one machine. Then each path again at a fixed rate of half the
 //! gateway's peak, to read the latency the gateway adds at that load.
 //!
 //! Client, gateway and service share the machine's cores, so the gateway
@@ -100,6 +102,40 @@ async fn grpc_web_call(
     ) {
         (1, Some(b"0")) => Ok(()),
         _ => Err(format!("unexpected grpc-web reply: {trailers:?}")),
+    }
+}
+
+/// The Connect JSON request body: `HealthCheckRequest { service: "" }`.
+const CONNECT_BODY: &[u8] = b"{}";
+
+/// One Connect unary JSON call over a worker's own HTTP/1.1 connection.
+async fn connect_json_call(sender: &Mutex<SendRequest<Full<Bytes>>>) -> Result<(), String> {
+    let request = Request::post(ROUTED)
+        .header(header::HOST, "gateway")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("connect-protocol-version", "1")
+        .body(Full::new(Bytes::from_static(CONNECT_BODY)))
+        .map_err(|e| e.to_string())?;
+    let mut sender = sender.lock().await;
+    sender.ready().await.map_err(|e| e.to_string())?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    if status == http::StatusCode::OK && &body[..] == br#"{"status":"SERVING"}"# {
+        Ok(())
+    } else {
+        Err(format!(
+            "unexpected Connect reply: HTTP {status} {}",
+            String::from_utf8_lossy(&body)
+        ))
     }
 }
 
@@ -202,7 +238,8 @@ pub async fn run(
                 }
                 _ => {
                     // Fresh keep-alive connections per phase, one per caller
-                    // (idle ones are closed by the gateway between phases).
+                    // (idle ones are closed by the gateway between phases);
+                    // grpc-web (2) or Connect JSON (3) on them.
                     let web = match http1_connections(gateway_addr, opts.concurrency.max(1)).await {
                         Ok(c) => Arc::new(c),
                         Err(e) => {
@@ -217,7 +254,14 @@ pub async fn run(
                     run_load(&name, &opts, move |w| {
                         let web = web.clone();
                         let body = body.clone();
-                        async move { grpc_web_call(&web[w % web.len()], body).await }
+                        async move {
+                            let sender = &web[w % web.len()];
+                            if which == 3 {
+                                connect_json_call(sender).await
+                            } else {
+                                grpc_web_call(sender, body).await
+                            }
+                        }
                     })
                     .await
                 }
@@ -229,11 +273,17 @@ pub async fn run(
     let peak_direct = phase("direct gRPC".into(), opts.clone(), 0).await;
     let peak_grpc = phase("gateway gRPC".into(), opts.clone(), 1).await;
     let mut peak_web = phase("gateway grpc-web (HTTP/1.1)".into(), opts.clone(), 2).await;
+    let mut peak_connect = phase("gateway Connect JSON (HTTP/1.1)".into(), opts.clone(), 3).await;
     let ratio = |r: &Report| r.throughput / peak_direct.throughput.max(1.0);
     let grpc_ratio = ratio(&peak_grpc);
     let web_ratio = ratio(&peak_web);
+    let connect_ratio = ratio(&peak_connect);
     peak_web.notes.push(format!(
         "throughput vs direct: gateway gRPC {grpc_ratio:.2}×, gateway grpc-web {web_ratio:.2}× (target ≥ 0.60×)"
+    ));
+    peak_connect.notes.push(format!(
+        "throughput vs direct: gateway Connect JSON {connect_ratio:.2}×; vs grpc-web {:.2}×",
+        peak_connect.throughput / peak_web.throughput.max(1.0)
     ));
     let half_rate = (peak_grpc.throughput.min(peak_web.throughput) / 2.0).max(1.0);
     let bare = if args.bare_proxy {
@@ -295,6 +345,7 @@ pub async fn run(
     reports.push(peak_direct);
     reports.push(peak_grpc);
     reports.push(peak_web);
+    reports.push(peak_connect);
     reports.extend(bare);
     reports.extend(peak_nginx);
 
@@ -314,12 +365,22 @@ pub async fn run(
             2,
         )
         .await;
+        let mut connect_half = phase(
+            format!("gateway Connect JSON @{half_rate:.0}/s"),
+            at_half.clone(),
+            3,
+        )
+        .await;
         let added = |r: &Report| r.latency.p99_us as f64 - direct_half.latency.p99_us as f64;
         let (added_grpc, added_web) = (added(&grpc_half), added(&web_half));
         web_half.notes.push(format!(
             "p99 added at half of the gateway's peak: gRPC {:.2} ms, grpc-web {:.2} ms (target ≤ 2 ms)",
             added_grpc / 1000.0,
             added_web / 1000.0
+        ));
+        connect_half.notes.push(format!(
+            "p99 added at half of the gateway's peak: Connect JSON {:.2} ms",
+            added(&connect_half) / 1000.0
         ));
         let nginx_half = if nginx.is_some() {
             let mut report = nginx_call(
@@ -341,6 +402,7 @@ pub async fn run(
         reports.push(direct_half);
         reports.push(grpc_half);
         reports.push(web_half);
+        reports.push(connect_half);
         reports.extend(nginx_half);
     }
     if let Some(nginx) = nginx {
