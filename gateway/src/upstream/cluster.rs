@@ -2,10 +2,12 @@
 //! or DNS, and the choice of one for each call (power of two choices over
 //! healthy, non-ejected endpoints by in-flight count).
 //!
-//! A call is retried on another endpoint only when it provably never left
-//! the gateway: the connection was refused, or hyper handed the request back
-//! unsent because the connection had just closed. A call that reached an
-//! endpoint is never replayed.
+//! A call goes to another endpoint when it provably never left the gateway
+//! (the connection was refused, or hyper handed the request back unsent
+//! because the connection had just closed), and is replayed once when the
+//! endpoint refused it unprocessed and its body can be sent again (see
+//! [`super::replay`]). A call an endpoint may have processed is never
+//! replayed.
 
 use std::{
     collections::HashMap,
@@ -19,7 +21,10 @@ use map_kit::System;
 use rand::Rng as _;
 use tonic::body::Body;
 
-use super::endpoint::{Endpoint, InFlight, label_of};
+use super::{
+    endpoint::{Endpoint, InFlight, label_of},
+    replay::{self, Call},
+};
 use crate::config::UpstreamSpec;
 
 /// Why a call could not be delivered upstream.
@@ -183,21 +188,27 @@ impl Cluster {
         Some(Arc::clone(chosen))
     }
 
-    /// Sends `request` (its URI a path) to an endpoint, retrying elsewhere
-    /// while it has provably not been sent. Returns the response head and
-    /// the in-flight guard to hold until the response body ends.
-    pub async fn send(
-        &self,
-        mut request: Request<Body>,
-    ) -> Result<(Response<Incoming>, InFlight), SendError> {
+    /// Sends `call` to an endpoint. A connection that cannot be had costs
+    /// nothing: the call goes to another endpoint (each is tried once). A
+    /// call hyper hands back unsent because its connection had just closed
+    /// goes on a new connection (to the same endpoint, once, then to
+    /// others). A call the upstream refused unprocessed
+    /// ([`replay::never_processed`]) is replayed once on another endpoint,
+    /// when its body can still be sent. Returns the response head and the
+    /// in-flight guard to hold until the response body ends.
+    pub async fn send(&self, call: Call) -> Result<(Response<Incoming>, InFlight), SendError> {
         let mut tried: Vec<Arc<Endpoint>> = Vec::new();
-        let path = request
-            .uri()
-            .path_and_query()
-            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+        let mut replayed = false;
+        let mut reconnected = false;
+        // The endpoint to use again on a new connection.
+        let mut again: Option<Arc<Endpoint>> = None;
+        // A request handed back unsent, to use as it is.
+        let mut unsent: Option<Request<Body>> = None;
+        // Why the last endpoint failed, if one did.
+        let mut failure: Option<SendError> = None;
         loop {
-            let Some(endpoint) = self.pick(&tried) else {
-                return Err(SendError::NoEndpoint(self.system));
+            let Some(endpoint) = again.take().or_else(|| self.pick(&tried)) else {
+                return Err(failure.unwrap_or(SendError::NoEndpoint(self.system)));
             };
             let mut sender = match endpoint.sender().await {
                 Ok(s) => s,
@@ -208,26 +219,60 @@ impl Cluster {
                     continue;
                 }
             };
-            if let Ok(uri) = format!("http://{}{path}", endpoint.label()).parse() {
-                *request.uri_mut() = uri;
-            }
+            let uri: http::Uri = match format!("http://{}{}", endpoint.label(), call.path()).parse()
+            {
+                Ok(uri) => uri,
+                Err(e) => {
+                    return Err(SendError::Failed {
+                        endpoint: endpoint.label().to_owned(),
+                        reason: e.to_string(),
+                    });
+                }
+            };
+            let request = match unsent.take() {
+                Some(mut request) => {
+                    *request.uri_mut() = uri;
+                    request
+                }
+                None => match call.attempt(uri) {
+                    Some(request) => request,
+                    None => {
+                        return Err(failure.unwrap_or(SendError::Failed {
+                            endpoint: endpoint.label().to_owned(),
+                            reason: "the request body was already sent".to_owned(),
+                        }));
+                    }
+                },
+            };
             let guard = endpoint.begin_call();
             match sender.try_send_request(request).await {
                 Ok(response) => return Ok((response, guard)),
-                Err(mut e) => match e.take_message() {
-                    Some(unsent) => {
-                        tracing::debug!(endpoint = %endpoint.label(), error = %e.error(), "connection closed before the call was sent; retrying");
+                Err(mut e) => {
+                    if let Some(request) = e.take_message() {
+                        tracing::debug!(endpoint = %endpoint.label(), error = %e.error(), "connection closed before the call was sent; sending it on a new connection");
                         endpoint.forget_connection();
-                        request = unsent;
+                        unsent = Some(request);
+                        if reconnected {
+                            tried.push(endpoint);
+                        } else {
+                            reconnected = true;
+                            again = Some(endpoint);
+                        }
+                        continue;
+                    }
+                    let failed = SendError::Failed {
+                        endpoint: endpoint.label().to_owned(),
+                        reason: replay::describe(e.error()),
+                    };
+                    if replay::never_processed(e.error()) && !replayed && call.can_send() {
+                        tracing::debug!(error = %failed, "call refused unprocessed; replaying it once elsewhere");
+                        replayed = true;
                         tried.push(endpoint);
+                        failure = Some(failed);
+                        continue;
                     }
-                    None => {
-                        return Err(SendError::Failed {
-                            endpoint: endpoint.label().to_owned(),
-                            reason: e.error().to_string(),
-                        });
-                    }
-                },
+                    return Err(failed);
+                }
             }
         }
     }

@@ -4,12 +4,14 @@
 mod cluster;
 mod endpoint;
 mod health_check;
+pub mod replay;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 pub use cluster::{Cluster, SendError};
 pub use endpoint::{Endpoint, InFlight};
 use map_kit::System;
+pub use replay::Call;
 use tokio::task::JoinHandle;
 
 use crate::config::UpstreamSpec;
