@@ -220,12 +220,19 @@ impl Gateway {
         let (mut parts, body) = request.into_parts();
         // A grpc-web fault found once the body streams is reported here.
         let mut refused = None;
+        let may_stream = parts.version >= http::Version::HTTP_2;
         let payload = match protocol {
             Protocol::Grpc => Payload::Streamed(body),
             Protocol::Web {
                 request: encoding, ..
-            } => match web_stream::begin(body, encoding, inner.limits.max_body_bytes, deadline)
-                .await
+            } => match web_stream::begin(
+                body,
+                encoding,
+                inner.limits.max_body_bytes,
+                deadline,
+                may_stream,
+            )
+            .await
             {
                 Ok(Begun::Whole(bytes)) => Payload::Whole(bytes),
                 Ok(Begun::Streaming(streaming, refusal)) => {

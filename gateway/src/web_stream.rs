@@ -9,7 +9,8 @@
 //! exactly as before streaming existed, so a malformed one is refused with
 //! Envoy's 400 before anything is forwarded. A body that is still open
 //! (client-streaming and bidirectional calls over HTTP/2) is forwarded frame
-//! by frame ([`WebRequestBody`]); a fault found later is reported on a
+//! by frame ([`WebRequestBody`]); over HTTP/1.1 the body is read whole
+//! first, as no grpc-web client streams a request there; a fault found later is reported on a
 //! channel, so the caller still answers 400/413 while the upstream has not
 //! answered, and the upstream stream is reset.
 
@@ -199,12 +200,19 @@ pub enum Begun {
 /// Reads the body's first data (waiting up to `deadline` for it) and
 /// whatever else has already arrived. A complete body is checked whole; an
 /// open one is checked so far and continues as a [`WebRequestBody`].
+///
+/// With `may_stream` false (HTTP/1.1, where no grpc-web client streams a
+/// request) the whole body is read within the deadline, as before: a body
+/// left partly unread would cost the client its keep-alive connection when
+/// the upstream answers without reading it all.
 pub async fn begin(
     mut body: Body,
     encoding: Encoding,
     max: usize,
     deadline: Duration,
+    may_stream: bool,
 ) -> Result<Begun, RequestError> {
+    let until = tokio::time::Instant::now() + deadline;
     let limit = body_limit(encoding, max);
     let mut chunks: Vec<Bytes> = Vec::with_capacity(1);
     let mut received = 0usize;
@@ -219,7 +227,7 @@ pub async fn begin(
         Ok(())
     };
     // The first data, or the end.
-    let waited = tokio::time::timeout(deadline, async {
+    let waited = tokio::time::timeout_at(until, async {
         loop {
             match body.frame().await {
                 None => return Ok(None),
@@ -243,9 +251,18 @@ pub async fn begin(
             body.is_end_stream()
         }
     };
-    // Then whatever is already here, without waiting.
+    // Then whatever is already here, without waiting (or all of it).
     while !ended {
-        match body.frame().now_or_never() {
+        let next = if may_stream {
+            body.frame().now_or_never()
+        } else {
+            Some(
+                tokio::time::timeout_at(until, body.frame())
+                    .await
+                    .map_err(|_| RequestError::Timeout)?,
+            )
+        };
+        match next {
             None => break,
             Some(None) => ended = true,
             Some(Some(Err(_))) => return Err(RequestError::Unreadable),
