@@ -220,6 +220,7 @@ impl Gateway {
         let (mut parts, body) = request.into_parts();
         // A grpc-web fault found once the body streams is reported here.
         let mut refused = None;
+        let mut fault = None;
         let may_stream = parts.version >= http::Version::HTTP_2;
         let payload = match protocol {
             Protocol::Grpc => Payload::Streamed(body),
@@ -235,9 +236,14 @@ impl Gateway {
             .await
             {
                 Ok(Begun::Whole(bytes)) => Payload::Whole(bytes),
-                Ok(Begun::Streaming(streaming, refusal)) => {
+                Ok(Begun::Streaming {
+                    body,
+                    refused: refusal,
+                    fault: kept,
+                }) => {
                     refused = Some(refusal);
-                    Payload::Streamed(Body::new(streaming))
+                    fault = Some(kept);
+                    Payload::Streamed(Body::new(body))
                 }
                 Err(e) => return early(log, e.response()),
             },
@@ -331,7 +337,7 @@ impl Gateway {
         log.upstream = guard
             .as_ref()
             .map_or_else(|| "local".to_owned(), |g| g.endpoint().label().to_owned());
-        translate(response, protocol, log, guard, permit)
+        translate(response, protocol, log, guard, permit, fault)
     }
 }
 
@@ -398,6 +404,7 @@ fn translate(
     mut log: CallLog,
     guard: Option<InFlight>,
     permit: tokio::sync::OwnedSemaphorePermit,
+    fault: Option<web_stream::Fault>,
 ) -> Response<Body> {
     let is_grpc = response.status() == StatusCode::OK
         && response
@@ -433,7 +440,7 @@ fn translate(
                 .headers
                 .insert(header::CONTENT_TYPE, encoding.content_type());
             parts.headers.remove(header::CONTENT_LENGTH);
-            Response::from_parts(parts, Body::new(WebBody::new(logged, encoding)))
+            Response::from_parts(parts, Body::new(WebBody::new(logged, encoding, fault)))
         }
     }
 }

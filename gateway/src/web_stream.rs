@@ -12,10 +12,12 @@
 //! by frame ([`WebRequestBody`]); over HTTP/1.1 the body is read whole
 //! first, as no grpc-web client streams a request there; a fault found later is reported on a
 //! channel, so the caller still answers 400/413 while the upstream has not
-//! answered, and the upstream stream is reset.
+//! answered (afterwards the call ends with that fault as its gRPC status,
+//! Envoy's mapping of the HTTP status), and the upstream stream is reset.
 
 use std::{
     pin::Pin,
+    sync::{Arc, OnceLock},
     task::{Context, Poll},
     time::Duration,
 };
@@ -192,10 +194,19 @@ fn whole_frames(raw: &[u8], max: usize) -> Result<usize, RequestError> {
 pub enum Begun {
     /// The whole body had arrived: its gRPC frames, checked.
     Whole(Bytes),
-    /// The body is still open: forward it as it streams; a fault found
-    /// later arrives on the receiver (which closes when the body ends well).
-    Streaming(WebRequestBody, oneshot::Receiver<RequestError>),
+    /// The body is still open: forward it as it streams.
+    Streaming {
+        /// The body to forward.
+        body: WebRequestBody,
+        /// A fault found later arrives here (closed when the body ends well).
+        refused: oneshot::Receiver<RequestError>,
+        /// The same fault, kept for the response once the upstream answered.
+        fault: Fault,
+    },
 }
+
+/// Where a streaming body records why it was refused.
+pub type Fault = Arc<OnceLock<RequestError>>;
 
 /// Reads the body's first data (waiting up to `deadline` for it) and
 /// whatever else has already arrived. A complete body is checked whole; an
@@ -294,16 +305,19 @@ pub async fn begin(
         ready.extend_from_slice(&decoder.push(chunk)?);
     }
     let (refusal, refused) = oneshot::channel();
-    Ok(Begun::Streaming(
-        WebRequestBody {
+    let fault = Fault::default();
+    Ok(Begun::Streaming {
+        body: WebRequestBody {
             inner: body,
             decoder,
             ready: Some(ready.freeze()),
             refusal: Some(refusal),
+            fault: fault.clone(),
             done: false,
         },
         refused,
-    ))
+        fault,
+    })
 }
 
 /// A grpc-web request body still arriving, forwarded as gRPC frames.
@@ -312,6 +326,7 @@ pub struct WebRequestBody {
     decoder: RequestDecoder,
     ready: Option<Bytes>,
     refusal: Option<oneshot::Sender<RequestError>>,
+    fault: Fault,
     done: bool,
 }
 
@@ -329,6 +344,7 @@ impl WebRequestBody {
         tracing::debug!(error = %e, "grpc-web request refused mid-stream");
         self.done = true;
         self.ready = None;
+        let _ = self.fault.set(e.clone());
         if let Some(refusal) = self.refusal.take() {
             let _ = refusal.send(e.clone());
         }
