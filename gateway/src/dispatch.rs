@@ -5,7 +5,7 @@ use std::{net::SocketAddr, sync::Arc, time::Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt as _, Full, Limited};
+use http_body_util::Full;
 use tokio::sync::Semaphore;
 use tonic::{Code, body::Body, service::Routes};
 use tonic_health::server::HealthReporter;
@@ -14,13 +14,14 @@ use tower::ServiceExt as _;
 use crate::{
     access_log::{CallLog, LoggedBody},
     config::{CorsConfig, GatewayConfig, Limits},
-    grpc_web::{self, Encoding},
+    grpc_web::Encoding,
     local,
     route::{Route, route},
     static_files::{self, StaticFiles},
     status,
-    upstream::{InFlight, SendError, Upstreams},
+    upstream::{Call, InFlight, SendError, Upstreams},
     web_body::WebBody,
+    web_stream::{self, Begun, RequestError},
 };
 
 /// Errors building the gateway.
@@ -233,13 +234,34 @@ impl Gateway {
             .map_or(max, |d| d.min(max));
 
         let (mut parts, body) = request.into_parts();
-        let body = match protocol {
-            Protocol::Grpc | Protocol::Connect(_) => body,
+        // A grpc-web fault found once the body streams is reported here.
+        let mut refused = None;
+        let mut fault = None;
+        let may_stream = parts.version >= http::Version::HTTP_2;
+        let payload = match protocol {
+            Protocol::Grpc | Protocol::Connect(_) => Payload::Streamed(body),
             Protocol::Web {
                 request: encoding, ..
-            } => match read_web_body(body, encoding, inner.limits.max_body_bytes, deadline).await {
-                Ok(bytes) => Body::new(Full::new(bytes)),
-                Err(response) => return early(log, response),
+            } => match web_stream::begin(
+                body,
+                encoding,
+                inner.limits.max_body_bytes,
+                deadline,
+                may_stream,
+            )
+            .await
+            {
+                Ok(Begun::Whole(bytes)) => Payload::Whole(bytes),
+                Ok(Begun::Streaming {
+                    body,
+                    refused: refusal,
+                    fault: kept,
+                }) => {
+                    refused = Some(refusal);
+                    fault = Some(kept);
+                    Payload::Streamed(Body::new(body))
+                }
+                Err(e) => return early(log, e.response()),
             },
         };
         prepare_headers(&mut parts.headers, protocol, deadline, peer);
@@ -267,15 +289,22 @@ impl Gateway {
             parts.uri = uri;
         }
         parts.method = Method::POST;
-        let outgoing = Request::from_parts(parts, body);
+        let head = Request::from_parts(parts, ());
 
-        let answered = tokio::time::timeout(deadline, async {
+        let sending = async {
             match cluster {
-                Some(cluster) => match cluster.send(outgoing).await {
-                    Ok((response, guard)) => Ok((response.map(Body::new), Some(guard))),
-                    Err(e) => Err(e),
-                },
+                Some(cluster) => {
+                    let call = match payload {
+                        Payload::Whole(bytes) => Call::whole(head, bytes),
+                        Payload::Streamed(body) => Call::streamed(head.map(|()| body)),
+                    };
+                    match cluster.send(call).await {
+                        Ok((response, guard)) => Ok((response.map(Body::new), Some(guard))),
+                        Err(e) => Err(Failure::Send(e)),
+                    }
+                }
                 None => {
+                    let outgoing = head.map(|()| payload.into_body());
                     let response = inner.local.clone().oneshot(outgoing).await;
                     match response {
                         Ok(r) => Ok((r, None)),
@@ -283,11 +312,24 @@ impl Gateway {
                     }
                 }
             }
+        };
+        let answered = tokio::time::timeout(deadline, async {
+            match refused {
+                None => sending.await,
+                Some(refused) => {
+                    tokio::pin!(sending);
+                    tokio::select! {
+                        answer = &mut sending => answer,
+                        Ok(e) = refused => Err(Failure::Refused(e)),
+                    }
+                }
+            }
         })
         .await;
         let (response, guard): (Response<Body>, Option<InFlight>) = match answered {
             Ok(Ok(pair)) => pair,
-            Ok(Err(e)) => {
+            Ok(Err(Failure::Refused(e))) => return early(log, e.response()),
+            Ok(Err(Failure::Send(e))) => {
                 let code = match &e {
                     SendError::NoEndpoint(_) | SendError::Failed { .. } => Code::Unavailable,
                 };
@@ -314,58 +356,33 @@ impl Gateway {
         if let Protocol::Connect(call) = protocol {
             return crate::connect::respond(response, call, log, guard, permit).await;
         }
-        translate(response, protocol, log, guard, permit)
+        translate(response, protocol, log, guard, permit, fault)
     }
 }
 
-/// Reads a whole grpc-web request body (bounded in size and time) and turns
-/// it into gRPC frames; a malformed body is answered 400 as Envoy does.
-async fn read_web_body(
-    body: Body,
-    encoding: Encoding,
-    max: usize,
-    deadline: std::time::Duration,
-) -> Result<Bytes, Response<Body>> {
-    let plain = |status: StatusCode, text: String| {
-        let mut r = Response::new(Body::new(Full::new(Bytes::from(text))));
-        *r.status_mut() = status;
-        r.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-        r
-    };
-    // Text mode inflates by 4/3.
-    let limit = match encoding {
-        Encoding::Binary => max,
-        Encoding::Text => max.saturating_mul(4) / 3 + 4,
-    };
-    let collected = tokio::time::timeout(deadline, Limited::new(body, limit).collect()).await;
-    let bytes = match collected {
-        Ok(Ok(c)) => c.to_bytes(),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-            return Err(plain(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("grpc-web request body exceeds {max} bytes"),
-            ));
+/// A request body on its way upstream.
+enum Payload {
+    /// Held whole (a grpc-web body that had fully arrived, decoded).
+    Whole(Bytes),
+    /// Streaming from the client.
+    Streamed(Body),
+}
+
+impl Payload {
+    fn into_body(self) -> Body {
+        match self {
+            Payload::Whole(bytes) => Body::new(Full::new(bytes)),
+            Payload::Streamed(body) => body,
         }
-        Ok(Err(_)) => {
-            return Err(plain(
-                StatusCode::BAD_REQUEST,
-                "cannot read the request body".into(),
-            ));
-        }
-        Err(_) => {
-            return Err(plain(
-                StatusCode::REQUEST_TIMEOUT,
-                "request body not received before the deadline".into(),
-            ));
-        }
-    };
-    grpc_web::decode_request(encoding, bytes).map_err(|e| {
-        plain(
-            StatusCode::BAD_REQUEST,
-            format!("malformed grpc-web request: {e}"),
-        )
-    })
+    }
+}
+
+/// Why a call got no upstream answer.
+enum Failure {
+    /// It could not be delivered.
+    Send(SendError),
+    /// Its grpc-web body turned out malformed or too large while streaming.
+    Refused(RequestError),
 }
 
 /// Rewrites the request headers for the upstream hop.
@@ -406,6 +423,7 @@ fn translate(
     mut log: CallLog,
     guard: Option<InFlight>,
     permit: tokio::sync::OwnedSemaphorePermit,
+    fault: Option<web_stream::Fault>,
 ) -> Response<Body> {
     let is_grpc = response.status() == StatusCode::OK
         && response
@@ -441,7 +459,7 @@ fn translate(
                 .headers
                 .insert(header::CONTENT_TYPE, encoding.content_type());
             parts.headers.remove(header::CONTENT_LENGTH);
-            Response::from_parts(parts, Body::new(WebBody::new(logged, encoding)))
+            Response::from_parts(parts, Body::new(WebBody::new(logged, encoding, fault)))
         }
     }
 }

@@ -108,7 +108,14 @@ fn decode_text(body: &[u8]) -> Result<Bytes, FramingError> {
         .filter(|b| !b.is_ascii_whitespace())
         .collect();
     let mut out = Vec::with_capacity(clean.len() / 4 * 3);
-    // Split after each run of padding: every piece is then a padded chunk.
+    decode_padded_chunks(&clean, &mut out)?;
+    Ok(Bytes::from(out))
+}
+
+/// Decodes base64 without whitespace that may be the concatenation of
+/// separately padded chunks, appending to `out`: it is split after each run
+/// of padding, and every piece is then decoded as one padded chunk.
+pub(crate) fn decode_padded_chunks(clean: &[u8], out: &mut Vec<u8>) -> Result<(), FramingError> {
     let mut start = 0;
     let mut i = 0;
     while i < clean.len() {
@@ -118,7 +125,7 @@ fn decode_text(body: &[u8]) -> Result<Bytes, FramingError> {
                 end += 1;
             }
             STANDARD
-                .decode_vec(&clean[start..end], &mut out)
+                .decode_vec(&clean[start..end], out)
                 .map_err(|_| FramingError::BadBase64)?;
             start = end;
             i = end;
@@ -128,10 +135,10 @@ fn decode_text(body: &[u8]) -> Result<Bytes, FramingError> {
     }
     if start < clean.len() {
         STANDARD
-            .decode_vec(&clean[start..], &mut out)
+            .decode_vec(&clean[start..], out)
             .map_err(|_| FramingError::BadBase64)?;
     }
-    Ok(Bytes::from(out))
+    Ok(())
 }
 
 /// Checks that `raw` is whole frames with flags a client may send

@@ -6,7 +6,8 @@
 //! - [`dispatch`]: preflight → gRPC/grpc-web call → static files;
 //! - [`route`]: service name or `/system/` prefix → cluster;
 //! - [`upstream`]: clusters, power-of-two-choices, health checks, DNS, ejection;
-//! - [`grpc_web`] and [`web_body`]: Envoy's grpc-web framing, both directions;
+//! - [`grpc_web`], [`web_stream`] and [`web_body`]: Envoy's grpc-web framing,
+//!   both directions, request bodies decoded as they stream;
 //! - [`connect`]: the Connect protocol (unary JSON and binary, server
 //!   streaming), turned into gRPC with the contracts' descriptors;
 //! - [`status`]: trailers-only statuses and Envoy's HTTP → gRPC mapping;
@@ -14,7 +15,9 @@
 //!
 //! The grpc-web translation is our own rather than tonic-web's: a proxy must
 //! map non-gRPC upstream replies, keep trailers-only responses as headers,
-//! refuse malformed bodies with a 400 before anything is forwarded, and
+//! refuse malformed bodies with a 400 (before anything is forwarded when
+//! the body has arrived whole; while the upstream has not answered when it
+//! streams), and
 //! never put its translation in front of static files.
 #![forbid(unsafe_code)]
 
@@ -31,6 +34,7 @@ pub mod static_files;
 pub mod status;
 pub mod upstream;
 pub mod web_body;
+pub mod web_stream;
 
 use std::future::Future;
 

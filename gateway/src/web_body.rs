@@ -2,7 +2,8 @@
 //! arrives (never buffered whole). Message frames pass through (base64 in
 //! text mode); the HTTP/2 trailers become the final `0x80` frame. An
 //! upstream that fails mid-stream ends the body with an UNAVAILABLE
-//! trailers frame, so the browser sees a status instead of a reset.
+//! trailers frame, so the browser sees a status instead of a reset (or, when
+//! the call's own streaming request body was refused, that reason).
 
 use std::{
     pin::Pin,
@@ -17,6 +18,7 @@ use crate::{
     access_log::LoggedBody,
     grpc_web::{Encoding, TextEncoder, trailers_frame},
     status,
+    web_stream::Fault,
 };
 
 pin_project_lite::pin_project! {
@@ -26,6 +28,7 @@ pin_project_lite::pin_project! {
         inner: LoggedBody,
         encoding: Encoding,
         text: TextEncoder,
+        fault: Option<Fault>,
         done: bool,
     }
 }
@@ -40,12 +43,15 @@ impl std::fmt::Debug for WebBody {
 }
 
 impl WebBody {
-    /// Re-frames `inner` in `encoding`.
-    pub fn new(inner: LoggedBody, encoding: Encoding) -> WebBody {
+    /// Re-frames `inner` in `encoding`. `fault` is where a streaming
+    /// request body records why it was refused: the upstream stream then
+    /// fails, and the call ends with that reason rather than a lost upstream.
+    pub fn new(inner: LoggedBody, encoding: Encoding, fault: Option<Fault>) -> WebBody {
         WebBody {
             inner,
             encoding,
             text: TextEncoder::default(),
+            fault,
             done: false,
         }
     }
@@ -75,16 +81,17 @@ impl HttpBody for WebBody {
                     return Poll::Ready(Some(Ok(Frame::data(rest))));
                 }
                 Poll::Ready(Some(Err(e))) => {
-                    tracing::debug!(error = %e, "upstream stream failed; ending with UNAVAILABLE");
+                    let (code, message) = match this.fault.as_ref().and_then(|f| f.get()) {
+                        Some(fault) => (status::code_for_http(fault.status()), fault.to_string()),
+                        None => (
+                            tonic::Code::Unavailable,
+                            "upstream connection lost".to_owned(),
+                        ),
+                    };
+                    tracing::debug!(error = %e, ?code, "upstream stream failed; ending the call");
                     let mut trailers = HeaderMap::new();
-                    trailers.insert(
-                        "grpc-status",
-                        HeaderValue::from(tonic::Code::Unavailable as i32),
-                    );
-                    trailers.insert(
-                        "grpc-message",
-                        status::encode_message("upstream connection lost"),
-                    );
+                    trailers.insert("grpc-status", HeaderValue::from(code as i32));
+                    trailers.insert("grpc-message", status::encode_message(&message));
                     *this.done = true;
                     return Poll::Ready(Some(Ok(Frame::data(last(
                         *this.encoding,

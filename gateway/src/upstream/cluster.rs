@@ -2,10 +2,12 @@
 //! or DNS, and the choice of one for each call (power of two choices over
 //! healthy, non-ejected endpoints by in-flight count).
 //!
-//! A call is retried on another endpoint only when it provably never left
-//! the gateway: the connection was refused, or hyper handed the request back
-//! unsent because the connection had just closed. A call that reached an
-//! endpoint is never replayed.
+//! A call goes to another endpoint when it provably never left the gateway
+//! (the connection was refused, or hyper handed the request back unsent
+//! because the connection had just closed), and is replayed once when the
+//! endpoint refused it unprocessed and its body can be sent again (see
+//! [`super::replay`]). A call an endpoint may have processed is never
+//! replayed.
 
 use std::{
     collections::HashMap,
@@ -19,8 +21,11 @@ use map_kit::System;
 use rand::Rng as _;
 use tonic::body::Body;
 
-use super::endpoint::{Endpoint, InFlight, label_of};
-use super::tls::UpstreamTls;
+use super::{
+    endpoint::{Endpoint, InFlight, label_of},
+    replay::{self, Call},
+    tls::UpstreamTls,
+};
 use crate::config::UpstreamSpec;
 
 /// One endpoint to have: host, port, TLS.
@@ -185,22 +190,26 @@ impl Cluster {
         Some(Arc::clone(chosen))
     }
 
-    /// Sends `request` (its URI a path) to an endpoint, retrying elsewhere
-    /// while it has provably not been sent. Returns the response head and
-    /// the in-flight guard to hold until the response body ends.
-    pub async fn send(
-        &self,
-        mut request: Request<Body>,
-    ) -> Result<(Response<Incoming>, InFlight), SendError> {
+    /// Sends `call` to an endpoint. A connection that cannot be had costs
+    /// nothing: the call goes to another endpoint (each is tried once). A
+    /// call hyper hands back unsent because its connection had just closed
+    /// goes on a new connection (to the same endpoint, once, then to
+    /// others). A call the upstream refused unprocessed
+    /// ([`replay::never_processed`]) is replayed once on another endpoint,
+    /// when its body can still be sent. Returns the response head and the
+    /// in-flight guard to hold until the response body ends.
+    pub async fn send(&self, call: Call) -> Result<(Response<Incoming>, InFlight), SendError> {
         let mut tried: Vec<Arc<Endpoint>> = Vec::new();
+        let mut replayed = false;
+        let mut reconnected = false;
+        // The endpoint to use again on a new connection.
+        let mut again: Option<Arc<Endpoint>> = None;
+        // A request handed back unsent, to use as it is.
+        let mut unsent: Option<Request<Body>> = None;
         // (endpoint, why) of the last endpoint that could not take the call.
         let mut last_failure: Option<(String, String)> = None;
-        let path = request
-            .uri()
-            .path_and_query()
-            .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
         loop {
-            let Some(endpoint) = self.pick(&tried) else {
+            let Some(endpoint) = again.take().or_else(|| self.pick(&tried)) else {
                 return Err(self.unreachable(last_failure));
             };
             let mut sender = match endpoint.sender().await {
@@ -213,28 +222,71 @@ impl Cluster {
                     continue;
                 }
             };
-            if let Ok(uri) = format!("{}://{}{path}", endpoint.scheme(), endpoint.label()).parse() {
-                *request.uri_mut() = uri;
-            }
+            let uri: http::Uri = match format!(
+                "{}://{}{}",
+                endpoint.scheme(),
+                endpoint.label(),
+                call.path()
+            )
+            .parse()
+            {
+                Ok(uri) => uri,
+                Err(e) => {
+                    return Err(SendError::Failed {
+                        endpoint: endpoint.label().to_owned(),
+                        reason: e.to_string(),
+                    });
+                }
+            };
+            let request = match unsent.take() {
+                Some(mut request) => {
+                    *request.uri_mut() = uri;
+                    request
+                }
+                None => match call.attempt(uri) {
+                    Some(request) => request,
+                    None => {
+                        let (endpoint, reason) = last_failure.unwrap_or_else(|| {
+                            (
+                                endpoint.label().to_owned(),
+                                "the request body was already sent".to_owned(),
+                            )
+                        });
+                        return Err(SendError::Failed { endpoint, reason });
+                    }
+                },
+            };
             let guard = endpoint.begin_call();
             match sender.try_send_request(request).await {
                 Ok(response) => return Ok((response, guard)),
-                Err(mut e) => match e.take_message() {
-                    Some(unsent) => {
+                Err(mut e) => {
+                    if let Some(request) = e.take_message() {
                         let reason = super::error_chain(e.error());
-                        tracing::debug!(endpoint = %endpoint.label(), error = %reason, "connection closed before the call was sent; retrying");
+                        tracing::debug!(endpoint = %endpoint.label(), error = %reason, "connection closed before the call was sent; sending it on a new connection");
                         endpoint.forget_connection();
                         last_failure = Some((endpoint.label().to_owned(), reason));
-                        request = unsent;
+                        unsent = Some(request);
+                        if reconnected {
+                            tried.push(endpoint);
+                        } else {
+                            reconnected = true;
+                            again = Some(endpoint);
+                        }
+                        continue;
+                    }
+                    let reason = replay::describe(e.error());
+                    if replay::never_processed(e.error()) && !replayed && call.can_send() {
+                        tracing::debug!(endpoint = %endpoint.label(), error = %reason, "call refused unprocessed; replaying it once elsewhere");
+                        replayed = true;
+                        last_failure = Some((endpoint.label().to_owned(), reason));
                         tried.push(endpoint);
+                        continue;
                     }
-                    None => {
-                        return Err(SendError::Failed {
-                            endpoint: endpoint.label().to_owned(),
-                            reason: super::error_chain(e.error()),
-                        });
-                    }
-                },
+                    return Err(SendError::Failed {
+                        endpoint: endpoint.label().to_owned(),
+                        reason,
+                    });
+                }
             }
         }
     }

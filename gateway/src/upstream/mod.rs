@@ -4,6 +4,7 @@
 mod cluster;
 mod endpoint;
 mod health_check;
+pub mod replay;
 mod tls;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
@@ -11,6 +12,7 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 pub use cluster::{Cluster, SendError};
 pub use endpoint::{Endpoint, InFlight};
 use map_kit::System;
+pub use replay::Call;
 pub use tls::{TlsFile, UpstreamTls, client_config};
 use tokio::task::JoinHandle;
 
