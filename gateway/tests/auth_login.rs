@@ -77,16 +77,10 @@ async fn login_through_the_gateway_with_connect_node() {
     let p = platform().await;
     let dir = tempfile::tempdir().expect("dir");
     let descriptors = descriptor_file(dir.path());
-    let node_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
-    if !map_kit::testing::needs(
-        "the gateway's Node packages (`npm ci` in gateway/tests/node; `cargo xtask test` runs it)",
-        node_dir.join("node_modules/@connectrpc/connect-node").is_dir(),
-    ) {
+    let Some(mut cmd) = node_script("grpc_web_client.mjs") else {
         return;
-    }
-    let mut cmd = Command::new(match need("node") { Some(p) => p, None => return });
-    cmd.current_dir(&node_dir)
-        .arg("grpc_web_client.mjs")
+    };
+    cmd
         .arg(p.gw.url())
         .arg(&descriptors)
         .arg(EMAIL)

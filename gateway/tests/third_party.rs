@@ -29,23 +29,10 @@ async fn connect_node_grpc_web_transport() {
     let (_tts, gw) = platform().await;
     let dir = tempfile::tempdir().expect("dir");
     let descriptors = descriptor_file(dir.path());
-    let node_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
-    if !map_kit::testing::needs(
-        "the gateway's Node packages (`npm ci` in gateway/tests/node; `cargo xtask test` runs it)",
-        node_dir
-            .join("node_modules/@connectrpc/connect-node")
-            .is_dir(),
-    ) {
+    let Some(mut cmd) = node_script("grpc_web_client.mjs") else {
         return;
-    }
-    let mut cmd = Command::new(match need("node") {
-        Some(p) => p,
-        None => return,
-    });
-    cmd.current_dir(&node_dir)
-        .arg("grpc_web_client.mjs")
-        .arg(gw.url())
-        .arg(&descriptors);
+    };
+    cmd.arg(gw.url()).arg(&descriptors);
     let (ok, out, err) = run(cmd, LIMIT).await;
     assert!(ok, "node client failed: {err}\n{out}");
     let results: serde_json::Value = serde_json::from_str(out.trim()).expect("json output");

@@ -12,7 +12,6 @@ mod support;
 use std::{
     convert::Infallible,
     net::SocketAddr,
-    path::Path,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -444,20 +443,10 @@ async fn a_bad_message_mid_stream_is_refused_like_a_bad_body() {
 #[tokio::test]
 async fn connect_node_client_and_bidi_streaming_over_http2() {
     let (upstream, gw) = platform().await;
-    let node_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
-    if !map_kit::testing::needs(
-        "the gateway's Node packages (`npm ci` in gateway/tests/node; `cargo xtask test` runs it)",
-        node_dir
-            .join("node_modules/@connectrpc/connect-node")
-            .is_dir(),
-    ) {
+    let Some(mut cmd) = node_script("grpc_web_streaming.mjs") else {
         return;
-    }
-    let Some(node) = need("node") else { return };
-    let mut cmd = Command::new(node);
-    cmd.current_dir(&node_dir)
-        .arg("grpc_web_streaming.mjs")
-        .arg(format!("{}/tts", gw.url()));
+    };
+    cmd.arg(format!("{}/tts", gw.url()));
     let (ok, out, err) = run(cmd, LIMIT).await;
     assert!(ok, "node client failed: {err}\n{out}");
     let results: serde_json::Value = serde_json::from_str(out.trim()).expect("json output");

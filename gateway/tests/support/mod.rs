@@ -218,6 +218,25 @@ pub fn need(name: &str) -> Option<PathBuf> {
     found
 }
 
+/// `node <script>` in gateway/tests/node (the Node clients, Connect's
+/// transports), or `None` after recording a skip when Node or the packages
+/// are missing (a failure under CI; `cargo xtask test` installs both).
+#[allow(dead_code)] // not every test binary runs a Node client
+pub fn node_script(script: &str) -> Option<tokio::process::Command> {
+    let node_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/node");
+    if !map_kit::testing::needs(
+        "the gateway's Node packages (`npm ci` in gateway/tests/node; `cargo xtask test` runs it)",
+        node_dir
+            .join("node_modules/@connectrpc/connect-node")
+            .is_dir(),
+    ) {
+        return None;
+    }
+    let mut cmd = tokio::process::Command::new(need("node")?);
+    cmd.current_dir(&node_dir).arg(script);
+    Some(cmd)
+}
+
 /// Runs a command with a time limit; returns (success, stdout, stderr).
 pub async fn run(mut cmd: tokio::process::Command, limit: Duration) -> (bool, String, String) {
     cmd.kill_on_drop(true);
