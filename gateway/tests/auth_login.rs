@@ -6,65 +6,17 @@
 
 mod support;
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{path::Path, time::Duration};
 
-use map_auth::{Auth, AuthSettings, Keyset, users::NewUser};
-use map_kit::{
-    System,
-    testing::{TestDb, TestServer},
-};
 use prost::Message as _;
-use secrecy::SecretString;
 use support::*;
 use tokio::process::Command;
 
 const LIMIT: Duration = Duration::from_secs(60);
 const EMAIL: &str = "agent@example.com";
-const PASSWORD: &str = "correct horse battery staple";
 
-struct Platform {
-    _db: TestDb,
-    _auth: TestServer,
-    _tts: Replica,
-    gw: TestGateway,
-}
-
-async fn platform() -> Platform {
-    let db = TestDb::new::<map_migrations::auth::Migrator>().await;
-    let auth = Auth::new(db.db.clone(), AuthSettings::with_keys(Keyset::generate().0));
-    auth.create_department(None, "IT", "Information Technology")
-        .await
-        .expect("department");
-    auth.create_user(
-        None,
-        NewUser {
-            email: EMAIL.into(),
-            display_name: "Agent".into(),
-            department: "IT".into(),
-            password: Some(SecretString::from(PASSWORD)),
-            roles: Vec::new(),
-        },
-    )
-    .await
-    .expect("user");
-    let server = TestServer::start(map_auth::grpc_server(Arc::clone(&auth))).await;
-    let spec = map_gateway::UpstreamSpec::Static {
-        host: "127.0.0.1".into(),
-        port: server.addr.port(),
-    };
-    // TTS's scaffold too: the Node client also streams TTS's health.
-    let tts = Replica::start(System::Tts, "tts-a").await;
-    let gw = TestGateway::start(config(vec![
-        (System::Auth, vec![spec]),
-        (System::Tts, vec![tts.spec()]),
-    ]))
-    .await;
-    Platform {
-        _db: db,
-        _auth: server,
-        _tts: tts,
-        gw,
-    }
+async fn platform() -> AuthPlatform {
+    AuthPlatform::start(&[(EMAIL, Vec::new())]).await
 }
 
 fn login_json(password: &str) -> String {

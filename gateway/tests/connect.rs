@@ -5,19 +5,13 @@
 
 mod support;
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{path::Path, time::Duration};
 
 use bytes::{Buf as _, Bytes, BytesMut};
 use http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use map_auth::{Auth, AuthSettings, Keyset, users::NewUser};
-use map_kit::{
-    System,
-    authn::RoleRef,
-    testing::{TestDb, TestServer},
-};
-use secrecy::SecretString;
+use map_kit::{System, authn::RoleRef};
 use serde_json::{Value, json};
 use support::*;
 use tokio::process::Command;
@@ -25,22 +19,9 @@ use tokio::process::Command;
 const LIMIT: Duration = Duration::from_secs(60);
 const EMAIL: &str = "agent@example.com";
 const ADMIN: &str = "admin@example.com";
-const PASSWORD: &str = "correct horse battery staple";
 
-struct Platform {
-    _db: TestDb,
-    _auth: TestServer,
-    _tts: Replica,
-    gw: TestGateway,
-}
-
-async fn platform() -> Platform {
-    let db = TestDb::new::<map_migrations::auth::Migrator>().await;
-    let auth = Auth::new(db.db.clone(), AuthSettings::with_keys(Keyset::generate().0));
-    auth.create_department(None, "IT", "Information Technology")
-        .await
-        .expect("department");
-    for (email, roles) in [
+async fn platform() -> AuthPlatform {
+    AuthPlatform::start(&[
         (EMAIL, Vec::new()),
         (
             ADMIN,
@@ -49,37 +30,8 @@ async fn platform() -> Platform {
                 role: "admin".into(),
             }],
         ),
-    ] {
-        auth.create_user(
-            None,
-            NewUser {
-                email: email.into(),
-                display_name: "Someone".into(),
-                department: "IT".into(),
-                password: Some(SecretString::from(PASSWORD)),
-                roles,
-            },
-        )
-        .await
-        .expect("user");
-    }
-    let server = TestServer::start(map_auth::grpc_server(Arc::clone(&auth))).await;
-    let spec = map_gateway::UpstreamSpec::Static {
-        host: "127.0.0.1".into(),
-        port: server.addr.port(),
-    };
-    let tts = Replica::start(System::Tts, "tts-a").await;
-    let gw = TestGateway::start(config(vec![
-        (System::Auth, vec![spec]),
-        (System::Tts, vec![tts.spec()]),
-    ]))
-    .await;
-    Platform {
-        _db: db,
-        _auth: server,
-        _tts: tts,
-        gw,
-    }
+    ])
+    .await
 }
 
 fn connect_request(path: &str, content_type: &str, body: impl Into<Bytes>) -> Request<Full<Bytes>> {

@@ -428,3 +428,63 @@ impl Drop for KillableReplica {
         self.kill();
     }
 }
+
+/// The password of every person [`AuthPlatform::start`] makes.
+#[allow(dead_code)]
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A real Auth server on a fresh database (department IT and the people
+/// asked for) and TTS's scaffold, both behind a gateway.
+#[allow(dead_code)] // not every test binary signs in
+pub struct AuthPlatform {
+    _db: map_kit::testing::TestDb,
+    _auth: TestServer,
+    _tts: Replica,
+    /// The gateway in front of them.
+    pub gw: TestGateway,
+}
+
+#[allow(dead_code)]
+impl AuthPlatform {
+    /// With `people` (email, roles), each in IT with [`PASSWORD`].
+    pub async fn start(people: &[(&str, Vec<map_kit::authn::RoleRef>)]) -> AuthPlatform {
+        use map_auth::{Auth, AuthSettings, Keyset, users::NewUser};
+        let db = map_kit::testing::TestDb::new::<map_migrations::auth::Migrator>().await;
+        let auth = Auth::new(db.db.clone(), AuthSettings::with_keys(Keyset::generate().0));
+        auth.create_department(None, "IT", "Information Technology")
+            .await
+            .expect("department");
+        for (email, roles) in people {
+            auth.create_user(
+                None,
+                NewUser {
+                    email: (*email).into(),
+                    display_name: "Someone".into(),
+                    department: "IT".into(),
+                    password: Some(secrecy::SecretString::from(PASSWORD)),
+                    roles: roles.clone(),
+                },
+            )
+            .await
+            .expect("user");
+        }
+        let server = TestServer::start(map_auth::grpc_server(std::sync::Arc::clone(&auth))).await;
+        let spec = UpstreamSpec::Static {
+            host: "127.0.0.1".into(),
+            port: server.addr.port(),
+        };
+        // TTS's scaffold too: the Node clients also stream TTS's health.
+        let tts = Replica::start(System::Tts, "tts-a").await;
+        let gw = TestGateway::start(config(vec![
+            (System::Auth, vec![spec]),
+            (System::Tts, vec![tts.spec()]),
+        ]))
+        .await;
+        AuthPlatform {
+            _db: db,
+            _auth: server,
+            _tts: tts,
+            gw,
+        }
+    }
+}
